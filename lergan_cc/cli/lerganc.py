@@ -1,0 +1,80 @@
+"""``lerganc``: compile a GAN (or one network) for the LerGAN accelerator."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from lergan_cc.cli.common import ArgumentParser, emit_text, guarded
+from lergan_cc.errors import LerganError
+from lergan_cc.ir import jsonform
+from lergan_cc.ir.graph import Graph
+from lergan_cc.ir.printer import print_graph
+from lergan_cc.options import MODES, REPLICAS, TARGETS, ZERO_FREE, Options
+from lergan_cc.pipeline import Instruments, pipeline, resolve, run_passes, truncate
+
+EMITTERS: dict[str, Callable[[Graph], str]] = {"ir": print_graph, "ir-json": jsonform.dumps}
+EMITS = ("fsm", "ir", "ir-json", "analysis", "placement")
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="lerganc", description="Compile GAN training for the LerGAN ReRAM PIM accelerator.")
+    p.add_argument("model", help="MODEL.lergan or MODEL.onnx (a generator when --discriminator is given)")
+    p.add_argument("-o", dest="out", help="output file (default: stdout for text, MODEL-stem.fsm for programs)")
+    p.add_argument("--emit", choices=EMITS, default="fsm")
+    p.add_argument("--mode", choices=MODES, help="train (default for a GAN) or infer (default for one network)")
+    p.add_argument("--discriminator", metavar="D.onnx", help="the discriminator of an ONNX GAN")
+    p.add_argument("--zero-free", choices=ZERO_FREE, default="zfdr")
+    p.add_argument("--target", choices=TARGETS, default="lergan-3d")
+    p.add_argument("--replica", choices=REPLICAS, default="low")
+    p.add_argument("--hw", metavar="HW.toml", help="hardware description overriding the defaults")
+    p.add_argument("--batch", type=_positive, default=64)
+    p.add_argument("--print-ir-after", metavar="NAME|all", help="print the IR after this pass (or all)")
+    p.add_argument("--dump-ir", metavar="DIR", help="write NNN_<pass>.lir after every pass")
+    p.add_argument("--stop-after", metavar="NAME", help="stop the pipeline after this pass")
+    p.add_argument("--time-passes", action="store_true", help="print the wall time of every pass")
+    return p
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise LerganError(f"--batch: expected a positive integer, got '{text}'")
+    return value
+
+
+def compile_model(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    options = Options(mode=args.mode, discriminator=args.discriminator, zero_free=args.zero_free,
+                      target=args.target, replica=args.replica, hw=args.hw, batch=args.batch)
+    if args.hw is not None and not Path(args.hw).is_file():
+        raise LerganError(f"{args.hw}: no such file")
+    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)  # noqa: E731
+    instruments = Instruments(args.print_ir_after, args.dump_ir, args.time_passes, log)
+    from lergan_cc.passes import get_pass
+
+    importer = get_pass("import")
+    importer.path = args.model  # type: ignore[attr-defined]
+    g = run_passes([importer], None, options, instruments)
+    names = truncate(pipeline(options, g.kind == "gan"), args.emit, args.stop_after)
+    if args.print_ir_after not in (None, "all", *names):
+        raise LerganError(f"--print-ir-after {args.print_ir_after}: not a pass of this pipeline ({', '.join(names)})")
+    g = run_passes(resolve(names[1:]), g, options, instruments)
+    instruments.report()
+    if args.emit not in EMITTERS:
+        raise LerganError(f"--emit {args.emit} is not implemented in this version of lergan_cc")
+    out = args.out
+    emit_text(EMITTERS[args.emit](g), out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return guarded("lerganc", lambda: compile_model(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Assemble a GAN from a generator and a discriminator network, and take it apart.
+
+In a GAN graph the generator's ops are in phase G_fwd and read the input ``noise``;
+the discriminator's are in D_fwd and read the input ``real`` (an item). Parameters are
+keyed ``G/<name>`` and ``D/<name>`` (DESIGN §8).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lergan_cc.errors import LerganError
+from lergan_cc.ir.graph import Graph
+from lergan_cc.ir.printer import PARAM_FIELDS
+
+NOISE, REAL = "noise", "real"
+
+
+def make_gan(gen: Graph, disc: Graph, model: str | None = None) -> Graph:
+    g_in, g_out = _single_io(gen, "generator")
+    d_in, d_out = _single_io(disc, "discriminator")
+    if gen.op(g_out).shape != disc.op(d_in).shape:
+        raise LerganError(f"generator output {list(gen.op(g_out).shape)} does not match "
+                          f"discriminator input {list(disc.op(d_in).shape)}")
+    g_names, d_names = set(gen.nx) - {g_in}, set(disc.nx) - {d_in}
+    clash = bool(g_names & d_names or {NOISE, REAL} & (g_names | d_names))
+    gan = Graph(model=model or gen.model, kind="gan", meta={**disc.meta, **gen.meta})
+    g_names = _copy(gen, gan, "G", "G_fwd", {g_in: NOISE}, prefix_ops=clash)
+    d_names = _copy(disc, gan, "D", "D_fwd", {d_in: REAL}, prefix_ops=clash)
+    gan.outputs = [g_names[g_out], d_names[d_out]]
+    gan.meta.update(generator_output=gan.outputs[0], discriminator_output=gan.outputs[1],
+                    discriminator_probability=disc.op(d_out).OP == "sigmoid")
+    return gan
+
+
+def generator_only(gan: Graph) -> Graph:
+    """The generator's forward pass of a GAN as a single network (``--mode infer``)."""
+    net = Graph(model=gan.model, kind="net", meta={k: v for k, v in gan.meta.items() if not k.startswith("disc")})
+    for op in gan.ops():
+        if op.phase == "G_fwd":
+            net.add(op.replace(phase="fwd"))
+    for name, p in gan.params.items():
+        if name.startswith("G/"):
+            net.add_param(name, p.shape, gan.tensors.get(name))
+    net.outputs = [gan.meta.get("generator_output", gan.outputs[0])]
+    net.meta.pop("generator_output", None)
+    return net
+
+
+def _single_io(net: Graph, role: str) -> tuple[str, str]:
+    inputs = [op.name for op in net.inputs()]
+    if len(inputs) != 1 or len(net.outputs) != 1:
+        raise LerganError(f"{net.model}: a {role} needs exactly one run-time input and one output, "
+                          f"has {len(inputs)} and {len(net.outputs)}")
+    return inputs[0], net.outputs[0]
+
+
+def _copy(src: Graph, dst: Graph, net: str, phase: str, renames: dict[str, str], prefix_ops: bool) -> dict[str, str]:
+    names = {op.name: renames.get(op.name, f"{net}/{op.name}" if prefix_ops else op.name) for op in src.ops()}
+    for op in src.ops():
+        params = {f: f"{net}/{getattr(op, f)}" for f in PARAM_FIELDS
+                  if isinstance(getattr(op, f, None), str)}
+        dst.add(dataclasses.replace(op, name=names[op.name], phase=phase,
+                                    layer=renames.get(op.name, op.layer),
+                                    inputs=tuple(names[i] for i in op.inputs), **params))
+    for name, p in src.params.items():
+        dst.add_param(f"{net}/{name}", p.shape, src.tensors.get(name))
+    return names
+

@@ -1,0 +1,90 @@
+"""The graph IR: ops in a networkx DiGraph, parameters, and model metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from lergan_cc.ir.ops import Op, Shape
+
+
+@dataclass(frozen=True)
+class Param:
+    """A weight tensor: its name, shape and the network (``G``, ``D`` or ``""``) it belongs to."""
+
+    name: str
+    shape: Shape
+
+
+@dataclass
+class Graph:
+    """A model (single network or GAN) as a dataflow graph of ops.
+
+    Nodes are op names with the op record under ``"op"``; an edge u -> v means v reads
+    u's value. ``tensors`` holds parameter data when the model has weights; it is not
+    part of the textual form (it goes to the program's sidecar).
+    """
+
+    model: str
+    kind: str = "net"  # "net" or "gan"
+    meta: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Param] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
+    nx: nx.DiGraph = field(default_factory=nx.DiGraph)
+    _order: dict[str, int] = field(default_factory=dict)
+
+    def add(self, op: Op) -> Op:
+        """Append an op; its inputs must already exist."""
+        if op.name in self.nx:
+            raise ValueError(f"duplicate op name '{op.name}'")
+        self._order[op.name] = len(self._order)
+        self.nx.add_node(op.name, op=op)
+        for src in op.inputs:
+            if src not in self.nx:
+                raise ValueError(f"op '{op.name}' reads undefined value '{src}'")
+            self.nx.add_edge(src, op.name)
+        return op
+
+    def add_param(self, name: str, shape: Shape, data: np.ndarray | None = None) -> str:
+        if name in self.params:
+            raise ValueError(f"duplicate parameter '{name}'")
+        self.params[name] = Param(name, tuple(int(d) for d in shape))
+        if data is not None:
+            self.tensors[name] = np.asarray(data, dtype=np.float32)
+        return name
+
+    def replace(self, op: Op) -> None:
+        """Swap in a new record for an existing op with the same name and inputs."""
+        old = self.op(op.name)
+        if old.inputs != op.inputs:
+            raise ValueError(f"replace() cannot rewire '{op.name}'; use remove() and add()")
+        self.nx.nodes[op.name]["op"] = op
+
+    def remove(self, name: str) -> None:
+        self.nx.remove_node(name)
+        del self._order[name]
+
+    def op(self, name: str) -> Op:
+        return self.nx.nodes[name]["op"]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.nx
+
+    def ops(self) -> Iterator[Op]:
+        """Ops in a stable topological order (ties broken by insertion order)."""
+        for name in nx.lexicographical_topological_sort(self.nx, key=self._order.__getitem__):
+            yield self.nx.nodes[name]["op"]
+
+    def input_shapes(self, op: Op) -> list[Shape]:
+        return [self.op(src).shape for src in op.inputs]
+
+    def consumers(self, name: str) -> list[Op]:
+        return sorted((self.op(n) for n in self.nx.successors(name)), key=lambda o: self._order[o.name])
+
+    def inputs(self) -> list[Op]:
+        return [op for op in self.ops() if op.OP == "input"]

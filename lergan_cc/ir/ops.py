@@ -1,0 +1,188 @@
+"""Typed op records of the graph IR.
+
+Every op produces exactly one value, named after the op. Shapes are per sample:
+(channels, spatial...) without the batch dimension. Pass annotations that are not
+part of an op's own signature live in ``extra`` (printed as ordinary attributes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+Shape = tuple[int, ...]
+
+PHASES = ("G_fwd", "D_fwd", "D_err", "D_wgrad", "G_err", "G_wgrad", "fwd")
+
+
+@dataclass(frozen=True)
+class Op:
+    """Common fields of every op. Subclasses add their typed attributes."""
+
+    OP: ClassVar[str] = ""
+    name: str
+    layer: str
+    phase: str
+    inputs: tuple[str, ...]
+    shape: Shape
+    extra: dict[str, Any] = field(default_factory=dict, compare=True, kw_only=True)
+
+    COMMON: ClassVar[tuple[str, ...]] = ("name", "layer", "phase", "inputs", "shape", "extra")
+
+    def attrs(self) -> dict[str, Any]:
+        """The op's typed attributes plus its pass annotations (not the common fields)."""
+        own = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self.COMMON}
+        return {**own, **self.extra}
+
+    def replace(self, **changes: Any) -> Op:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Input(Op):
+    """A run-time input of the graph (noise, a real item, an inference input)."""
+
+    OP: ClassVar[str] = "input"
+
+
+@dataclass(frozen=True)
+class Dense(Op):
+    """y = x @ W + b with W of shape (in_features, units)."""
+
+    OP: ClassVar[str] = "dense"
+    units: int = 0
+    weight: str | None = None
+    bias: str | None = None
+
+
+@dataclass(frozen=True)
+class _Conv(Op):
+    """Attributes shared by every convolution kind, in ONNX conventions.
+
+    ``pads`` is (begin_0, ..., begin_n, end_0, ..., end_n) as in ONNX.
+    """
+
+    out_channels: int = 0
+    kernel: tuple[int, ...] = ()
+    stride: tuple[int, ...] = ()
+    pads: tuple[int, ...] = ()
+    dilation: tuple[int, ...] = ()
+    group: int = 1
+    weight: str | None = None
+    bias: str | None = None
+
+    @property
+    def rank(self) -> int:
+        return len(self.kernel)
+
+
+@dataclass(frozen=True)
+class SConv(_Conv):
+    """Ordinary or strided convolution (ONNX Conv)."""
+
+    OP: ClassVar[str] = "sconv"
+
+
+@dataclass(frozen=True)
+class TConv(_Conv):
+    """Transposed convolution (ONNX ConvTranspose)."""
+
+    OP: ClassVar[str] = "tconv"
+    output_padding: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class WConv(_Conv):
+    """Weight gradient of a convolution: inputs (x, dy), output shaped like the weight.
+
+    ``transposed`` tells whether the forward layer was a tconv (G_wgrad) or an sconv.
+    """
+
+    OP: ClassVar[str] = "wconv"
+    output_padding: tuple[int, ...] = ()
+    transposed: bool = False
+
+
+@dataclass(frozen=True)
+class Relu(Op):
+    OP: ClassVar[str] = "relu"
+
+
+@dataclass(frozen=True)
+class LeakyRelu(Op):
+    OP: ClassVar[str] = "leaky_relu"
+    alpha: float = 0.01
+
+
+@dataclass(frozen=True)
+class Tanh(Op):
+    OP: ClassVar[str] = "tanh"
+
+
+@dataclass(frozen=True)
+class Sigmoid(Op):
+    OP: ClassVar[str] = "sigmoid"
+
+
+@dataclass(frozen=True)
+class BatchNorm(Op):
+    """Batch normalization over the channel axis (scale, bias, running mean, running var)."""
+
+    OP: ClassVar[str] = "batchnorm"
+    epsilon: float = 1e-5
+    momentum: float = 0.9
+    scale: str | None = None
+    bias: str | None = None
+    mean: str | None = None
+    var: str | None = None
+
+
+@dataclass(frozen=True)
+class Reshape(Op):
+    """Reshape to ``shape`` (the op's own output shape, per sample)."""
+
+    OP: ClassVar[str] = "reshape"
+
+
+@dataclass(frozen=True)
+class Flatten(Op):
+    OP: ClassVar[str] = "flatten"
+
+
+@dataclass(frozen=True)
+class Loss(Op):
+    """A GAN loss on the discriminator's output (``kind`` as in DESIGN §8)."""
+
+    OP: ClassVar[str] = "loss"
+    kind: str = "bce"
+
+
+OP_CLASSES: dict[str, type[Op]] = {
+    cls.OP: cls
+    for cls in (Input, Dense, SConv, TConv, WConv, Relu, LeakyRelu, Tanh, Sigmoid, BatchNorm, Reshape, Flatten, Loss)
+}
+
+CONV_OPS = ("sconv", "tconv", "wconv")
+
+
+def typed_fields(cls: type[Op]) -> dict[str, Any]:
+    """Name -> declared default of the typed attributes of an op class."""
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.name not in Op.COMMON}
+
+
+def make_op(op: str, **fields: Any) -> Op:
+    """Build an op of kind ``op``; attributes the class does not declare go to ``extra``."""
+    cls = OP_CLASSES[op]
+    declared = typed_fields(cls)
+    common = {k: fields.pop(k) for k in list(fields) if k in Op.COMMON}
+    typed = {k: _coerce(declared[k], v) for k, v in fields.items() if k in declared}
+    extra = {**common.pop("extra", {}), **{k: v for k, v in fields.items() if k not in declared}}
+    return cls(**common, **typed, extra=extra)
+
+
+def _coerce(default: Any, value: Any) -> Any:
+    """Lists parsed from text become tuples where the field is a tuple."""
+    if isinstance(default, tuple) and isinstance(value, list):
+        return tuple(value)
+    return value

@@ -1,0 +1,129 @@
+"""Parse the textual IR (``grammar/ir.lark``) back into a Graph."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import lark
+
+from lergan_cc.errors import LerganError, SourceError
+from lergan_cc.ir.graph import Graph
+from lergan_cc.ir.ops import OP_CLASSES, make_op
+from lergan_cc.ir.printer import LIR_VERSION
+
+
+@lru_cache(maxsize=None)
+def _parser() -> lark.Lark:
+    text = resources.files("lergan_cc.grammar").joinpath("ir.lark").read_text()
+    return lark.Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def parse_ir(text: str, path: str = "<ir>") -> Graph:
+    try:
+        tree = _parser().parse(text)
+    except lark.exceptions.UnexpectedInput as e:
+        raise SourceError(path, e.line, e.column, _describe(e)) from None
+    return _Builder(path).build(tree)
+
+
+def _describe(e: lark.exceptions.UnexpectedInput) -> str:
+    if isinstance(e, lark.exceptions.UnexpectedToken):
+        expected = ", ".join(sorted(e.expected)[:8])
+        return f"unexpected {e.token!r}, expected one of: {expected}"
+    if isinstance(e, lark.exceptions.UnexpectedCharacters):
+        return f"unexpected character {e.char!r}"
+    return "unexpected end of input"
+
+
+def _unname(token: str) -> str:
+    body = token[1:]
+    return json.loads(body) if body.startswith('"') else body
+
+
+class _Values(lark.Transformer):
+    def number(self, items: list[Any]) -> int | float:
+        s = str(items[0])
+        return float(s) if any(c in s for c in ".eE") else int(s)
+
+    def string(self, items: list[Any]) -> str:
+        return json.loads(items[0])
+
+    def true(self, _: list[Any]) -> bool:
+        return True
+
+    def false(self, _: list[Any]) -> bool:
+        return False
+
+    def none(self, _: list[Any]) -> None:
+        return None
+
+    def ref(self, items: list[Any]) -> str:
+        return _unname(items[0])
+
+    def list(self, items: list[Any]) -> list[Any]:
+        return list(items)
+
+    def pair(self, items: list[Any]) -> tuple[str, Any]:
+        key = items[0]
+        return (json.loads(key) if key.type == "STRING" else str(key)), items[1]
+
+    def dict(self, items: list[Any]) -> dict[str, Any]:
+        return dict(items)
+
+    def shape(self, items: list[Any]) -> tuple[int, ...]:
+        return tuple(int(t) for t in items)
+
+
+class _Builder:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def error(self, node: lark.Tree, message: str) -> SourceError:
+        return SourceError(self.path, node.meta.line, node.meta.column, message)
+
+    def build(self, tree: lark.Tree) -> Graph:
+        tree = _Values().transform(tree)
+        header, model, *items = tree.children
+        version = int(header.children[0])
+        if version != LIR_VERSION:
+            raise self.error(header, f"IR version {version} is not supported (expected {LIR_VERSION})")
+        name, kind, *meta = model.children
+        g = Graph(model=json.loads(name), kind=str(kind), meta=meta[0] if meta else {})
+        for item in items:
+            getattr(self, item.data)(g, item)
+        return g
+
+    def param(self, g: Graph, node: lark.Tree) -> None:
+        name, shape = node.children
+        g.add_param(_unname(name), shape)
+
+    def opdef(self, g: Graph, node: lark.Tree) -> None:
+        out, opname, *rest = node.children
+        attrs: dict[str, Any] = rest.pop() if rest and isinstance(rest[-1], dict) else {}
+        shape = rest.pop()
+        if str(opname) not in OP_CLASSES:
+            raise self.error(node, f"unknown op '{opname}'")
+        try:
+            op = make_op(str(opname), name=_unname(out), inputs=tuple(_unname(r) for r in rest), shape=shape,
+                         layer=attrs.pop("layer", ""), phase=attrs.pop("phase", ""), **attrs)
+            g.add(op)
+        except (TypeError, ValueError) as e:
+            raise self.error(node, str(e)) from None
+
+    def outputs(self, g: Graph, node: lark.Tree) -> None:
+        for r in node.children:
+            if _unname(r) not in g:
+                raise self.error(node, f"output '{_unname(r)}' is not defined")
+            g.outputs.append(_unname(r))
+
+
+def parse_ir_file(path: str) -> Graph:
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise LerganError(f"{path}: cannot read: {e.strerror}") from None
+    return parse_ir(text, path)

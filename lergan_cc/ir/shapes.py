@@ -1,0 +1,136 @@
+"""Shape functions: the output shape every op must have, given its inputs and attributes.
+
+The front ends use them to infer shapes and the verifier uses them to check the IR.
+Formulas follow the ONNX operator spec (Conv, ConvTranspose).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from lergan_cc.ir.ops import Op, Shape, TConv, WConv, _Conv
+
+
+class ShapeError(ValueError):
+    """The op's inputs or attributes do not fit together."""
+
+
+def conv_spatial(op: _Conv, spatial: Shape) -> Shape:
+    """Output spatial size of an sconv/tconv on inputs of spatial size ``spatial``."""
+    n = op.rank
+    if len(spatial) != n:
+        raise ShapeError(f"{n}-d kernel on an input with {len(spatial)} spatial axes")
+    out = []
+    for a in range(n):
+        span = (op.kernel[a] - 1) * op.dilation[a] + 1
+        pb, pe = op.pads[a], op.pads[a + n]
+        if isinstance(op, TConv):
+            o = op.stride[a] * (spatial[a] - 1) + op.output_padding[a] + span - pb - pe
+        else:
+            o = (spatial[a] + pb + pe - span) // op.stride[a] + 1
+        if o < 1:
+            raise ShapeError(f"axis {a}: output size {o} < 1 (input {spatial[a]}, kernel {op.kernel[a]})")
+        out.append(o)
+    return tuple(out)
+
+
+def weight_shape(op: _Conv, in_channels: int) -> Shape:
+    """ONNX weight layout: Conv (M, C/g, k...), ConvTranspose (C, M/g, k...)."""
+    transposed = isinstance(op, TConv) or (isinstance(op, WConv) and op.transposed)
+    if transposed:
+        return (in_channels, op.out_channels // op.group, *op.kernel)
+    return (op.out_channels, in_channels // op.group, *op.kernel)
+
+
+def _check_conv_attrs(op: _Conv, in_channels: int) -> None:
+    n = op.rank
+    lens = {"stride": len(op.stride), "dilation": len(op.dilation), "pads": len(op.pads) / 2}
+    if isinstance(op, (TConv, WConv)) and op.output_padding:
+        lens["output_padding"] = len(op.output_padding)
+    for k, v in lens.items():
+        if v != n:
+            raise ShapeError(f"{k} has {v:g} entries for a {n}-d kernel")
+    if min(op.kernel + op.stride + op.dilation, default=1) < 1 or min(op.pads, default=0) < 0:
+        raise ShapeError("kernel, stride and dilation must be >= 1 and pads >= 0")
+    if op.group < 1 or in_channels % op.group or op.out_channels % op.group:
+        raise ShapeError(f"group {op.group} does not divide channels {in_channels} -> {op.out_channels}")
+    if isinstance(op, TConv) and any(p >= max(s, d) for p, s, d in zip(op.output_padding, op.stride, op.dilation)):
+        raise ShapeError(f"output_padding {op.output_padding} must be smaller than stride or dilation")
+
+
+def _conv(op: Op, ins: list[Shape]) -> Shape:
+    assert isinstance(op, _Conv)
+    x = ins[0]
+    _check_conv_attrs(op, x[0])
+    if isinstance(op, WConv):
+        fwd_out = conv_spatial(_forward_of(op), x[1:])
+        dy = ins[1]
+        if dy != (op.out_channels, *fwd_out):
+            raise ShapeError(f"gradient shape {list(dy)} does not match forward output {[op.out_channels, *fwd_out]}")
+        return weight_shape(op, x[0])
+    return (op.out_channels, *conv_spatial(op, x[1:]))
+
+
+def _forward_of(op: WConv) -> _Conv:
+    from lergan_cc.ir.ops import SConv
+
+    common = dict(name=op.name, layer=op.layer, phase=op.phase, inputs=op.inputs, shape=op.shape,
+                  out_channels=op.out_channels, kernel=op.kernel, stride=op.stride, pads=op.pads,
+                  dilation=op.dilation, group=op.group)
+    return TConv(**common, output_padding=op.output_padding) if op.transposed else SConv(**common)
+
+
+def _dense(op: Op, ins: list[Shape]) -> Shape:
+    if len(ins[0]) != 1:
+        raise ShapeError(f"dense needs a flat input, got {list(ins[0])}")
+    return (op.units,)  # type: ignore[attr-defined]
+
+
+def _same(op: Op, ins: list[Shape]) -> Shape:
+    return ins[0]
+
+
+def _reshape(op: Op, ins: list[Shape]) -> Shape:
+    if math.prod(op.shape) != math.prod(ins[0]):
+        raise ShapeError(f"cannot reshape {list(ins[0])} to {list(op.shape)}")
+    return op.shape
+
+
+def _flatten(op: Op, ins: list[Shape]) -> Shape:
+    return (math.prod(ins[0]),)
+
+
+def _loss(op: Op, ins: list[Shape]) -> Shape:
+    return ()
+
+
+def _input(op: Op, ins: list[Shape]) -> Shape:
+    return op.shape
+
+
+SHAPE_FUNCTIONS: dict[str, Callable[[Op, list[Shape]], Shape]] = {
+    "input": _input, "dense": _dense, "sconv": _conv, "tconv": _conv, "wconv": _conv,
+    "relu": _same, "leaky_relu": _same, "tanh": _same, "sigmoid": _same, "batchnorm": _same,
+    "reshape": _reshape, "flatten": _flatten, "loss": _loss,
+}
+
+ARITY: dict[str, tuple[int, int]] = {"input": (0, 0), "wconv": (2, 2), "loss": (1, 2)}
+
+
+def infer_shape(op: Op, ins: list[Shape]) -> Shape:
+    lo, hi = ARITY.get(op.OP, (1, 1))
+    if not lo <= len(ins) <= hi:
+        raise ShapeError(f"{op.OP} takes {lo}..{hi} inputs, got {len(ins)}")
+    return SHAPE_FUNCTIONS[op.OP](op, ins)
+
+
+def param_shapes(op: Op, ins: list[Shape]) -> dict[str, Shape]:
+    """The shape each parameter reference of ``op`` must have."""
+    if isinstance(op, _Conv) and not isinstance(op, WConv):
+        return {"weight": weight_shape(op, ins[0][0]), "bias": (op.out_channels,)}
+    if op.OP == "dense":
+        return {"weight": (ins[0][0], op.units), "bias": (op.units,)}  # type: ignore[attr-defined]
+    if op.OP == "batchnorm":
+        return {k: (ins[0][0],) for k in ("scale", "bias", "mean", "var")}
+    return {}
