@@ -23,8 +23,9 @@ EMIT_NEEDS = {"ir": "place", "ir-json": "place", "analysis": "zero-free", "place
 def pipeline(options: Options, is_gan: bool) -> list[str]:
     """Pass names in order for these options (``import`` first)."""
     mode = options.mode or ("train" if is_gan else "infer")
-    names = ["import"] + (["expand-training"] if mode == "train" else [])
-    return names + ["zero-insertion", ZERO_FREE_PASS[options.zero_free], "replicate", PLACER[options.target], "emit-fsm"]
+    training = ["expand-training"] if mode == "train" else []
+    reshape = ZERO_FREE_PASS[options.zero_free]
+    return ["import", *training, "zero-insertion", reshape, "replicate", PLACER[options.target], "emit-fsm"]
 
 
 def truncate(names: list[str], emit: str, stop_after: str | None) -> list[str]:

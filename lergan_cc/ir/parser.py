@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -15,7 +15,7 @@ from lergan_cc.ir.ops import OP_CLASSES, make_op
 from lergan_cc.ir.printer import LIR_VERSION
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parser() -> lark.Lark:
     text = resources.files("lergan_cc.grammar").joinpath("ir.lark").read_text()
     return lark.Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=False)

@@ -55,8 +55,6 @@ def _check_conv_attrs(op: _Conv, in_channels: int) -> None:
         raise ShapeError("kernel, stride and dilation must be >= 1 and pads >= 0")
     if op.group < 1 or in_channels % op.group or op.out_channels % op.group:
         raise ShapeError(f"group {op.group} does not divide channels {in_channels} -> {op.out_channels}")
-    if isinstance(op, TConv) and any(p >= max(s, d) for p, s, d in zip(op.output_padding, op.stride, op.dilation)):
-        raise ShapeError(f"output_padding {op.output_padding} must be smaller than stride or dilation")
 
 
 def _conv(op: Op, ins: list[Shape]) -> Shape:

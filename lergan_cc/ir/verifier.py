@@ -32,7 +32,8 @@ def verify(g: Graph) -> None:
             if name not in g.params:
                 raise VerifyError(f"{where}: {field} '{name}' is not a declared parameter")
             if g.params[name].shape != shape:
-                raise VerifyError(f"{where}: {field} '{name}' has shape {list(g.params[name].shape)}, needs {list(shape)}")
+                have = list(g.params[name].shape)
+                raise VerifyError(f"{where}: {field} '{name}' has shape {have}, needs {list(shape)}")
     for out in g.outputs:
         if out not in g:
             raise VerifyError(f"output '{out}' is not defined")
