@@ -23,6 +23,7 @@ class Pass(Protocol):
 # name -> "module:Class", in pipeline order.
 REGISTRY: dict[str, str] = {
     "import": "import:Import",
+    "expand-training": "expand_training:ExpandTraining",
 }
 
 # Passes of the full pipeline that later work adds; named here so errors can say so.

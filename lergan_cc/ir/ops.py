@@ -48,12 +48,23 @@ class Input(Op):
 
 @dataclass(frozen=True)
 class Dense(Op):
-    """y = x @ W + b with W of shape (in_features, units)."""
+    """y = x @ W + b with W of shape (in_features, units); ``transposed``: y = x @ W.T (no bias).
+
+    The transposed form is a dense layer's input gradient (D_err, G_err).
+    """
 
     OP: ClassVar[str] = "dense"
     units: int = 0
     weight: str | None = None
     bias: str | None = None
+    transposed: bool = False
+
+
+@dataclass(frozen=True)
+class WDense(Op):
+    """Weight gradient of a dense layer: inputs (x, dy), output dW = x^T dy (the outer-product form)."""
+
+    OP: ClassVar[str] = "wdense"
 
 
 @dataclass(frozen=True)
@@ -151,8 +162,37 @@ class Flatten(Op):
 
 
 @dataclass(frozen=True)
+class ActGrad(Op):
+    """Backward of an activation: inputs (y, dy) with y the activation's output; dx = f'(y)·dy."""
+
+    OP: ClassVar[str] = "act_grad"
+    fn: str = "relu"
+    alpha: float = 0.0
+
+
+@dataclass(frozen=True)
+class BatchNormGrad(Op):
+    """Backward of training-mode batch-norm: inputs (x, dy) -> dx; also yields d scale, d bias."""
+
+    OP: ClassVar[str] = "batchnorm_grad"
+    epsilon: float = 1e-5
+    scale: str | None = None
+
+
+@dataclass(frozen=True)
+class LossGrad(Op):
+    """Gradient of the GAN loss with respect to the discriminator's output (computed on the host)."""
+
+    OP: ClassVar[str] = "loss_grad"
+    kind: str = "bce"
+
+
+@dataclass(frozen=True)
 class Loss(Op):
-    """A GAN loss on the discriminator's output (``kind`` as in DESIGN §8)."""
+    """The GAN losses (Eq. 1, Eq. 2) on the discriminator's output, computed on the host.
+
+    ``kind``: ``bce_prob`` when the discriminator ends in a sigmoid, else ``bce_logit``.
+    """
 
     OP: ClassVar[str] = "loss"
     kind: str = "bce"
@@ -160,7 +200,8 @@ class Loss(Op):
 
 OP_CLASSES: dict[str, type[Op]] = {
     cls.OP: cls
-    for cls in (Input, Dense, SConv, TConv, WConv, Relu, LeakyRelu, Tanh, Sigmoid, BatchNorm, Reshape, Flatten, Loss)
+    for cls in (Input, Dense, WDense, SConv, TConv, WConv, Relu, LeakyRelu, Tanh, Sigmoid, BatchNorm, Reshape,
+                Flatten, Loss, LossGrad, ActGrad, BatchNormGrad)
 }
 
 CONV_OPS = ("sconv", "tconv", "wconv")

@@ -85,6 +85,19 @@ def _dense(op: Op, ins: list[Shape]) -> Shape:
     return (op.units,)  # type: ignore[attr-defined]
 
 
+def _wdense(op: Op, ins: list[Shape]) -> Shape:
+    x, dy = ins
+    if len(x) != 1 or len(dy) != 1:
+        raise ShapeError(f"wdense needs flat inputs, got {list(x)} and {list(dy)}")
+    return (x[0], dy[0])
+
+
+def _same2(op: Op, ins: list[Shape]) -> Shape:
+    if ins[0] != ins[1]:
+        raise ShapeError(f"{op.OP} inputs differ in shape: {list(ins[0])} and {list(ins[1])}")
+    return ins[0]
+
+
 def _same(op: Op, ins: list[Shape]) -> Shape:
     return ins[0]
 
@@ -110,10 +123,12 @@ def _input(op: Op, ins: list[Shape]) -> Shape:
 SHAPE_FUNCTIONS: dict[str, Callable[[Op, list[Shape]], Shape]] = {
     "input": _input, "dense": _dense, "sconv": _conv, "tconv": _conv, "wconv": _conv,
     "relu": _same, "leaky_relu": _same, "tanh": _same, "sigmoid": _same, "batchnorm": _same,
-    "reshape": _reshape, "flatten": _flatten, "loss": _loss,
+    "reshape": _reshape, "flatten": _flatten, "loss": _loss, "loss_grad": _same,
+    "wdense": _wdense, "act_grad": _same2, "batchnorm_grad": _same2,
 }
 
-ARITY: dict[str, tuple[int, int]] = {"input": (0, 0), "wconv": (2, 2), "loss": (1, 2)}
+ARITY: dict[str, tuple[int, int]] = {"input": (0, 0), "loss": (1, 2), **dict.fromkeys(
+    ("wconv", "wdense", "act_grad", "batchnorm_grad"), (2, 2))}
 
 
 def infer_shape(op: Op, ins: list[Shape]) -> Shape:
@@ -128,7 +143,10 @@ def param_shapes(op: Op, ins: list[Shape]) -> dict[str, Shape]:
     if isinstance(op, _Conv) and not isinstance(op, WConv):
         return {"weight": weight_shape(op, ins[0][0]), "bias": (op.out_channels,)}
     if op.OP == "dense":
-        return {"weight": (ins[0][0], op.units), "bias": (op.units,)}  # type: ignore[attr-defined]
-    if op.OP == "batchnorm":
+        features, units = ins[0][0], op.units  # type: ignore[attr-defined]
+        if op.transposed:  # type: ignore[attr-defined]
+            return {"weight": (units, features)}
+        return {"weight": (features, units), "bias": (units,)}
+    if op.OP in ("batchnorm", "batchnorm_grad"):
         return {k: (ins[0][0],) for k in ("scale", "bias", "mean", "var")}
     return {}

@@ -1,0 +1,162 @@
+"""The pass ``expand-training``: a GAN's forward graph -> the six training phases (paper Fig. 3/7/8).
+
+G_fwd and D_fwd are the imported forward ops. D_err back-propagates the loss through the
+discriminator to its input (an sconv's input gradient is a tconv with the same weight);
+D_wgrad holds the discriminator's weight gradients (wconv of an sconv); G_err carries the
+error from the discriminator's input back through the generator (a tconv's input gradient
+is an sconv); G_wgrad holds the generator's weight gradients (a tconv's: the correlation of
+the zero-inserted input with the output gradient). Every conv op is tagged with the
+zero-free interface it needs (paper §V "Interface"): ZFDR_T, ZFDR_WS or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from lergan_cc.errors import LerganError
+from lergan_cc.frontends.gan import REAL
+from lergan_cc.ir.graph import Graph
+from lergan_cc.ir.ops import Op, SConv, TConv, WConv, _Conv, make_op
+from lergan_cc.options import Options
+
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
+
+
+class ExpandTraining:
+    name: ClassVar[str] = "expand-training"
+
+    def apply(self, g: Graph | None, options: Options) -> Graph:
+        assert g is not None
+        if g.kind != "gan":
+            raise LerganError("expand-training needs a GAN (a single network compiles with --mode infer)")
+        if any(op.phase not in ("G_fwd", "D_fwd") for op in g.ops()):
+            raise LerganError("expand-training runs once, on forward-only GAN IR")
+        for op in list(g.ops()):
+            if isinstance(op, _Conv):
+                g.replace(op.replace(extra={**op.extra, "interface": interface(op)}))
+        d_out = g.meta["discriminator_output"]
+        kind = "bce_prob" if g.meta.get("discriminator_probability") else "bce_logit"
+        g.add(make_op("loss", name="loss", layer="loss", phase="D_fwd", inputs=(d_out,), shape=(), kind=kind))
+        seed = g.add(make_op("loss_grad", name="loss.grad", layer="loss", phase="D_err", inputs=(d_out,),
+                             shape=g.op(d_out).shape, kind=kind))
+        fake_grad = _Backward(g, "D_err", "D_wgrad", need_input_grad=True).run(_network(g, "D_fwd"), seed.name)
+        assert fake_grad is not None
+        _Backward(g, "G_err", "G_wgrad", need_input_grad=False).run(_network(g, "G_fwd"), fake_grad)
+        return g
+
+
+def interface(op: _Conv) -> str:
+    """Which zero-free interface a conv op needs: T-CONV-like ops ZFDR_T, W-CONV of a strided conv ZFDR_WS."""
+    if isinstance(op, TConv) or (isinstance(op, WConv) and op.transposed):
+        return "ZFDR_T"
+    if isinstance(op, WConv) and max(op.stride) > 1:
+        return "ZFDR_WS"
+    return "none"
+
+
+def _network(g: Graph, phase: str) -> list[Op]:
+    ops = [op for op in g.ops() if op.phase == phase and op.OP not in ("input", "loss")]
+    for op in ops:
+        users = [u for u in g.consumers(op.name) if u.phase == phase and u.OP != "loss"]
+        if len(users) > 1:
+            raise LerganError(f"expand-training: value '{op.name}' feeds {len(users)} ops; only chains are supported")
+    return ops
+
+
+class _Backward:
+    """Back-propagation through one network's forward chain, adding error and weight-gradient ops."""
+
+    def __init__(self, g: Graph, err: str, wgrad: str, need_input_grad: bool) -> None:
+        self.g, self.err, self.wgrad, self.need_input_grad = g, err, wgrad, need_input_grad
+
+    def run(self, forward: list[Op], out_grad: str) -> str | None:
+        """Add the backward ops; return the gradient of the network's input, if computed."""
+        grad = out_grad
+        for op in reversed(forward):
+            self._weight_gradient(op, grad)
+            source = self.g.op(op.inputs[0])
+            if source.OP == "input" and not (self.need_input_grad and source.name == REAL):
+                return None
+            grad = self._input_gradient(op, grad).name
+        return grad
+
+    def _add(self, op: Op, suffix: str, kind: str, phase: str, inputs: tuple[str, ...], shape: tuple[int, ...],
+             **attrs: object) -> Op:
+        return self.g.add(make_op(kind, name=f"{op.name}.{suffix}", layer=op.layer, phase=phase, inputs=inputs,
+                                  shape=shape, **attrs))
+
+    def _weight_gradient(self, op: Op, dy: str) -> None:
+        x = op.inputs[0]
+        if isinstance(op, (SConv, TConv)):
+            w = WConv(name=f"{op.name}.wgrad", layer=op.layer, phase=self.wgrad, inputs=(x, dy),
+                      shape=self.g.params[op.weight].shape if op.weight else _weight_shape(self.g, op),
+                      **_conv_geometry(op), output_padding=getattr(op, "output_padding", ()),
+                      transposed=isinstance(op, TConv), weight=op.weight)
+            self.g.add(w.replace(extra={"interface": interface(w)}))
+        elif op.OP == "dense":
+            self._add(op, "wgrad", "wdense", self.wgrad, (x, dy), (self.g.op(x).shape[0], op.shape[0]))
+
+    def _input_gradient(self, op: Op, dy: str) -> Op:
+        x_shape = self.g.op(op.inputs[0]).shape
+        rule = _INPUT_GRADIENT.get(op.OP)
+        if rule is None:
+            raise LerganError(f"expand-training: no gradient rule for op '{op.name}' ({op.OP})")
+        return rule(self, op, dy, x_shape)
+
+
+def _weight_shape(g: Graph, op: _Conv) -> tuple[int, ...]:
+    from lergan_cc.ir.shapes import weight_shape
+
+    return weight_shape(op, g.op(op.inputs[0]).shape[0])
+
+
+def _conv_geometry(op: _Conv) -> dict[str, object]:
+    return dict(out_channels=op.out_channels, kernel=op.kernel, stride=op.stride, pads=op.pads,
+                dilation=op.dilation, group=op.group)
+
+
+def _sconv_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    """dx of Conv(x, W) = ConvTranspose(dy, W): the same weight array, output_padding restores x's size."""
+    assert isinstance(op, SConv)
+    n = op.rank
+    out_pad = tuple(
+        x_shape[1 + a] - (op.stride[a] * (op.shape[1 + a] - 1) + (op.kernel[a] - 1) * op.dilation[a] + 1
+                          - op.pads[a] - op.pads[a + n])
+        for a in range(n))
+    t = TConv(name=f"{op.name}.err", layer=op.layer, phase=b.err, inputs=(dy,), shape=x_shape,
+              **{**_conv_geometry(op), "out_channels": x_shape[0]}, output_padding=out_pad, weight=op.weight)
+    return b.g.add(t.replace(extra={"interface": interface(t)}))
+
+
+def _tconv_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    """dx of ConvTranspose(x, W) = Conv(dy, W) with the same weight array and geometry."""
+    assert isinstance(op, TConv)
+    if any(p >= s for p, s in zip(op.output_padding, op.stride, strict=True)):
+        raise LerganError(f"expand-training: layer {op.layer}: output_padding >= stride has no input gradient form")
+    s = SConv(name=f"{op.name}.err", layer=op.layer, phase=b.err, inputs=(dy,), shape=x_shape,
+              **{**_conv_geometry(op), "out_channels": x_shape[0]}, weight=op.weight)
+    return b.g.add(s.replace(extra={"interface": interface(s)}))
+
+
+def _dense_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    return b._add(op, "err", "dense", b.err, (dy,), x_shape, units=x_shape[0], weight=op.weight, transposed=True)
+
+
+def _act_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    return b._add(op, "err", "act_grad", b.err, (op.name, dy), x_shape, fn=op.OP, alpha=getattr(op, "alpha", 0.0))
+
+
+def _bn_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    return b._add(op, "err", "batchnorm_grad", b.err, (op.inputs[0], dy), x_shape,
+                  epsilon=op.epsilon, scale=op.scale)  # type: ignore[attr-defined]
+
+
+def _reshape_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    return b._add(op, "err", "reshape", b.err, (dy,), x_shape)
+
+
+_INPUT_GRADIENT: dict[str, Callable[[_Backward, Op, str, tuple[int, ...]], Op]] = {
+    "sconv": _sconv_grad, "tconv": _tconv_grad, "dense": _dense_grad, "batchnorm": _bn_grad,
+    "reshape": _reshape_grad, "flatten": _reshape_grad, **dict.fromkeys(ACTIVATIONS, _act_grad),
+}
