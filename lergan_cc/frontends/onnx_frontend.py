@@ -1,0 +1,548 @@
+"""The ONNX front end: an ``.onnx`` model (opset 11+) -> verified graph IR (DESIGN §4).
+
+Nodes are visited in the file's (topological) order. Each value is either a run-time
+tensor, produced by an IR op, or a compile-time constant (initializers, Constant nodes and
+every node whose inputs are all constant, folded by ``onnx_fold``). Nodes that read a
+run-time tensor's values go through ``HANDLERS``, a table from op type to the function
+that emits the IR op; anything else is an unsupported op. Shapes in the IR are per
+sample: the batch dimension of the graph inputs is dropped and must stay first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import helper, numpy_helper
+
+from lergan_cc.errors import LerganError
+from lergan_cc.frontends.onnx_fold import BATCHES, Const, FoldError, Runtime, fold, foldable
+from lergan_cc.ir.graph import Graph
+from lergan_cc.ir.ops import Op, Shape, make_op
+from lergan_cc.ir.shapes import ShapeError, infer_shape
+from lergan_cc.ir.verifier import verify
+
+MIN_OPSET = 11
+AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
+
+
+def load_onnx(path: str) -> Graph:
+    """Read, check and translate one ONNX model into a single-network graph (phase ``fwd``)."""
+    model = _read(path)
+    g = Importer(path, model).run()
+    verify(g)
+    return g
+
+
+def _read(path: str) -> onnx.ModelProto:
+    if not Path(path).is_file():
+        raise LerganError(f"{path}: no such file")
+    try:
+        model = onnx.load(path)
+        onnx.checker.check_model(model)
+    except (DecodeError, onnx.checker.ValidationError, OSError, ValueError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise LerganError(f"{path}: not a valid ONNX model ({first})") from None
+    if not model.graph.node and not model.graph.input:
+        raise LerganError(f"{path}: not a valid ONNX model (empty graph)")
+    return model
+
+
+class Node:
+    """An ONNX node with its resolved name, attributes and the error prefix that names it."""
+
+    def __init__(self, proto: onnx.NodeProto, index: int, path: str) -> None:
+        self.proto = proto
+        self.index = index
+        self.op_type = proto.op_type
+        self.name = proto.name or f"{proto.op_type}_{index}"
+        self.attrs: dict[str, Any] = {a.name: _attr(a) for a in proto.attribute}
+        self.where = f"{path}: node '{self.name}' ({proto.op_type})"
+
+    def error(self, message: str) -> LerganError:
+        return LerganError(f"{self.where}: {message}")
+
+    def bad_attr(self, name: str, value: Any, why: str = "") -> LerganError:
+        return self.error(f"unsupported attribute value {name}={_show(value)}" + (f" ({why})" if why else ""))
+
+    def ints(self, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.attrs.get(name, default))
+
+
+def _attr(a: onnx.AttributeProto) -> Any:
+    v = helper.get_attribute_value(a)
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_show(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+Value = Const | str  # a constant, or the name of the IR op producing a run-time tensor
+Handler = Callable[["Importer", Node], None]
+
+
+@dataclass
+class Importer:
+    """The state of one translation: values by ONNX name, the graph being built."""
+
+    path: str
+    model: onnx.ModelProto
+    graph: Graph = field(init=False)
+    env: dict[str, Value] = field(default_factory=dict)
+    batch: int | None = None  # the inputs' batch size when it is a number
+    consumers: dict[str, list[int]] = field(default_factory=dict)
+    skip: set[int] = field(default_factory=set)
+    opset: int = 0
+
+    def __post_init__(self) -> None:
+        self.graph = Graph(model=Path(self.path).stem)
+        self.opset = _opset(self.path, self.model)
+
+    def run(self) -> Graph:
+        g = self.model.graph
+        for init in g.initializer:
+            self.env[init.name] = Const.static(numpy_helper.to_array(init))
+        for vi in g.input:
+            if vi.name not in self.env:
+                self._add_input(vi)
+        for i, proto in enumerate(g.node):
+            for name in proto.input:
+                self.consumers.setdefault(name, []).append(i)
+        for i, proto in enumerate(g.node):
+            if i not in self.skip:
+                self._visit(Node(proto, i, self.path))
+        self.graph.outputs = [self._output(vi.name) for vi in g.output]
+        return self.graph
+
+    # -- values -------------------------------------------------------------------
+
+    def _add_input(self, vi: onnx.ValueInfoProto) -> None:
+        dims = vi.type.tensor_type.shape.dim
+        where = f"{self.path}: input '{vi.name}'"
+        if not vi.type.HasField("tensor_type") or len(dims) < 2:
+            raise LerganError(f"{where}: needs a (batch, channels, ...) tensor type")
+        if any(not d.HasField("dim_value") or d.dim_value < 1 for d in dims[1:]):
+            raise LerganError(f"{where}: per-sample dimensions must be static, got {_dims(dims)}")
+        if dims[0].HasField("dim_value"):
+            self.batch = dims[0].dim_value
+        shape = tuple(d.dim_value for d in dims[1:])
+        self.emit(make_op("input", name=vi.name, layer=vi.name, phase="fwd", inputs=(), shape=shape), None)
+
+    def _output(self, name: str) -> str:
+        value = self.env.get(name)
+        if not isinstance(value, str):
+            raise LerganError(f"{self.path}: output '{name}' is a constant, not computed from an input")
+        return value
+
+    def value(self, node: Node, k: int) -> Value | None:
+        names = node.proto.input
+        if k >= len(names) or not names[k]:
+            return None
+        if names[k] not in self.env:
+            raise node.error(f"input '{names[k]}' is not defined before the node")
+        return self.env[names[k]]
+
+    def tensor(self, node: Node, k: int = 0) -> str:
+        """The IR op feeding input ``k``, which must be a run-time tensor."""
+        v = self.value(node, k)
+        if not isinstance(v, str):
+            raise node.error(f"input {k} must be a run-time tensor, got a constant")
+        return v
+
+    def const(self, node: Node, k: int, role: str) -> np.ndarray | None:
+        """Input ``k`` as a static constant (a weight, a bias, a shape), or None when absent."""
+        v = self.value(node, k)
+        if v is None:
+            return None
+        if not isinstance(v, Const):
+            raise node.error(f"{role} '{node.proto.input[k]}' must be an initializer or a constant")
+        if not v.is_static:
+            raise node.error(f"{role} '{node.proto.input[k]}' depends on the batch size")
+        return v.value
+
+    def shape_of(self, op_name: str) -> Shape:
+        return self.graph.op(op_name).shape
+
+    def param(self, node: Node, k: int, role: str, data: np.ndarray | None = None) -> str | None:
+        """Register input ``k`` as a parameter (optionally with transformed data) and name it."""
+        raw = self.const(node, k, role)
+        if raw is None:
+            return None
+        name = node.proto.input[k]
+        data = np.asarray(raw if data is None else data, dtype=np.float32)
+        if name in self.graph.params:
+            if not np.array_equal(self.graph.tensors[name], data):
+                raise node.error(f"{role} '{name}' is shared with another node in a different layout")
+            return name
+        self.graph.add_param(name, data.shape, data)
+        return name
+
+    # -- nodes ----------------------------------------------------------------------
+
+    def _visit(self, node: Node) -> None:
+        ins = [self._fold_view(v) for v in (self.value(node, k) for k in range(len(node.proto.input)))]
+        if foldable(node.op_type, node.proto.domain, ins):
+            self._fold(node, ins)
+            return
+        handler = HANDLERS.get(node.op_type) if node.proto.domain in ("", "ai.onnx") else None
+        if handler is None:
+            domain = f" in domain '{node.proto.domain}'" if node.proto.domain not in ("", "ai.onnx") else ""
+            raise node.error(f"unsupported op{domain}")
+        handler(self, node)
+
+    def _fold_view(self, v: Value | None) -> Const | Runtime | None:
+        if v is None or isinstance(v, Const):
+            return v
+        return Runtime(self.shape_of(v), np.dtype(np.float32))
+
+    def _fold(self, node: Node, ins: list[Const | Runtime | None]) -> None:
+        try:
+            outs = fold(node.proto, ins, self.opset)
+        except FoldError as e:
+            if node.op_type in HANDLERS or node.op_type in FOLD_ONLY:
+                raise node.error(f"cannot fold constant inputs: {e}") from None
+            raise node.error("unsupported op") from None
+        for name, out in zip(node.proto.output, outs, strict=False):
+            if name:
+                self.env[name] = out
+
+    def emit(self, op: Op, node: Node | None, output: str | None = None) -> str:
+        """Add an IR op after computing its shape; map the node's output to it."""
+        try:
+            shape = infer_shape(op, [self.shape_of(i) for i in op.inputs]) if op.inputs else op.shape
+        except ShapeError as e:
+            raise (node.error(str(e)) if node else LerganError(f"{self.path}: {e}")) from None
+        if op.name in self.graph:
+            raise (node.error("duplicate node name") if node else LerganError(f"{self.path}: duplicate name"))
+        self.graph.add(op.replace(shape=shape))
+        self.env[output if output is not None else op.name] = op.name
+        return op.name
+
+    def unused_outputs(self, node: Node, first: int) -> None:
+        """Optional extra outputs (Dropout's mask, BatchNormalization's statistics) must be unused."""
+        outputs = {vi.name for vi in self.model.graph.output}
+        for name in node.proto.output[first:]:
+            if name and (name in self.consumers or name in outputs):
+                raise node.error(f"output '{name}' is used; only the first output is supported")
+
+    def op(self, kind: str, node: Node, inputs: tuple[str, ...], shape: Shape = (), **attrs: Any) -> str:
+        """Emit the IR op for ``node``; ``shape`` only for ops whose shape is an attribute (reshape)."""
+        op = make_op(kind, name=node.name, layer=node.name, phase="fwd", inputs=inputs, shape=shape, **attrs)
+        return self.emit(op, node, node.proto.output[0])
+
+
+def _opset(path: str, model: onnx.ModelProto) -> int:
+    versions = {o.domain: o.version for o in model.opset_import}
+    version = versions.get("", versions.get("ai.onnx"))
+    if version is None:
+        raise LerganError(f"{path}: the model imports no default ONNX opset")
+    if version < MIN_OPSET:
+        raise LerganError(f"{path}: opset {version} is older than the supported {MIN_OPSET}")
+    return int(version)
+
+
+def _dims(dims: Any) -> str:
+    return "[" + ", ".join(d.dim_param or str(d.dim_value) if d.HasField("dim_value") or d.dim_param else "?"
+                           for d in dims) + "]"
+
+
+# -- convolutions ----------------------------------------------------------------------
+
+
+def conv_pads(auto_pad: str, size: Shape, kernel: Shape, stride: Shape, dilation: Shape,
+              pads: tuple[int, ...]) -> tuple[int, ...]:
+    """Explicit (begins..., ends...) pads of an ONNX Conv, resolving auto_pad as the spec says."""
+    n = len(size)
+    if auto_pad == "VALID":
+        return (0,) * 2 * n
+    if auto_pad == "NOTSET":
+        return pads or (0,) * 2 * n
+    begins, ends = [], []
+    for i, s, k, d in zip(size, stride, kernel, dilation, strict=True):
+        total = max(0, (-(-i // s) - 1) * s + (k - 1) * d + 1 - i)
+        head = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
+        begins.append(head)
+        ends.append(total - head)
+    return (*begins, *ends)
+
+
+def tconv_pads(auto_pad: str, size: Shape, kernel: Shape, stride: Shape, dilation: Shape,
+               output_padding: Shape, pads: tuple[int, ...], output_shape: Shape) -> tuple[int, ...]:
+    """Explicit pads of an ONNX ConvTranspose: output_shape and SAME_* give a total padding
+    that is split with the extra pixel at the end for SAME_UPPER and at the beginning
+    otherwise (the ConvTranspose spec text; onnx.reference agrees for SAME_*)."""
+    n = len(size)
+    if not output_shape and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        output_shape = tuple(i * s for i, s in zip(size, stride, strict=True))
+    if not output_shape:
+        return (0,) * 2 * n if auto_pad == "VALID" else pads or (0,) * 2 * n
+    begins, ends = [], []
+    for i, k, s, d, op, o in zip(size, kernel, stride, dilation, output_padding, output_shape, strict=True):
+        total = s * (i - 1) + op + (k - 1) * d + 1 - o
+        head = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
+        begins.append(head)
+        ends.append(total - head)
+    return (*begins, *ends)
+
+
+@dataclass(frozen=True)
+class ConvAttrs:
+    kernel: Shape
+    stride: Shape
+    dilation: Shape
+    pads: tuple[int, ...]
+    group: int
+    auto_pad: str
+
+
+def _conv_attrs(node: Node, weight: np.ndarray, in_shape: Shape) -> ConvAttrs:
+    n = weight.ndim - 2
+    if n < 1 or len(in_shape) != n + 1:
+        raise node.error(f"weight of rank {weight.ndim} on an input of per-sample shape {list(in_shape)}")
+    kernel = node.ints("kernel_shape", weight.shape[2:])
+    if kernel != tuple(weight.shape[2:]):
+        raise node.bad_attr("kernel_shape", kernel, f"weight has kernel {list(weight.shape[2:])}")
+    auto_pad = node.attrs.get("auto_pad", "NOTSET")
+    if auto_pad not in AUTO_PADS:
+        raise node.bad_attr("auto_pad", auto_pad)
+    attrs = ConvAttrs(kernel, node.ints("strides", (1,) * n), node.ints("dilations", (1,) * n),
+                      node.ints("pads", ()), int(node.attrs.get("group", 1)), auto_pad)
+    for name, value, length in (("strides", attrs.stride, n), ("dilations", attrs.dilation, n),
+                                ("pads", attrs.pads, 2 * n)):
+        if len(value) != length and (value or name != "pads"):
+            raise node.bad_attr(name, value, f"needs {length} entries for a {n}-d kernel")
+        if any(v < (0 if name == "pads" else 1) for v in value):
+            raise node.bad_attr(name, value)
+    if attrs.group < 1:
+        raise node.bad_attr("group", attrs.group)
+    return attrs
+
+
+def _conv(imp: Importer, node: Node) -> None:
+    x = imp.tensor(node)
+    weight = imp.const(node, 1, "weight")
+    assert weight is not None
+    a = _conv_attrs(node, weight, imp.shape_of(x))
+    pads = conv_pads(a.auto_pad, imp.shape_of(x)[1:], a.kernel, a.stride, a.dilation, a.pads)
+    imp.op("sconv", node, (x,), out_channels=int(weight.shape[0]), kernel=a.kernel, stride=a.stride, pads=pads,
+           dilation=a.dilation, group=a.group, weight=imp.param(node, 1, "weight"), bias=imp.param(node, 2, "bias"))
+
+
+def _conv_transpose(imp: Importer, node: Node) -> None:
+    x = imp.tensor(node)
+    weight = imp.const(node, 1, "weight")
+    assert weight is not None
+    a = _conv_attrs(node, weight, imp.shape_of(x))
+    n = len(a.kernel)
+    output_padding = node.ints("output_padding", (0,) * n)
+    output_shape = node.ints("output_shape", ())
+    for name, value in (("output_padding", output_padding), ("output_shape", output_shape)):
+        if value and len(value) != n:
+            raise node.bad_attr(name, value, f"needs {n} entries for a {n}-d kernel")
+    if min(output_padding, default=0) < 0:
+        raise node.bad_attr("output_padding", output_padding)
+    pads = tconv_pads(a.auto_pad, imp.shape_of(x)[1:], a.kernel, a.stride, a.dilation, output_padding,
+                      a.pads, output_shape)
+    if min(pads) < 0:
+        which = ("output_shape", output_shape) if output_shape else ("auto_pad", a.auto_pad)
+        raise node.bad_attr(*which, f"needs negative pads {list(pads)}")
+    imp.op("tconv", node, (x,), out_channels=int(weight.shape[1]) * a.group, kernel=a.kernel, stride=a.stride,
+           pads=pads, dilation=a.dilation, group=a.group, output_padding=output_padding,
+           weight=imp.param(node, 1, "weight"), bias=imp.param(node, 2, "bias"))
+
+
+# -- dense -----------------------------------------------------------------------------
+
+
+def _flat_input(imp: Importer, node: Node) -> str:
+    x = imp.tensor(node)
+    shape = imp.shape_of(x)
+    if len(shape) != 1:
+        raise node.error(f"needs a (batch, features) input, got per-sample shape {list(shape)}")
+    return x
+
+
+def _gemm(imp: Importer, node: Node) -> None:
+    """Y = alpha·A·B' + beta·C is stored as dense weight alpha·B' in (in, units) and bias beta·C."""
+    if int(node.attrs.get("transA", 0)):
+        raise node.bad_attr("transA", node.attrs["transA"], "the batch must stay the rows of A")
+    x = _flat_input(imp, node)
+    b = imp.const(node, 1, "weight")
+    assert b is not None
+    if b.ndim != 2:
+        raise node.error(f"weight must be a matrix, got shape {list(b.shape)}")
+    w = (b.T if int(node.attrs.get("transB", 0)) else b) * np.float32(node.attrs.get("alpha", 1.0))
+    units = w.shape[1]
+    c = imp.const(node, 2, "bias")
+    bias = None
+    if c is not None:
+        bias = _bias(node, c, units) * np.float32(node.attrs.get("beta", 1.0))
+    weight = imp.param(node, 1, "weight", w)
+    imp.op("dense", node, (x,), units=int(units), weight=weight,
+           bias=imp.param(node, 2, "bias", bias) if c is not None else None)
+
+
+def _bias(node: Node, c: np.ndarray, units: int) -> np.ndarray:
+    """A bias broadcastable to every row: shape (), (1,), (units,) or (1, units)."""
+    if c.size not in (1, units) or c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
+        raise node.error(f"bias of shape {list(c.shape)} does not broadcast to (batch, {units})")
+    return np.broadcast_to(c.reshape(-1), (units,)).astype(np.float32)
+
+
+def _matmul(imp: Importer, node: Node) -> None:
+    """MatMul by a constant matrix, fused with a following Add of a constant bias."""
+    x = _flat_input(imp, node)
+    w = imp.const(node, 1, "weight")
+    assert w is not None
+    if w.ndim != 2:
+        raise node.error(f"weight must be a matrix, got shape {list(w.shape)}")
+    add = _bias_add(imp, node)
+    bias = None
+    if add is not None:
+        add_node, k = add
+        bias = imp.param(add_node, k, "bias", _bias(add_node, imp.const(add_node, k, "bias"), w.shape[1]))
+        imp.skip.add(add_node.index)
+    out = imp.op("dense", node, (x,), units=int(w.shape[1]), weight=imp.param(node, 1, "weight"), bias=bias)
+    if add is not None:
+        imp.env[add[0].proto.output[0]] = out
+
+
+def _bias_add(imp: Importer, node: Node) -> tuple[Node, int] | None:
+    """The Add that consumes only this MatMul's output and a constant, with that constant's input slot."""
+    out = node.proto.output[0]
+    users = imp.consumers.get(out, [])
+    if len(users) != 1 or out in {vi.name for vi in imp.model.graph.output}:
+        return None
+    proto = imp.model.graph.node[users[0]]
+    if proto.op_type != "Add" or proto.domain not in ("", "ai.onnx") or len(proto.input) != 2:
+        return None
+    k = 1 if proto.input[0] == out else 0
+    if proto.input[k] == out or not isinstance(imp.env.get(proto.input[k]), Const):
+        return None
+    return Node(proto, users[0], imp.path), k
+
+
+# -- element-wise, normalization, reshaping --------------------------------------------------
+
+
+def _unary(kind: str, **attrs: Callable[[Node], Any]) -> Handler:
+    def handler(imp: Importer, node: Node) -> None:
+        imp.op(kind, node, (imp.tensor(node),), **{k: f(node) for k, f in attrs.items()})
+
+    return handler
+
+
+def _batchnorm(imp: Importer, node: Node) -> None:
+    x = imp.tensor(node)
+    channels = imp.shape_of(x)[0]
+    names = []
+    for k, role in enumerate(("scale", "bias", "mean", "var"), start=1):
+        data = imp.const(node, k, role)
+        if data is None or data.shape != (channels,):
+            got = "missing" if data is None else f"shape {list(data.shape)}"
+            raise node.error(f"{role} must be a ({channels},) constant, got {got}")
+        names.append(imp.param(node, k, role))
+    imp.unused_outputs(node, 1)
+    scale, bias, mean, var = names
+    imp.op("batchnorm", node, (x,), epsilon=float(node.attrs.get("epsilon", 1e-5)),
+           momentum=float(node.attrs.get("momentum", 0.9)), scale=scale, bias=bias, mean=mean, var=var)
+
+
+def _flatten(imp: Importer, node: Node) -> None:
+    x = imp.tensor(node)
+    axis = int(node.attrs.get("axis", 1))
+    rank = len(imp.shape_of(x)) + 1
+    if (axis + rank if axis < 0 else axis) != 1:
+        raise node.bad_attr("axis", axis, "only axis=1 keeps the batch dimension apart")
+    imp.op("flatten", node, (x,))
+
+
+def _reshape(imp: Importer, node: Node) -> None:
+    x = imp.tensor(node)
+    target = imp.value(node, 1)
+    if not isinstance(target, Const):
+        raise node.error("the target shape is computed at run time and could not be folded")
+    shape = reshape_target(node, imp.shape_of(x), target, bool(node.attrs.get("allowzero", 0)), imp.batch)
+    imp.op("reshape", node, (x,), shape=shape)
+
+
+def reshape_target(node: Node, per_sample: Shape, target: Const, allowzero: bool, batch: int | None) -> Shape:
+    """The per-sample shape a Reshape produces; its first entry must be the batch.
+
+    Entry 0 may be the folded batch size itself, the inputs' numeric batch size, -1 (when
+    the other entries take exactly one sample) or 0 (copy the batch, without allowzero).
+    The others follow ONNX: 0 copies the input's dimension, -1 takes what is left.
+    """
+    a, b = (np.asarray(v).astype(np.int64).reshape(-1).tolist() for v in target.values)
+    if len(a) != len(b) or not a:
+        raise node.error(f"unsupported target shape {a}")
+    rest = []
+    for i, (u, v) in enumerate(zip(a[1:], b[1:], strict=True), start=1):
+        if u != v:
+            raise node.error(f"target shape entry {i} depends on the batch size")
+        rest.append(per_sample[i - 1] if u == 0 and not allowzero and i - 1 < len(per_sample) else u)
+    size = math.prod(per_sample)
+    first_ok = (a[0], b[0]) == BATCHES or (batch is not None and a[0] == b[0] == batch) \
+        or (a[0] == 0 and not allowzero) or (a[0] == -1 and -1 not in rest and math.prod(rest) == size)
+    if not first_ok:
+        raise node.error(f"target shape {a if a == b else 'computed from the batch size'} does not keep "
+                         f"the batch dimension first")
+    if rest.count(-1) > 1 or any(d < -1 for d in rest):
+        raise node.error(f"invalid target shape {a}")
+    if -1 in rest:
+        known = math.prod(d for d in rest if d != -1)
+        if known == 0 or size % known:
+            raise node.error(f"cannot reshape {list(per_sample)} per sample to {a}")
+        rest[rest.index(-1)] = size // known
+    return tuple(rest)
+
+
+def _identity(imp: Importer, node: Node) -> None:
+    imp.env[node.proto.output[0]] = imp.tensor(node)
+
+
+def _dropout(imp: Importer, node: Node) -> None:
+    """Inference-mode Dropout is the identity; training mode would need a random mask."""
+    training = node.attrs.get("training_mode")
+    if len(node.proto.input) > 2 and node.proto.input[2]:
+        value = imp.value(node, 2)
+        if not isinstance(value, Const):
+            raise node.error("training_mode is computed at run time")
+        training = bool(np.asarray(value.value).reshape(-1)[0])
+    if training:
+        raise LerganError(f"{node.where}: unsupported input value training_mode=1 (dropout in training mode)")
+    imp.unused_outputs(node, 1)
+    _identity(imp, node)
+
+
+HANDLERS: dict[str, Handler] = {
+    "Conv": _conv,
+    "ConvTranspose": _conv_transpose,
+    "Gemm": _gemm,
+    "MatMul": _matmul,
+    "Relu": _unary("relu"),
+    "LeakyRelu": _unary("leaky_relu", alpha=lambda n: float(n.attrs.get("alpha", 0.01))),
+    "Tanh": _unary("tanh"),
+    "Sigmoid": _unary("sigmoid"),
+    "BatchNormalization": _batchnorm,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Identity": _identity,
+    "Dropout": _dropout,
+}
+
+# Ops seen in exporters' shape subgraphs: folded when their inputs are constant, else unsupported.
+FOLD_ONLY = frozenset({"Shape", "Size", "Gather", "Concat", "Unsqueeze", "Squeeze", "Constant", "Cast", "CastLike",
+                       "Slice", "Mul", "Add", "Sub", "Div", "Expand", "ConstantOfShape", "Range", "Equal",
+                       "Where", "ReduceProd", "Transpose"})
