@@ -80,6 +80,12 @@ def _attr(a: onnx.AttributeProto) -> Any:
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
 
 
+def _f32(value: float) -> float:
+    """ONNX float attributes are float32: keep the shortest decimal that is the same float32
+    (0.2, not 0.20000000298023224), so the IR prints what the model's author wrote."""
+    return float(str(np.float32(value)))
+
+
 def _show(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_show(v) for v in value) + "]"
@@ -455,8 +461,8 @@ def _batchnorm(imp: Importer, node: Node) -> None:
         names.append(imp.param(node, k, role))
     imp.unused_outputs(node, 1)
     scale, bias, mean, var = names
-    imp.op("batchnorm", node, (x,), epsilon=float(node.attrs.get("epsilon", 1e-5)),
-           momentum=float(node.attrs.get("momentum", 0.9)), scale=scale, bias=bias, mean=mean, var=var)
+    imp.op("batchnorm", node, (x,), epsilon=_f32(node.attrs.get("epsilon", 1e-5)),
+           momentum=_f32(node.attrs.get("momentum", 0.9)), scale=scale, bias=bias, mean=mean, var=var)
 
 
 def _flatten(imp: Importer, node: Node) -> None:
@@ -532,7 +538,7 @@ HANDLERS: dict[str, Handler] = {
     "Gemm": _gemm,
     "MatMul": _matmul,
     "Relu": _unary("relu"),
-    "LeakyRelu": _unary("leaky_relu", alpha=lambda n: float(n.attrs.get("alpha", 0.01))),
+    "LeakyRelu": _unary("leaky_relu", alpha=lambda n: _f32(n.attrs.get("alpha", 0.01))),
     "Tanh": _unary("tanh"),
     "Sigmoid": _unary("sigmoid"),
     "BatchNormalization": _batchnorm,
