@@ -147,12 +147,17 @@ def _where(e: lark.exceptions.UnexpectedInput, text: str) -> tuple[int, int]:
 
 def _describe(e: lark.exceptions.UnexpectedInput) -> str:
     if isinstance(e, lark.exceptions.UnexpectedToken):
-        got = TERMINAL_WORDS.get(e.token.type, f"'{e.token}'") if e.token.type in ("_NL", "$END") \
-            else f"'{e.token}'"
-        return f"unexpected {got}; expected {_words(e.expected)}"
+        got = TERMINAL_WORDS[e.token.type] if e.token.type in ("_NL", "$END") else f"'{e.token}'"
+        return f"unexpected {got}; expected {_words(_accepted(e) or e.expected)}"
     if isinstance(e, lark.exceptions.UnexpectedCharacters):
-        return f"unexpected character {e.char!r}; expected {_words(e.allowed)}"
+        return f"unexpected character {e.char!r}; expected {_words(_accepted(e) or e.allowed)}"
     return "unexpected end of file"
+
+
+def _accepted(e: lark.exceptions.UnexpectedInput) -> set[str]:
+    """The tokens the parser could really take here (LALR's ``expected`` over-approximates)."""
+    parser = getattr(e, "interactive_parser", None)
+    return set(parser.accepts()) if parser is not None else set()
 
 
 def _words(names: set[str]) -> str:
@@ -412,9 +417,11 @@ class _Lowering:
         if key not in keys:
             return (default,) * rank
         arg = keys[key]
-        if arg.kind != "dims" or len(arg.value) not in (1, rank):
-            raise self.error(arg, f"'{key}' takes one number or {rank} numbers like {'x'.join(['2'] * rank)}")
-        return tuple(arg.value) * (rank if len(arg.value) == 1 else 1)
+        values = self.ints(arg) if arg.kind == "list" else arg.value if arg.kind == "dims" else ()
+        if len(values) not in (1, rank):
+            raise self.error(arg, f"'{key}' takes one number or {rank} numbers like "
+                                  f"{'x'.join(['2'] * rank)} or [{', '.join(['2'] * rank)}]")
+        return tuple(values) * (rank if len(values) == 1 else 1)
 
     def pads(self, keys: dict[str, Arg], rank: int) -> Shape:
         """``pads P`` (everywhere), ``pads [p0, p1]`` (per axis) or ``pads [b0, b1, e0, e1]`` (ONNX order)."""
