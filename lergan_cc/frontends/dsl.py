@@ -139,9 +139,10 @@ def parse_dsl(text: str, path: str = "<dsl>") -> Block:
 
 
 def _where(e: lark.exceptions.UnexpectedInput, text: str) -> tuple[int, int]:
-    if getattr(e, "line", -1) > 0:
+    at_end = isinstance(e, lark.exceptions.UnexpectedToken) and e.token.type == "$END"
+    if getattr(e, "line", -1) > 0 and not at_end:
         return e.line, e.column
-    lines = text.splitlines() or [""]
+    lines = text.split("\n")
     return len(lines), len(lines[-1]) + 1
 
 
