@@ -53,6 +53,10 @@ def compile_model(argv: list[str] | None = None) -> int:
                       target=args.target, replica=args.replica, hw=args.hw, batch=args.batch)
     if args.hw is not None and not Path(args.hw).is_file():
         raise LerganError(f"{args.hw}: no such file")
+    if args.hw is not None:
+        from lergan_cc.targets.hw import load_hw
+
+        load_hw(args.hw)  # validate the --hw file before any work (one-line error naming file and key)
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)  # noqa: E731
     instruments = Instruments(args.print_ir_after, args.dump_ir, args.time_passes, log)
     from lergan_cc.passes import get_pass
