@@ -340,3 +340,24 @@ def test_cli_emits_ir_json_for_an_example(capsys: pytest.CaptureFixture[str]) ->
     assert lerganc([str(EXAMPLES / "dcgan.lergan"), "--stop-after", "import", "--emit", "ir-json"]) == 0
     nodes = {n["name"]: n for n in json.loads(capsys.readouterr().out)["nodes"]}
     assert nodes["G2"]["input_shapes"] == [[1024, 4, 4]] and nodes["G2"]["attrs"]["output_padding"] == [1, 1]
+
+
+def test_table_v_and_verbose_forms_mix() -> None:
+    text = """gan {
+  generator {
+    layer g1 dense 10 -> 4x8
+    layer g2 tconv 4x8 -> 1x16 kernel 4 stride 2 pads 1
+  }
+  discriminator "(1c-8c)(4k2s)-f1"  # sized from the verbose generator's 1x16 output
+  item 16
+}
+"""
+    g = loads_dsl(text, "mixed.lergan")
+    assert g.op("real").shape == (1, 16) and g.op("D1").shape == (8, 8) and g.op("D1").pads == (1, 1)
+    assert g.op("g1.reshape").shape == (4, 8) and g.op("g2.act").OP == "tanh"
+
+
+def test_layer_head_errors_point_at_the_bad_argument() -> None:
+    with pytest.raises(SourceError) as e:
+        loads_dsl("network {\n  layer a sconv 3x8x8 4x4x4\n}\n", "h.lergan")
+    assert (e.value.line, e.value.column) == (2, 23)

@@ -190,6 +190,7 @@ CONV_KEYS = ("kernel", "stride", "pads", "dilation", "group", "weight")
 LAYER_KEYS: dict[str, tuple[str, ...]] = {
     "dense": ("weight",), "sconv": CONV_KEYS, "tconv": (*CONV_KEYS, "output_padding"),
 }
+LAYER_HEAD = ("word", "word", "dims", "arrow", "dims")  # NAME OP IN -> OUT
 _LAYER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 RESERVED_NAMES = ("input", "noise", "real")
 
@@ -201,7 +202,6 @@ class Net:
     letter: str
     layers: list[LayerSpec]
     after: NetAfter = field(default_factory=dict)
-    where: dict[str, Node | Arg] = field(default_factory=dict)  # selector -> node, for errors
 
 
 class _Lowering:
@@ -328,9 +328,7 @@ class _Lowering:
 
     # ---------------------------------------------------------------- verbose nets
 
-    def verbose_net(self, block: Block | Stmt, letter: str, stmts: dict[str, Any]) -> Net:
-        if isinstance(block, Stmt):  # `network "..."` is not supported: a single net must be verbose
-            raise self.error(block, f"'{block.name}' here needs a {{ }} block of layers")
+    def verbose_net(self, block: Block, letter: str, stmts: dict[str, Any]) -> Net:
         layers: list[LayerSpec] = []
         for stmt in stmts.get("layer", []):
             layers.append(self.layer(stmt, layers))
@@ -344,9 +342,9 @@ class _Lowering:
     def layer(self, stmt: Stmt, before: list[LayerSpec]) -> LayerSpec:
         """``layer NAME OP IN -> OUT [key value]...``: checked against the chain and the shape rules."""
         a = stmt.args
-        kinds = [x.kind for x in a[:5]]
-        if kinds != ["word", "word", "dims", "arrow", "dims"]:
-            raise self.error(a[len(kinds) - 1] if a else stmt,
+        bad = [x for x, kind in zip(a, LAYER_HEAD, strict=False) if x.kind != kind]
+        if bad or len(a) < len(LAYER_HEAD):
+            raise self.error(bad[0] if bad else stmt,
                              "expected 'layer NAME OP IN -> OUT', e.g. 'layer G2 tconv 1024x4x4 -> 512x8x8'")
         name, op, ins, outs = a[0].value, a[1], a[2], a[4]
         self.layer_name(a[0], before)
