@@ -417,3 +417,17 @@ def test_cli_errors_are_one_line_and_leave_output_alone(tmp_path: Path, case: st
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert lines[0].startswith("lerganc: error: ") and message in lines[0], lines[0]
     assert out.read_text() == "keep me\n"
+
+
+def test_unknown_attribute_is_rejected_not_ignored(tmp_path: Path) -> None:
+    m = model([helper.make_node("Relu", ["x"], ["y"], name="r", beta=2.0)], {"x": ["N", 3]})
+    with pytest.raises(LerganError, match=r"node 'r' \(Relu\): unsupported attribute value beta=2"):
+        load(m, tmp_path)
+
+
+def test_batchnorm_training_mode_keeps_batch_statistics(tmp_path: Path) -> None:
+    c = 3
+    inits = {n: np.ones(c, np.float32) for n in ("s", "b", "m", "v")}
+    node = helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="bn", training_mode=1)
+    m = model([node], {"x": ["N", c, 4]}, inits, opset=15)
+    assert load(m, tmp_path).op("bn").attrs()["batch_statistics"] is True

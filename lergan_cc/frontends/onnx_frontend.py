@@ -207,6 +207,8 @@ class Importer:
         if handler is None:
             domain = f" in domain '{node.proto.domain}'" if node.proto.domain not in ("", "ai.onnx") else ""
             raise node.error(f"unsupported op{domain}")
+        for name in sorted(set(node.attrs) - HANDLED_ATTRIBUTES[node.op_type]):
+            raise node.bad_attr(name, node.attrs[name], "attribute not supported")
         handler(self, node)
 
     def _fold_view(self, v: Value | None) -> Const | Runtime | None:
@@ -463,8 +465,10 @@ def _batchnorm(imp: Importer, node: Node) -> None:
         names.append(imp.param(node, k, role))
     imp.unused_outputs(node, 1)
     scale, bias, mean, var = names
+    # training_mode=1 normalizes with the batch's statistics: kept on the op, not dropped
+    batch_stats = {"batch_statistics": True} if int(node.attrs.get("training_mode", 0)) else {}
     imp.op("batchnorm", node, (x,), epsilon=_f32(node.attrs.get("epsilon", 1e-5)),
-           momentum=_f32(node.attrs.get("momentum", 0.9)), scale=scale, bias=bias, mean=mean, var=var)
+           momentum=_f32(node.attrs.get("momentum", 0.9)), scale=scale, bias=bias, mean=mean, var=var, **batch_stats)
 
 
 def _flatten(imp: Importer, node: Node) -> None:
@@ -548,6 +552,21 @@ HANDLERS: dict[str, Handler] = {
     "Reshape": _reshape,
     "Identity": _identity,
     "Dropout": _dropout,
+}
+
+# Attributes each handler reads; any other attribute is rejected rather than ignored. Dropout's
+# ratio and seed are meaningless for the inference semantics it is imported with (identity).
+_CONV_ATTRIBUTES = frozenset({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"})
+HANDLED_ATTRIBUTES: dict[str, frozenset[str]] = {
+    **dict.fromkeys(HANDLERS, frozenset()),
+    "Conv": _CONV_ATTRIBUTES,
+    "ConvTranspose": _CONV_ATTRIBUTES | {"output_padding", "output_shape"},
+    "Gemm": frozenset({"alpha", "beta", "transA", "transB"}),
+    "LeakyRelu": frozenset({"alpha"}),
+    "BatchNormalization": frozenset({"epsilon", "momentum", "training_mode"}),
+    "Flatten": frozenset({"axis"}),
+    "Reshape": frozenset({"allowzero"}),
+    "Dropout": frozenset({"ratio", "seed"}),
 }
 
 # Ops seen in exporters' shape subgraphs: folded when their inputs are constant, else unsupported.
