@@ -82,3 +82,19 @@ def run_passes(passes: list[Pass], g: Graph | None, options: Options, instrument
 
 def resolve(names: list[str]) -> list[Pass]:
     return [get_pass(n) for n in names]
+
+
+def compile_model(path: str, options: Options, emit: str = "ir", stop_after: str | None = None,
+                  instruments: Instruments | None = None) -> Graph:
+    """Import ``path`` and run the pipeline ``emit`` needs (up to ``stop_after``): the library entry point."""
+    from lergan_cc.passes import get_pass
+
+    instruments = instruments or Instruments(log=lambda _: None)
+    importer = get_pass("import")
+    importer.path = path  # type: ignore[attr-defined]
+    g = run_passes([importer], None, options, instruments)
+    names = truncate(pipeline(options, g.kind == "gan"), emit, stop_after)
+    if instruments.print_after not in (None, "all", *names):
+        raise LerganError(f"--print-ir-after {instruments.print_after}: not a pass of this pipeline "
+                          f"({', '.join(names)})")
+    return run_passes(resolve(names[1:]), g, options, instruments)

@@ -24,6 +24,10 @@ class Pass(Protocol):
 REGISTRY: dict[str, str] = {
     "import": "import:Import",
     "expand-training": "expand_training:ExpandTraining",
+    "zero-insertion": "zero_insertion:ZeroInsertion",
+    "zfdr": "zfdr:Zfdr",
+    "deform": "deform:Deform",
+    "normal-reshape": "normal_reshape:NormalReshape",
 }
 
 # Passes of the full pipeline that later work adds; named here so errors can say so.

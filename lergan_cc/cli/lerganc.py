@@ -6,15 +6,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from lergan_cc import analysis
 from lergan_cc.cli.common import ArgumentParser, emit_text, guarded
 from lergan_cc.errors import LerganError
 from lergan_cc.ir import jsonform
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.options import MODES, REPLICAS, TARGETS, ZERO_FREE, Options
-from lergan_cc.pipeline import Instruments, pipeline, resolve, run_passes, truncate
+from lergan_cc.pipeline import Instruments, compile_model
 
-EMITTERS: dict[str, Callable[[Graph], str]] = {"ir": print_graph, "ir-json": jsonform.dumps}
+EMITTERS: dict[str, Callable[[Graph], str]] = {"ir": print_graph, "ir-json": jsonform.dumps,
+                                               "analysis": analysis.dumps}
 EMITS = ("fsm", "ir", "ir-json", "analysis", "placement")
 
 
@@ -47,7 +49,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def compile_model(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     options = Options(mode=args.mode, discriminator=args.discriminator, zero_free=args.zero_free,
                       target=args.target, replica=args.replica, hw=args.hw, batch=args.batch)
@@ -59,25 +61,16 @@ def compile_model(argv: list[str] | None = None) -> int:
         load_hw(args.hw)  # validate the --hw file before any work (one-line error naming file and key)
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)  # noqa: E731
     instruments = Instruments(args.print_ir_after, args.dump_ir, args.time_passes, log)
-    from lergan_cc.passes import get_pass
-
-    importer = get_pass("import")
-    importer.path = args.model  # type: ignore[attr-defined]
-    g = run_passes([importer], None, options, instruments)
-    names = truncate(pipeline(options, g.kind == "gan"), args.emit, args.stop_after)
-    if args.print_ir_after not in (None, "all", *names):
-        raise LerganError(f"--print-ir-after {args.print_ir_after}: not a pass of this pipeline ({', '.join(names)})")
-    g = run_passes(resolve(names[1:]), g, options, instruments)
+    g = compile_model(args.model, options, args.emit, args.stop_after, instruments)
     instruments.report()
     if args.emit not in EMITTERS:
         raise LerganError(f"--emit {args.emit} is not implemented in this version of lergan_cc")
-    out = args.out
-    emit_text(EMITTERS[args.emit](g), out)
+    emit_text(EMITTERS[args.emit](g), args.out)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return guarded("lerganc", lambda: compile_model(argv))
+    return guarded("lerganc", lambda: run(argv))
 
 
 if __name__ == "__main__":
