@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lergan_cc.cli.lerganc import main as lerganc
-from lergan_cc.errors import SourceError
+from lergan_cc.errors import LerganError, SourceError
 from lergan_cc.frontends.dsl import load_dsl, loads_dsl, parse_dsl
 from lergan_cc.frontends.tablev import same_conv, same_tconv
 from lergan_cc.ir.graph import Graph
@@ -276,6 +276,7 @@ BAD = {
     "after-selector": (DCGAN % "  after G9 relu\n", "5:9: unknown selector 'G9'"),
     "no-item": (DCGAN_TEXT.replace("  item 64x64\n", ""), "1:1: a gan block with Table V strings needs 'item'"),
     "empty": ("# nothing\n", "2:1: unexpected end of file; expected a name"),
+    "block-statement": ("network {\n  after {\n  }\n}\n", "2:3: 'after' takes arguments on its line, not a { } block"),
     "top-block": ("model {\n}\n", "1:1: unknown block 'model'; expected a 'gan' or 'network' block"),
     "verbose-chain": ("network {\n layer a sconv 3x8x8 -> 4x4x4 kernel 3 stride 2 pads 1\n"
                       " layer b sconv 4x8x8 -> 4x4x4 kernel 3 stride 2 pads 1\n}\n",
@@ -361,3 +362,20 @@ def test_layer_head_errors_point_at_the_bad_argument() -> None:
     with pytest.raises(SourceError) as e:
         loads_dsl("network {\n  layer a sconv 3x8x8 4x4x4\n}\n", "h.lergan")
     assert (e.value.line, e.value.column) == (2, 23)
+
+
+EDIT = st.tuples(st.floats(0, 1), st.integers(0, 4), st.sampled_from([*'ftck0123456789x -(){}[],"#\n', "", "->"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(ALL), st.lists(EDIT, min_size=1, max_size=3))
+def test_mutated_examples_fail_cleanly(name: str, edits: list[tuple[float, int, str]]) -> None:
+    """Any damage to a model file gives a Graph or a one-line LerganError, never a crash."""
+    text = (EXAMPLES / f"{name}.lergan").read_text()
+    for where, cut, put in edits:
+        at = int(where * len(text))
+        text = text[:at] + put + text[at + cut:]
+    try:
+        loads_dsl(text, "m.lergan")
+    except LerganError as e:
+        assert "\n" not in str(e)

@@ -193,6 +193,7 @@ LAYER_KEYS: dict[str, tuple[str, ...]] = {
 LAYER_HEAD = ("word", "word", "dims", "arrow", "dims")  # NAME OP IN -> OUT
 _LAYER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 RESERVED_NAMES = ("input", "noise", "real")
+BLOCK_STATEMENTS = ("generator", "discriminator")  # the only statements that may be { } blocks
 
 
 @dataclass
@@ -251,6 +252,8 @@ class _Lowering:
                 kind = "block" if isinstance(node, Block) else "statement"
                 raise self.error(node, f"unknown {kind} '{node.name}' in a '{block.name}' block; "
                                        f"expected one of: {', '.join(sorted(single + multi))}")
+            if isinstance(node, Block) and node.name not in BLOCK_STATEMENTS:
+                raise self.error(node, f"'{node.name}' takes arguments on its line, not a {{ }} block")
             if node.name in multi:
                 found.setdefault(node.name, []).append(node)
             elif node.name in found:

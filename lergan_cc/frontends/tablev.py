@@ -212,19 +212,22 @@ def generator_layers(stages: list[Stage], item: Shape, out_channels: int | None 
         raise TopologyError(stages[-1].offset, "a generator must end with a 't' or 'c' layer that produces the item")
     sp: list[Shape | None] = [None] * len(layers) + [item]
     for j in reversed(range(len(layers))):
-        ly, out = layers[j], sp[j + 1]
-        assert out is not None
-        if ly.op == "dense":
-            sp[j] = None if j == 0 or layers[j - 1].op == "dense" else (1,) * len(item)
-        elif ly.op == "tconv":
-            if any(o % ly.stride for o in out):
-                raise TopologyError(ly.offset, f"{prefix}{j + 1}: output size {_fmt(out)} is not divisible by "
-                                               f"its stride {ly.stride}, so the generator cannot reach item "
-                                               f"{_fmt(item)}")
-            sp[j] = tuple(o // ly.stride for o in out)
-        else:
-            sp[j] = tuple(o * ly.stride for o in out)
+        sp[j] = _backward(prefix, j, layers, sp[j + 1], item)
     return _specs(layers, sp, prefix)
+
+
+def _backward(prefix: str, j: int, layers: list[_Layer], out: Shape | None, item: Shape) -> Shape | None:
+    """The input stage's spatial size of generator layer j, from its output stage's (None: flat)."""
+    ly = layers[j]
+    if ly.op == "dense":
+        return None if j == 0 or layers[j - 1].op == "dense" else (1,) * len(item)
+    assert out is not None  # only a dense layer's output stage can be flat, and only when it feeds a dense
+    if ly.op == "sconv":
+        return tuple(o * ly.stride for o in out)
+    if any(o % ly.stride for o in out):
+        raise TopologyError(ly.offset, f"{prefix}{j + 1}: output size {_fmt(out)} is not divisible by its "
+                                       f"stride {ly.stride}, so the generator cannot reach item {_fmt(item)}")
+    return tuple(o // ly.stride for o in out)
 
 
 def discriminator_layers(stages: list[Stage], item: Shape, channels: int, prefix: str = "D") -> list[LayerSpec]:
