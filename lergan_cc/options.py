@@ -16,6 +16,10 @@ class Options:
     discriminator: str | None = None
     zero_free: str = "zfdr"
     target: str = "lergan-3d"
-    replica: str = "low"
+    replica: str | None = None  # None: the model's replica_degree (DSL), else "low"
     hw: str | None = None
     batch: int = 64
+
+    def replica_degree(self, meta: dict[str, object]) -> str:
+        """--replica wins over the DSL's replica_degree; both absent means low (DESIGN §8)."""
+        return self.replica or str(meta.get("replica_degree", "low"))

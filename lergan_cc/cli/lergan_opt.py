@@ -20,7 +20,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("-o", dest="out", help="output file (default stdout)")
     p.add_argument("--zero-free", choices=ZERO_FREE, default="zfdr")
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
-    p.add_argument("--replica", choices=REPLICAS, default="low")
+    p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--print-ir-after", metavar="NAME|all")

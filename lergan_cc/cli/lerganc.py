@@ -29,7 +29,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--discriminator", metavar="D.onnx", help="the discriminator of an ONNX GAN")
     p.add_argument("--zero-free", choices=ZERO_FREE, default="zfdr")
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
-    p.add_argument("--replica", choices=REPLICAS, default="low")
+    p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description overriding the defaults")
     p.add_argument("--batch", type=_positive, default=64)
     p.add_argument("--print-ir-after", metavar="NAME|all", help="print the IR after this pass (or all)")
