@@ -12,11 +12,10 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import tomllib
 from dataclasses import dataclass, fields
 from importlib import resources
 from typing import Any, get_type_hints
-
-import tomllib
 
 from lergan_cc.errors import LerganError
 
