@@ -111,3 +111,17 @@ def test_input_gradients_are_adjoints(p: dict, seed: int) -> None:
 
 def test_onnx_is_available() -> None:
     assert onnx.__version__
+
+
+def test_discogan_generator_gets_both_interfaces() -> None:
+    """Paper §V "Interface": a generator with S-CONVs needs ZFDR_WS for G_wgrad and ZFDR_T for G_err too."""
+    from lergan_cc.pipeline import compile_model
+    from tests.conftest import EXAMPLES
+
+    g = compile_model(str(EXAMPLES / "discogan_4pairs.lergan"), Options(), stop_after="expand-training")
+    tag = {op.name: op.extra.get("interface") for op in g.ops() if op.OP in ("sconv", "tconv", "wconv")}
+    assert (tag["G2"], tag["G2.wgrad"], tag["G2.err"]) == ("none", "ZFDR_WS", "ZFDR_T")
+    assert (tag["G5"], tag["G5.wgrad"], tag["G5.err"]) == ("ZFDR_T", "ZFDR_T", "none")
+    assert (tag["D1"], tag["D1.wgrad"], tag["D1.err"]) == ("none", "ZFDR_WS", "ZFDR_T")
+    phases = {op.phase for op in g.ops()}
+    assert phases == {"G_fwd", "D_fwd", "D_err", "D_wgrad", "G_err", "G_wgrad"}
