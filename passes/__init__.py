@@ -28,6 +28,9 @@ REGISTRY: dict[str, str] = {
     "zfdr": "zfdr:Zfdr",
     "deform": "deform:Deform",
     "normal-reshape": "normal_reshape:NormalReshape",
+    "replicate": "replicate:Replicate",
+    "place-3d": "place_3d:Place3d",
+    "place-htree": "place_htree:PlaceHtree",
 }
 
 # Passes of the full pipeline that later work adds; named here so errors can say so.
