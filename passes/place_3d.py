@@ -1,0 +1,100 @@
+"""The pass ``place-3d``: phases on the banks of a 3DCU pair, layers vertically aligned (Fig. 13, 14).
+
+Phases go to banks as Fig. 13 (G_fwd B1, G_wgrad B2, G_err B3, D_fwd B4, D_wgrad B5, D_err B6).
+Inside a 3DCU, a layer's parts (its forward, weight-gradient and error ops) get one *window*
+that starts at the same crossbar offset, hence the same tile, in the three banks. The largest
+part fills the window; every smaller part is split and spread over the same tiles in proportion
+to the largest part's share of each tile (Fig. 14 (a): each piece computes the partial results
+of the piece above or below it). Replicas are copies of the split kernel, so a middle/high
+degree duplicates after splitting (Fig. 14 (b)). The next layer's window starts after the
+furthest part. Should the aligned windows run out of room, the rest is packed into any free
+crossbars of the bank (first fit), still in its bank.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from typing import Any, ClassVar
+
+from lergan_cc.ir.graph import Graph
+from lergan_cc.ir.ops import Op
+from lergan_cc.options import Options
+from lergan_cc.passes._placement import (
+    SIDE,
+    Bank,
+    Pending,
+    annotate,
+    check_placed,
+    fill,
+    hardware,
+    layer_key,
+    layer_order,
+    matrix_ops,
+    new_banks,
+    part_size,
+    pending,
+    phases_present,
+    place_anywhere,
+)
+from lergan_cc.targets.hw import Hardware
+
+
+def spread(bank: Bank, queue: deque[Pending], start: int, shares: dict[int, int], total: int,
+           size: int) -> list[tuple[str, dict[str, Any]]]:
+    """Put ``size`` crossbars of ``queue`` on the tiles of ``shares`` (tile -> crossbars of the largest
+    part, ``total`` in all), each tile getting its proportion, from the window start on."""
+    entries: list[tuple[str, dict[str, Any]]] = []
+    given, seen = 0, 0
+    for tile, share in sorted(shares.items()):
+        seen += share
+        quota = math.ceil(size * seen / total) - given
+        lo = max(start, tile * bank.per_tile)
+        placed = fill(bank, queue, lo, (tile + 1) * bank.per_tile, quota)
+        given += sum(e["crossbars"] for _, e in placed)
+        entries += placed
+    return entries
+
+
+def place_layer(hw: Hardware, banks: dict[str, Bank], parts: dict[str, list[Op]],
+                demand: dict[str, int]) -> list[tuple[str, dict[str, Any]]]:
+    """One layer's parts on one 3DCU: the largest part first, the others spread under/over it."""
+    start = max(b.high for b in banks.values())
+    sizes = {p: sum(part_size(hw, op) for op in ops) for p, ops in parts.items()}
+    order = sorted(parts, key=lambda p: -sizes[p])
+    entries: list[tuple[str, dict[str, Any]]] = []
+    shares: Counter[int] = Counter()
+    for i, phase in enumerate(order):
+        bank = banks[phase]
+        for op in parts[phase]:
+            queue = pending(hw, op)
+            if i > 0 and shares:
+                placed = spread(bank, queue, start, shares, sizes[order[0]], part_size(hw, op))
+            else:
+                placed = fill(bank, queue, start, bank.capacity)
+                for _, e in placed:
+                    shares[int(e["tile"].rsplit(".T", 1)[1])] += e["crossbars"]
+            placed += place_anywhere(bank, queue, start)
+            check_placed(hw, queue, bank, phase, op.layer, demand[phase])
+            entries += placed
+    return entries
+
+
+class Place3d:
+    name: ClassVar[str] = "place-3d"
+
+    def apply(self, g: Graph | None, options: Options) -> Graph:
+        assert g is not None
+        hw = hardware(options)
+        ops = matrix_ops(g)
+        banks = new_banks(hw, phases_present(ops))
+        demand = {p: sum(part_size(hw, op) for op in ops if op.phase == p) for p in banks}
+        entries = []
+        for key in layer_order(ops):
+            parts: dict[str, list[Op]] = {}
+            for op in ops:
+                if layer_key(op) == key:
+                    parts.setdefault(op.phase, []).append(op)
+            side = {p: banks[p] for p in banks if SIDE[p] == key[0]}
+            entries += place_layer(hw, side, parts, demand)
+        return annotate(g, "lergan-3d", banks, entries)
