@@ -212,8 +212,9 @@ def annotate(g: Graph, target: str, banks: dict[str, Bank], entries: list[tuple[
         copies = sorted(by_op.get(op.name, []), key=lambda e: (e["kind"], e["replica"], e["row_start"]))
         g.replace(op.replace(extra={**op.extra, "placement": {"bank": bank_of(op.phase), "copies": copies}}))
     tiles = {e["tile"] for _, e in entries}
+    in_order = sorted(banks.items(), key=lambda pb: int(pb[1].name[1:]))
     g.meta["placement"] = {"target": target,
-                           "phases": {p: {"banks": [b.name]} for p, b in banks.items()},
+                           "phases": {p: {"banks": [b.name]} for p, b in in_order},
                            "crossbars_used": sum(e["crossbars"] for _, e in entries),
                            "tiles_used": len(tiles)}
     return g

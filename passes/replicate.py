@@ -139,8 +139,8 @@ def assign(hw: Hardware, ops: list[Op], degree: str) -> dict[str, dict[str, Any]
 def budget(hw: Hardware, ops: list[Op]) -> int:
     """A bank's crossbars less one row slice per tile, the most a placer may lose to slices that
     cannot straddle tiles."""
-    widest = max((crossbars(hw, (1, 1, m.shape[2])) for op in ops for m in matrices(op)), default=0)
-    return hw.crossbars_per_bank - hw.tiles_per_bank * widest
+    widest = max((crossbars(hw, (1, 1, m.shape[2])) for op in ops for m in matrices(op)), default=1)
+    return hw.crossbars_per_bank - hw.tiles_per_bank * (min(widest, hw.crossbars_per_tile) - 1)
 
 
 def fit_bank(hw: Hardware, ops: list[Op], rep: dict[str, dict[str, Any]], phase: str) -> None:
@@ -162,6 +162,8 @@ def fit_bank(hw: Hardware, ops: list[Op], rep: dict[str, dict[str, Any]], phase:
         reduced.setdefault(by_name[name].layer, []).append(j)
         if -neg_n - 1 > 1:
             heapq.heappush(heap, (neg_n + 1, neg_size, name, j))
+    if not reduced:
+        return  # nothing left to take away: the placer reports the shortfall
     which = "; ".join(f"{layer} kinds {sorted(set(ks))}" for layer, ks in reduced.items())
     print(f"lergan_cc: warning: replicate: phase {phase} needs {before} crossbars with these replicas, bank "
           f"{bank_of(phase)} has room for {cap}: fewer copies of {which} (now {need})", file=sys.stderr)

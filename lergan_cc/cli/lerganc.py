@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lergan_cc import analysis
-from lergan_cc.cli.common import ArgumentParser, emit_text, guarded
+from lergan_cc import analysis, placement_report
+from lergan_cc.cli.common import ArgumentParser, emit_text, guarded, write_atomic
 from lergan_cc.errors import LerganError
 from lergan_cc.ir import jsonform
 from lergan_cc.ir.graph import Graph
@@ -16,7 +17,7 @@ from lergan_cc.options import MODES, REPLICAS, TARGETS, ZERO_FREE, Options
 from lergan_cc.pipeline import Instruments, compile_model
 
 EMITTERS: dict[str, Callable[[Graph], str]] = {"ir": print_graph, "ir-json": jsonform.dumps,
-                                               "analysis": analysis.dumps}
+                                               "analysis": analysis.dumps, "placement": placement_report.dumps}
 EMITS = ("fsm", "ir", "ir-json", "analysis", "placement")
 
 
@@ -36,6 +37,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--dump-ir", metavar="DIR", help="write NNN_<pass>.lir after every pass")
     p.add_argument("--stop-after", metavar="NAME", help="stop the pipeline after this pass")
     p.add_argument("--time-passes", action="store_true", help="print the wall time of every pass")
+    p.add_argument("--plot-placement", metavar="FILE.png", help="draw the banks, tiles and layers placed")
     return p
 
 
@@ -65,8 +67,22 @@ def run(argv: list[str] | None = None) -> int:
     instruments.report()
     if args.emit not in EMITTERS:
         raise LerganError(f"--emit {args.emit} is not implemented in this version of lergan_cc")
-    emit_text(EMITTERS[args.emit](g), args.out)
+    text = EMITTERS[args.emit](g)
+    png = _plot(g, args) if args.plot_placement else None
+    emit_text(text, args.out)
+    if png is not None:
+        write_atomic(args.plot_placement, png)
     return 0
+
+
+def _plot(g: Graph, args: argparse.Namespace) -> bytes:
+    """The placement picture; the placement passes must have run (not cut off by --stop-after)."""
+    if "placement" not in g.meta:
+        raise LerganError(f"--plot-placement: the placement passes did not run (--stop-after {args.stop_after})")
+    from lergan_cc.targets.hw import load_hw
+
+    hw = load_hw(args.hw)
+    return placement_report.plot(g, hw.tiles_per_bank, hw.crossbars_per_tile)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,168 @@
+"""``--emit placement`` (JSON) and ``--plot-placement FILE.png`` from a placed graph.
+
+The only module that imports matplotlib, lazily, so compiling never pays for it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from lergan_cc.errors import LerganError
+from lergan_cc.ir.graph import Graph
+from lergan_cc.ir.ops import Op
+
+# Phases drawn in the colours of their banks (Fig. 13): a colour map each, shaded by layer.
+PHASE_CMAP = {"G_fwd": "Blues", "G_wgrad": "Purples", "G_err": "RdPu", "fwd": "Blues",
+              "D_fwd": "Greens", "D_wgrad": "Reds", "D_err": "YlOrBr"}
+PHASE_ORDER = ("fwd", "G_fwd", "G_wgrad", "G_err", "D_fwd", "D_wgrad", "D_err")
+GRID = 4  # tiles drawn per row of a bank
+
+
+def placed(g: Graph) -> dict[str, Any]:
+    if "placement" not in g.meta:
+        raise LerganError("no placement: the pipeline stopped before place-3d/place-htree")
+    return g.meta["placement"]
+
+
+def placed_ops(g: Graph) -> list[Op]:
+    return [op for op in g.ops() if "placement" in op.extra]
+
+
+def _kinds(op: Op) -> list[dict[str, Any]]:
+    r = op.extra["reshape"]
+    kinds = r.get("kinds") or [{"index": 0, "class": "Normal"}]
+    per_kind = op.extra.get("replicas", {}).get("per_kind", [1] * len(kinds))
+    copies = op.extra["placement"]["copies"]
+    out = []
+    for k, n in zip(kinds, per_kind, strict=True):
+        mine = [c for c in copies if c["kind"] == k["index"]]
+        out.append({"kind": k["index"], "class": k["class"], "replicas": n,
+                    "tiles": list(dict.fromkeys(c["tile"] for c in mine)),
+                    "crossbars": sum(c["crossbars"] for c in mine)})
+    return out
+
+
+def report(g: Graph) -> dict[str, Any]:
+    """The DESIGN §8 placement JSON, plus target, degree, tiles used and per-layer op/bank/crossbars."""
+    meta = placed(g)
+    layers = []
+    for op in placed_ops(g):
+        kinds = _kinds(op)
+        layers.append({"layer": op.layer, "phase": op.phase, "op": op.name, "bank": op.extra["placement"]["bank"],
+                       "degree": op.extra.get("replicas", {}).get("degree"),
+                       "crossbars": sum(k["crossbars"] for k in kinds), "kinds": kinds})
+    return {"target": meta["target"], "phases": meta["phases"], "layers": layers,
+            "crossbars_used": meta["crossbars_used"], "tiles_used": meta["tiles_used"]}
+
+
+def dumps(g: Graph) -> str:
+    return json.dumps(report(g), indent=1) + "\n"
+
+
+# ---- the picture ----------------------------------------------------------------------------
+
+def tile_usage(g: Graph) -> dict[str, list[tuple[str, str, int]]]:
+    """tile -> [(phase, layer, crossbars)] in placement order."""
+    usage: dict[str, dict[tuple[str, str], int]] = {}
+    for op in placed_ops(g):
+        for c in op.extra["placement"]["copies"]:
+            cell = usage.setdefault(c["tile"], {})
+            cell[(op.phase, op.layer)] = cell.get((op.phase, op.layer), 0) + c["crossbars"]
+    return {t: [(p, layer, n) for (p, layer), n in cells.items()] for t, cells in usage.items()}
+
+
+def _layer_colours(g: Graph) -> dict[tuple[str, str], Any]:
+    import matplotlib
+
+    by_phase: dict[str, list[str]] = {}
+    for op in placed_ops(g):
+        by_phase.setdefault(op.phase, [])
+        if op.layer not in by_phase[op.phase]:
+            by_phase[op.phase].append(op.layer)
+    out = {}
+    for phase, layers in by_phase.items():
+        cmap = matplotlib.colormaps[PHASE_CMAP.get(phase, "Greys")]
+        for i, layer in enumerate(sorted(layers, key=_natural)):
+            out[(phase, layer)] = cmap(0.35 + 0.55 * i / max(1, len(layers) - 1))
+    return out
+
+
+def _natural(name: str) -> tuple[str, int]:
+    head = name.rstrip("0123456789")
+    return head, int(name[len(head):] or 0)
+
+
+def _bank_layout(banks: list[str]) -> dict[str, tuple[int, int]]:
+    """Bank -> (row, column) in the figure: a 3DCU per row, top bank on the left."""
+    numbers = sorted(int(b[1:]) for b in banks)
+    return {f"B{n}": ((n - 1) // 3, (n - 1) % 3) for n in numbers}
+
+
+def plot(g: Graph, hw_tiles: int, per_tile: int) -> bytes:
+    """A PNG: every used bank as a grid of tiles; each tile filled bottom-up by the layers it holds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch, Rectangle
+
+    meta = placed(g)
+    banks = [b for p in meta["phases"].values() for b in p["banks"]]
+    phase_of = {b: p for p, v in meta["phases"].items() for b in v["banks"]}
+    layout = _bank_layout(banks)
+    rows = max(r for r, _ in layout.values()) + 1
+    usage, colours = tile_usage(g), _layer_colours(g)
+    fig, axes = plt.subplots(rows, 3, figsize=(13, 4.7 * rows + 1.6), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    side = hw_tiles // GRID if hw_tiles >= GRID else 1
+    for bank, (r, c) in layout.items():
+        ax = axes[r][c]
+        _draw_bank(ax, bank, phase_of[bank], hw_tiles, per_tile, usage, colours, Rectangle)
+        ax.set_xlim(-0.1, GRID + 0.1)
+        ax.set_ylim(-0.1, side + 0.1)
+        ax.set_aspect("equal")
+    handles, ncol = _legend(colours, Patch)
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    fig.suptitle(f"{g.model}: {meta['target']} placement, {meta['crossbars_used']} crossbars on "
+                 f"{meta['tiles_used']} tiles ({per_tile} crossbars per tile)", fontsize=12)
+    fig.tight_layout(rect=(0, 0.03 + 0.018 * (len(handles) // ncol), 1, 0.96))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _legend(colours: dict[tuple[str, str], Any], patch: Any) -> tuple[list[Any], int]:
+    """One legend column per phase (Fig. 13 order), its layers top to bottom."""
+    phases = [p for p in PHASE_ORDER if any(ph == p for ph, _ in colours)]
+    columns = [[(p, layer) for ph, layer in sorted(colours, key=lambda k: _natural(k[1])) if ph == p] for p in phases]
+    height = max((len(c) for c in columns), default=0)
+    handles = []
+    for p, column in zip(phases, columns, strict=True):
+        handles += [patch(facecolor=colours[k], edgecolor="black", linewidth=0.4, label=f"{k[1]} ({p})")
+                    for k in column]
+        handles += [patch(facecolor="none", edgecolor="none", label="")] * (height - len(column))
+    return handles, max(1, len(phases))
+
+
+def _draw_bank(ax: Any, bank: str, phase: str, tiles: int, per_tile: int,
+               usage: dict[str, list[tuple[str, str, int]]], colours: dict[tuple[str, str], Any],
+               rectangle: Any) -> None:
+    used = 0
+    for t in range(tiles):
+        x, y = t % GRID, (tiles // GRID if tiles >= GRID else 1) - 1 - t // GRID
+        ax.add_patch(rectangle((x + 0.04, y + 0.04), 0.92, 0.92, facecolor="white", edgecolor="#999999",
+                               linewidth=0.8))
+        bottom = y + 0.04
+        for ph, layer, n in usage.get(f"{bank}.T{t}", []):
+            h = 0.92 * n / per_tile
+            ax.add_patch(rectangle((x + 0.04, bottom), 0.92, h, facecolor=colours[(ph, layer)], edgecolor="none"))
+            if h > 0.12:
+                ax.text(x + 0.5, bottom + h / 2, layer, ha="center", va="center", fontsize=8)
+            bottom += h
+            used += n
+        ax.text(x + 0.08, y + 0.86, f"T{t}", fontsize=6, color="#555555")
+    ax.set_title(f"{bank} — {phase} ({100 * used / (tiles * per_tile):.1f}% of crossbars)", fontsize=10)
