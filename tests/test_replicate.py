@@ -1,0 +1,129 @@
+"""replicate: Table III for zero-free phases, Eq. 14 for normal ones, reuse caps, capacity reduction."""
+
+from __future__ import annotations
+
+import copy
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from lergan_cc.ir.graph import Graph
+from lergan_cc.options import REPLICAS, Options
+from lergan_cc.passes import get_pass
+from lergan_cc.passes._placement import crossbars, matrices, matrix_ops
+from lergan_cc.pipeline import compile_model
+from lergan_cc.targets.hw import load_hw
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+BENCHMARKS = ("3dgan", "artgan_cifar10", "cgan", "dcgan", "discogan_4pairs", "discogan_5pairs", "gpgan",
+              "magan_mnist")
+PLACER = {"lergan-3d": "place-3d", "htree-2d": "place-htree"}
+
+
+@lru_cache(maxsize=None)
+def reshaped(model: str, zero_free: str = "zfdr") -> Graph:
+    """A benchmark compiled once up to its reshaping pass; callers get copies."""
+    stop = {"zfdr": "zfdr", "deform": "deform", "none": "normal-reshape"}[zero_free]
+    return compile_model(str(EXAMPLES / f"{model}.lergan"), Options(zero_free=zero_free), stop_after=stop)
+
+
+def run(model: str, degree: str, target: str | None = None, zero_free: str = "zfdr", hw: str | None = None) -> Graph:
+    """replicate (and the target's placer when given) on a copy of the reshaped benchmark."""
+    options = Options(replica=degree, target=target or "lergan-3d", zero_free=zero_free, hw=hw)
+    g = get_pass("replicate").apply(copy.deepcopy(reshaped(model, zero_free)), options)
+    return get_pass(PLACER[target]).apply(g, options) if target else g
+
+
+def replicated_crossbars(g: Graph) -> int:
+    hw = load_hw(None)
+    return sum(n * crossbars(hw, m.shape) for op in matrix_ops(g)
+               for m, n in zip(matrices(op), op.extra["replicas"]["per_kind"], strict=True))
+
+
+@pytest.mark.parametrize("model", BENCHMARKS)
+def test_schema_caps_and_none(model: str) -> None:
+    for degree in REPLICAS:
+        for op in matrix_ops(run(model, degree)):
+            rep, ms = op.extra["replicas"], matrices(op)
+            assert rep["degree"] == degree
+            assert len(rep["per_kind"]) == len(ms)
+            assert all(1 <= n <= max(1, m.reuse) for n, m in zip(rep["per_kind"], ms, strict=True))
+            if degree == "none":
+                assert rep["rule"] == "one" and set(rep["per_kind"]) == {1}
+            else:
+                assert rep["rule"] == ("table3" if op.extra["reshape"]["scheme"] != "normal" else "eq14")
+            if rep["rule"] == "table3":
+                assert all(n == 1 for n, m in zip(rep["per_kind"], ms, strict=True) if m.cls == "Corner")
+
+
+def test_dcgan_g2_table3() -> None:
+    """G2 (Corner/Edge/Inside reuse 1/3,2/9,6,4): LL = 3 Inside positions per axis."""
+    ops = {op.name: op for op in matrix_ops(run("dcgan", "high"))}
+    rep, ms = ops["G2"].extra["replicas"], matrices(ops["G2"])
+    assert rep["loop_length"] == 3 and rep["e_max"] >= 1
+    e, i = rep["e_max"], 3 * rep["e_max"]
+    want = {"Corner": lambda m: 1, "Edge": lambda m: min(m.reuse, e), "Inside": lambda m: min(m.reuse, i)}
+    assert rep["per_kind"] == [want[m.cls](m) for m in ms]
+
+
+def test_dcgan_g5_low_middle_high() -> None:
+    """Table III rows on G5: low (1, 1, e_max), middle (1, e_max, e_max), high (1, e_max, LL x e_max)."""
+    reps = {d: {op.name: op.extra["replicas"] for op in matrix_ops(run("dcgan", d))} for d in REPLICAS[1:]}
+    ms = matrices(next(op for op in matrix_ops(reshaped("dcgan")) if op.name == "G5"))
+    for degree, (re_, ri) in {"low": (1, "e"), "middle": ("e", "e"), "high": ("e", "ll*e")}.items():
+        rep = reps[degree]["G5"]
+        e, ll = rep["e_max"], rep["loop_length"]
+        values = {"e": e, "ll*e": ll * e, 1: 1}
+        expect = [1 if m.cls == "Corner" else min(m.reuse, values[re_ if m.cls == "Edge" else ri]) for m in ms]
+        assert rep["per_kind"] == expect, degree
+
+
+def test_eq14_sizes_normal_parts_against_zero_free_parts() -> None:
+    """G2.err (normal, 16 rounds): middle ceil(s_zf / 2 s_n), high ceil(s_zf / s_n), s_zf = replicated G2."""
+    hw = load_hw(None)
+    for degree, div in (("middle", 2), ("high", 1)):
+        ops = {op.name: op for op in matrix_ops(run("dcgan", degree))}
+        s_zf = sum(n * crossbars(hw, m.shape) for m, n in
+                   zip(matrices(ops["G2"]), ops["G2"].extra["replicas"]["per_kind"], strict=True))
+        s_zf = max(s_zf, sum(n * crossbars(hw, m.shape) for m, n in
+                             zip(matrices(ops["G2.wgrad"]), ops["G2.wgrad"].extra["replicas"]["per_kind"],
+                                 strict=True)))
+        s_n = crossbars(hw, matrices(ops["G2.err"])[0].shape)
+        assert ops["G2.err"].extra["replicas"]["per_kind"] == [min(16, math.ceil(s_zf / (div * s_n)))]
+        assert ops["G1"].extra["replicas"]["per_kind"] == [1]  # a dense layer has one round
+
+
+@pytest.mark.parametrize("model", ["dcgan", "gpgan", "3dgan"])
+def test_crossbars_grow_with_degree(model: str) -> None:
+    sizes = [replicated_crossbars(run(model, d)) for d in REPLICAS]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1], sizes
+
+
+def test_deform_polyphase_kinds_replicate_like_inside() -> None:
+    ops = {op.name: op for op in matrix_ops(run("dcgan", "high", zero_free="deform"))}
+    rep = ops["G2"].extra["replicas"]
+    assert rep["rule"] == "table3" and max(rep["per_kind"]) > 1
+
+
+def test_normal_reshape_only_one_copy_everywhere_for_low() -> None:
+    for op in matrix_ops(run("dcgan", "low", zero_free="none")):
+        assert op.extra["replicas"]["per_kind"] == [1]
+
+
+def test_short_bank_reduces_copies_with_one_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Banks of 16 tiles x 2048 crossbars: high on DCGAN must give copies back, say so, and then place."""
+    hw = tmp_path / "small.toml"
+    hw.write_text("[memory]\ntotal_mib = 4096\nbank_mib = 512\ntile_mib = 32\ncarray_mib = 16\n"
+                  "barray_mib = 2\nsarray_mib = 14\n")
+    g = run("dcgan", "high", target="lergan-3d", hw=str(hw))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and all(line.startswith("lergan_cc: warning: replicate: phase ") for line in err)
+    assert len(err) == len({line.split("phase ")[1].split()[0] for line in err})  # one line per phase
+    small = load_hw(str(hw))
+    assert g.meta["placement"]["crossbars_used"] <= 6 * small.crossbars_per_bank
+    for phase in ("G_fwd", "D_err"):
+        assert sum(n * crossbars(small, m.shape) for op in matrix_ops(g) if op.phase == phase
+                   for m, n in zip(matrices(op), op.extra["replicas"]["per_kind"], strict=True)) \
+            <= small.crossbars_per_bank
