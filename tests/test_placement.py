@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -36,7 +37,7 @@ def check_layout(g: Graph) -> None:
         for c in place["copies"]:
             assert c["tile"].startswith(place["bank"] + ".T")
             assert c["crossbars"] == c["row_slices"] * c["col_slices"]
-            assert 0 <= c["crossbar"] and c["crossbar"] + c["crossbars"] <= HW.crossbars_per_tile
+            assert c["crossbar"] >= 0 and c["crossbar"] + c["crossbars"] <= HW.crossbars_per_tile
             used[c["tile"]].append((c["crossbar"], c["crossbar"] + c["crossbars"]))
             covered[(c["kind"], c["replica"])] += c["row_slices"]
         for m, n in zip(matrices(op), op.extra["replicas"]["per_kind"], strict=True):
@@ -45,7 +46,7 @@ def check_layout(g: Graph) -> None:
     per_bank: dict[str, int] = defaultdict(int)
     for tile, ranges in used.items():
         ranges.sort()
-        assert all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:])), f"{tile}: a crossbar holds two matrices"
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(ranges)), f"{tile}: a crossbar holds two matrices"
         per_bank[tile.split(".")[0]] += sum(b - a for a, b in ranges)
     assert all(n <= HW.crossbars_per_bank for n in per_bank.values())
     assert g.meta["placement"]["crossbars_used"] == sum(per_bank.values())
@@ -121,7 +122,7 @@ def test_entries_split_by_row_slices_across_tiles() -> None:
         for entries in by_copy.values():
             starts = [c["row_start"] for c in entries]
             assert starts[0] == 0
-            assert all(a["row_start"] + a["row_slices"] == b["row_start"] for a, b in zip(entries, entries[1:]))
+            assert all(a["row_start"] + a["row_slices"] == b["row_start"] for a, b in itertools.pairwise(entries))
 
 
 def lerganc(*args: str) -> subprocess.CompletedProcess[str]:

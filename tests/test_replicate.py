@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ BENCHMARKS = ("3dgan", "artgan_cifar10", "cgan", "dcgan", "discogan_4pairs", "di
 PLACER = {"lergan-3d": "place-3d", "htree-2d": "place-htree"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def reshaped(model: str, zero_free: str = "zfdr") -> Graph:
     """A benchmark compiled once up to its reshaping pass; callers get copies."""
     stop = {"zfdr": "zfdr", "deform": "deform", "none": "normal-reshape"}[zero_free]
