@@ -128,7 +128,7 @@ def plot(g: Graph, hw_tiles: int, per_tile: int) -> bytes:
     fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     fig.suptitle(f"{g.model}: {meta['target']} placement, {meta['crossbars_used']} crossbars on "
                  f"{meta['tiles_used']} tiles ({per_tile} crossbars per tile)", fontsize=12)
-    fig.tight_layout(rect=(0, 0.03 + 0.018 * (len(handles) // ncol), 1, 0.96))
+    fig.tight_layout(rect=(0, 0.03 + 0.018 * (len(handles) // ncol), 1, 0.96), h_pad=3.0)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
