@@ -31,6 +31,7 @@ REGISTRY: dict[str, str] = {
     "replicate": "replicate:Replicate",
     "place-3d": "place_3d:Place3d",
     "place-htree": "place_htree:PlaceHtree",
+    "emit-fsm": "emit_fsm:EmitFsm",
 }
 
 # Passes of the full pipeline that later work adds; named here so errors can say so.

@@ -65,6 +65,8 @@ def run(argv: list[str] | None = None) -> int:
     instruments = Instruments(args.print_ir_after, args.dump_ir, args.time_passes, log)
     g = compile_model(args.model, options, args.emit, args.stop_after, instruments)
     instruments.report()
+    if args.emit == "fsm":
+        return _write_program(g, args.model, args.out)
     if args.emit not in EMITTERS:
         raise LerganError(f"--emit {args.emit} is not implemented in this version of lergan_cc")
     text = EMITTERS[args.emit](g)
@@ -72,6 +74,20 @@ def run(argv: list[str] | None = None) -> int:
     emit_text(text, args.out)
     if png is not None:
         write_atomic(args.plot_placement, png)
+    return 0
+
+
+def _write_program(g: Graph, model: str, out: str | None) -> int:
+    """The program to ``-o`` (default: the model's stem + .fsm here) and its tensors to ``<out>.npz``."""
+    from lergan_cc.fsm.sidecar import npz_bytes
+    from lergan_cc.passes.emit_fsm import emitted
+
+    if not hasattr(g, "_emitted_fsm"):
+        raise LerganError("--emit fsm: the pipeline stopped before emit-fsm")
+    program = emitted(g)
+    path = out if out not in (None, "-") else Path(model).stem + ".fsm"
+    write_atomic(f"{path}.npz", npz_bytes(program.tensors))
+    write_atomic(path, program.text)
     return 0
 
 

@@ -1,0 +1,179 @@
+"""The assembler: FSM text -> typed :class:`Program`, every error at file:line:column.
+
+Parsing (``grammar/fsm.lark``, LALR) builds the records; :mod:`lergan_cc.fsm.check`
+then checks them against the ISA table and the declarations.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import lark
+
+from lergan_cc.errors import SourceError
+from lergan_cc.fsm.program import FSM_VERSION, Decl, Instr, Program, State, Transition
+from lergan_cc.fsm.values import SIGIL_KIND, Prog, Ref, Sym, Win
+
+
+@cache
+def _parser() -> lark.Lark:
+    text = resources.files("lergan_cc.grammar").joinpath("fsm.lark").read_text()
+    return lark.Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def parse_fsm(text: str, path: str = "<fsm>", check: bool = True) -> Program:
+    """Parse (and by default check) a program."""
+    _check_version(text, path)
+    try:
+        tree = _parser().parse(text)
+    except lark.exceptions.UnexpectedInput as e:
+        raise SourceError(path, e.line, e.column, _describe(e)) from None
+    program = _Builder(path).transform(tree)
+    if check:
+        from lergan_cc.fsm.check import check_program
+
+        check_program(program, path)
+    return program
+
+
+def _check_version(text: str, path: str) -> None:
+    first = text.lstrip().split("\n", 1)[0].split()
+    if len(first) == 2 and first[0] == "lergan-fsm" and first[1] != str(FSM_VERSION):
+        line = text[: text.index("lergan-fsm")].count("\n") + 1
+        raise SourceError(path, line, 12, f"FSM version {first[1]} is not supported (this simulator reads "
+                                          f"version {FSM_VERSION})")
+
+
+def _describe(e: lark.exceptions.UnexpectedInput) -> str:
+    if isinstance(e, lark.exceptions.UnexpectedToken):
+        expected = ", ".join(sorted(e.expected)[:8])
+        return f"unexpected {str(e.token)!r}, expected one of: {expected}"
+    if isinstance(e, lark.exceptions.UnexpectedCharacters):
+        return f"unexpected character {e.char!r}"
+    return "unexpected end of input"
+
+
+def _unref(token: str) -> Ref:
+    body = token[1:]
+    return Ref(SIGIL_KIND[token[0]], json.loads(body) if body.startswith('"') else body)
+
+
+class Pair(tuple):
+    """(key, value, line, column) of one ``key=value``."""
+
+
+@lark.v_args(meta=True)
+class _Builder(lark.Transformer):
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    # ---- values ---------------------------------------------------------------------------
+    def int(self, meta: Any, items: list[Any]) -> int:
+        return int(items[0])
+
+    def float(self, meta: Any, items: list[Any]) -> float:
+        return float(items[0])
+
+    def string(self, meta: Any, items: list[Any]) -> str:
+        return json.loads(items[0])
+
+    def ref(self, meta: Any, items: list[Any]) -> Ref:
+        return _unref(str(items[0]))
+
+    def sym(self, meta: Any, items: list[Any]) -> Sym:
+        return Sym(str(items[0]))
+
+    def list(self, meta: Any, items: list[Any]) -> list[Any]:
+        return list(items)
+
+    def prog(self, meta: Any, items: list[Any]) -> Prog:
+        start, step, count = (int(t) for t in items)
+        return Prog(start, step, count)
+
+    def tuple(self, meta: Any, items: list[Any]) -> tuple[int, ...]:
+        return tuple(int(t) for t in items)
+
+    def win(self, meta: Any, items: list[Any]) -> Win:
+        return Win(int(items[0]), items[1])
+
+    def shape(self, meta: Any, items: list[Any]) -> tuple[int, ...]:
+        return tuple(int(t) for t in items)
+
+    def pair(self, meta: Any, items: list[Any]) -> Pair:
+        return Pair((str(items[0]), items[1], meta.line, meta.column))
+
+    # ---- structure ------------------------------------------------------------------------
+    def _pairs(self, items: list[Any], what: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value, line, column in items:
+            if key in out:
+                raise SourceError(self.path, line, column, f"{what}: duplicate operand '{key}'")
+            out[key] = value
+        return out
+
+    def header(self, meta: Any, items: list[Any]) -> int:
+        return int(items[0])
+
+    def model(self, meta: Any, items: list[Any]) -> tuple[str, str, str, dict[str, Any]]:
+        return ("model", json.loads(items[0]), str(items[1]), self._pairs(items[2:], "model"))
+
+    def hw(self, meta: Any, items: list[Any]) -> tuple[str, dict[str, Any]]:
+        return ("hw", self._pairs(items, "hw"))
+
+    def decl(self, meta: Any, items: list[Any]) -> Decl:
+        kind, ref = str(items[0]), _unref(str(items[1]))
+        want = {"param": "param", "buffer": "buf", "matrix": "mat"}[kind]
+        if ref.kind != want:
+            raise SourceError(self.path, meta.line, meta.column, f"{kind} names start with "
+                              f"{ {'param': '@', 'buf': '%', 'mat': '$'}[want]}")
+        return Decl(kind, ref.name, items[2], self._pairs(items[3:], kind), meta.line, meta.column)
+
+    def modes(self, meta: Any, items: list[Any]) -> tuple[str, dict[str, Any]]:
+        return ("mode", self._pairs(items, "mode"))
+
+    def switches(self, meta: Any, items: list[Any]) -> tuple[str, dict[str, Any]]:
+        return ("switch", self._pairs(items, "switch"))
+
+    def instr(self, meta: Any, items: list[Any]) -> Instr:
+        op = str(items[0])
+        return Instr(op, self._pairs(items[1:], op), meta.line, meta.column)
+
+    def goto(self, meta: Any, items: list[Any]) -> Transition:
+        return Transition("goto", str(items[0]), meta.line, meta.column)
+
+    def iterate(self, meta: Any, items: list[Any]) -> Transition:
+        return Transition("iterate", str(items[0]), meta.line, meta.column)
+
+    def halt(self, meta: Any, items: list[Any]) -> Transition:
+        return Transition("halt", None, meta.line, meta.column)
+
+    def state(self, meta: Any, items: list[Any]) -> State:
+        s = State(str(items[0]), line=meta.line, column=meta.column)
+        transitions = [t for t in items[1:] if isinstance(t, Transition)]
+        if len(transitions) != 1 or not isinstance(items[-1], Transition):
+            raise SourceError(self.path, meta.line, meta.column,
+                              f"state {s.name}: needs exactly one transition (goto, iterate, halt), last")
+        s.transition = transitions[0]
+        for item in items[1:-1]:
+            if isinstance(item, Instr):
+                s.body.append(item)
+            elif item[0] == "mode":
+                s.modes.update(item[1])
+            else:
+                s.switches.update(item[1])
+        return s
+
+    def start(self, meta: Any, items: list[Any]) -> Program:
+        version = items[0]
+        model = next((i for i in items if isinstance(i, tuple) and i and i[0] == "model"), None)
+        if model is None:
+            raise SourceError(self.path, 1, 1, "missing 'model' line")
+        hw = next((i[1] for i in items if isinstance(i, tuple) and i and i[0] == "hw"), {})
+        p = Program(model[1], model[2], model[3], hw, version=version)
+        p.decls = [i for i in items if isinstance(i, Decl)]
+        p.states = [i for i in items if isinstance(i, State)]
+        return p

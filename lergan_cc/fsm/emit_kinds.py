@@ -1,0 +1,165 @@
+"""IR matrix op -> what the program does with it: kinds (crossbar matrices) and their loop nests.
+
+A zfdr/deform plan (``reshape`` attribute) is taken as written: every kind's taps become a
+``write``'s tap sequences, every rectangle an ``mmv`` loop nest with its affine window. The
+normal mapping is the same form with one kind over the whole result and a zero-inserted
+(``zpad``) operand; a dense layer is a rank-0 convolution (no loop, one tap).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+from lergan_cc.fsm.values import Prog, Win, seq
+from lergan_cc.ir.graph import Graph
+from lergan_cc.ir.ops import Op, WConv, _Conv
+from lergan_cc.passes._reshape import conv_geometry
+from lergan_cc.zerofree.analysis import dilated_gradient_length, zero_inserted_length
+from lergan_cc.zerofree.geometry import ConvGeometry
+
+
+@dataclass(frozen=True)
+class Rect:
+    """One loop nest: the result positions (per axis) and the affine operand window."""
+
+    ranges: tuple[Prog, ...]
+    wins: tuple[Win, ...]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    index: int
+    cls: str
+    taps: tuple[Prog | tuple[int, ...], ...]
+    shape: tuple[int, int, int]  # (groups, rows, cols)
+    rects: tuple[Rect, ...]
+    padded: bool = False
+
+
+@dataclass(frozen=True)
+class Zpad:
+    """A zero-inserted copy of ``src`` the normal mapping streams: ``dst[before + stride*i] = src[i]``."""
+
+    dst: str
+    src: str
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    before: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MatrixSpec:
+    """Everything the emitter needs for one matrix op."""
+
+    streamed: str  # buffer the mmv reads (the op's input or its zpad copy)
+    operand: str  # param name (forward) or buffer name (dy of a weight gradient)
+    operand_is_param: bool
+    layout: str
+    mode: str
+    kinds: tuple[KindSpec, ...]
+    zpads: tuple[Zpad, ...] = field(default=())
+
+
+def matrix_spec(g: Graph, op: Op) -> MatrixSpec:
+    if op.OP == "dense":
+        return _dense(g, op)
+    if op.OP == "wdense":
+        return _wdense(g, op)
+    assert isinstance(op, _Conv)
+    geo = conv_geometry(g, op)
+    plan = op.extra["reshape"]
+    kinds = _plan_kinds(geo, plan) if plan["scheme"] != "normal" else None
+    x, dy = op.inputs[0], (op.inputs[1] if isinstance(op, WConv) else None)
+    operand, is_param = (dy, False) if geo.is_wgrad else (op.weight, True)
+    layout = "grad" if geo.is_wgrad else geo.kind
+    mode = {"wconv": "wgrad_mck", "wconv_t": "wgrad_cmk"}.get(geo.kind, "fwd")
+    if kinds is not None:
+        return MatrixSpec(x, operand, is_param, layout, mode, kinds)
+    kind, zpads = _normal(op.name, geo, x, dy)
+    streamed = zpads[0].dst
+    if geo.kind == "wconv":
+        operand = zpads[1].dst
+    return MatrixSpec(streamed, operand, is_param, layout, mode, (kind,), tuple(zpads))
+
+
+def _dense(g: Graph, op: Op) -> MatrixSpec:
+    _, rows, cols = op.extra["reshape"]["matrix"]
+    kind = KindSpec(0, "Normal", (), (1, rows, cols), (Rect((), ()),))
+    layout = "dense_t" if getattr(op, "transposed", False) else "dense"
+    return MatrixSpec(op.inputs[0], op.weight, True, layout, "fwd", (kind,))  # type: ignore[attr-defined]
+
+
+def _wdense(g: Graph, op: Op) -> MatrixSpec:
+    cols = g.op(op.inputs[1]).shape[0]
+    kind = KindSpec(0, "Normal", (), (1, 1, cols), (Rect((), ()),))
+    return MatrixSpec(op.inputs[0], op.inputs[1], False, "grad", "wgrad_cmk", (kind,))
+
+
+def _plan_kinds(geo: ConvGeometry, plan: dict) -> tuple[KindSpec, ...]:
+    out = []
+    for k in plan["kinds"]:
+        rects = tuple(Rect(tuple(Prog(*r) for r in rect["ranges"]),
+                           tuple(Win(int(a), seq(b)) for a, b in rect["maps"])) for rect in k["rects"])
+        out.append(KindSpec(k["index"], k["class"], tuple(seq(t) for t in k["taps"]), tuple(k["matrix"]), rects,
+                            bool(k["padded"])))
+    return tuple(out)
+
+
+def _normal(name: str, geo: ConvGeometry, x: str, dy: str | None) -> tuple[KindSpec, list[Zpad]]:
+    """One kind over every result position; operands zero-inserted/padded as the baseline stores them."""
+    n, kind = geo.rank, geo.kind
+    transposed = geo.transposed
+    zin_len, zin_before, zin_stride = [], [], []
+    ranges, wins, taps = [], [], []
+    dy_len = []
+    for a in range(n):
+        s, d, k, pb = geo.stride[a], geo.dilation[a], geo.kernel[a], geo.pads[a]
+        if transposed:
+            zin_len.append(zero_inserted_length(geo, a))
+            zin_before.append((k - 1) * d - pb)
+            zin_stride.append(s)
+        else:
+            zin_len.append(geo.input_size[a] + pb + geo.pads[a + n])
+            zin_before.append(pb)
+            zin_stride.append(1)
+        o = geo.output_size[a]
+        if kind == "tconv":
+            ranges.append(Prog(0, 1, o)), wins.append(Win(1, Prog(d * (k - 1), -d, k))), taps.append(Prog(0, 1, k))
+        elif kind == "sconv":
+            ranges.append(Prog(0, 1, o)), wins.append(Win(s, Prog(0, d, k))), taps.append(Prog(0, 1, k))
+        elif kind == "wconv":
+            length = dilated_gradient_length(geo, a)
+            dy_len.append(length)
+            ranges.append(Prog(0, 1, k)), wins.append(Win(d, Prog(0, 1, length))), taps.append(Prog(0, 1, length))
+        else:
+            ranges.append(Prog(0, 1, k)), wins.append(Win(-d, Prog(d * (k - 1), 1, o)))
+            taps.append(Prog(0, 1, o))
+    zpads = [Zpad(f"{name}.zin", x, (geo.in_channels, *zin_len), tuple(zin_stride), tuple(zin_before))]
+    if kind == "wconv":
+        assert dy is not None
+        zpads.append(Zpad(f"{name}.zdy", dy, (geo.out_channels, *dy_len), geo.stride, (0,) * n))
+    t = math.prod(p.count for p in taps)
+    rows = t if geo.is_wgrad else geo.in_per_group * t
+    spec = KindSpec(0, "Normal", tuple(taps), (geo.group, rows, geo.out_per_group), (Rect(tuple(ranges), tuple(wins)),))
+    return spec, zpads
+
+
+def split_rect(rect: Rect, parts: int) -> list[Rect]:
+    """Share a loop nest among ``parts`` replicas along its first axis (rank 0: not split)."""
+    if not rect.ranges or parts <= 1:
+        return [rect]
+    r0, w0 = rect.ranges[0], rect.wins[0]
+    parts = min(parts, r0.count)
+    bounds = [r0.count * i // parts for i in range(parts + 1)]
+    out = []
+    for lo, hi in itertools.pairwise(bounds):
+        shifted = _shift(w0.seq, w0.a * lo)
+        out.append(Rect((Prog(r0.start + r0.step * lo, r0.step, hi - lo), *rect.ranges[1:]),
+                        (Win(w0.a, shifted), *rect.wins[1:])))
+    return out
+
+
+def _shift(s: Prog | tuple[int, ...], by: int) -> Prog | tuple[int, ...]:
+    return Prog(s.start + by, s.step, s.count) if isinstance(s, Prog) else tuple(v + by for v in s)

@@ -1,0 +1,175 @@
+"""The memory controller's states: which op bodies run where, in what order, with which modes.
+
+Inference: ``init`` (program the crossbars) then ``run``. GAN training (DESIGN §8, paper
+Fig. 7 then Fig. 8): the D step runs G_fwd on the noise, D_fwd/D_err/D_wgrad on the real
+batch, then on the fakes (each pass with its own batch statistics, gradients accumulated),
+the host's loss and SGD update of D and the re-programming of D's crossbars; the G step runs
+G_fwd on the same noise, D_fwd on the fakes with the updated D, D_err, G_err, G_wgrad, the
+update of G and its re-programming; ``iterate`` closes the loop.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from lergan_cc.fsm.emit_lower import Lowering, buf, param
+from lergan_cc.fsm.program import Instr, State, Transition
+from lergan_cc.fsm.values import Sym
+from lergan_cc.ir.ops import Op
+
+FORWARD = ("G_fwd", "D_fwd", "fwd")
+
+
+def _i(op: str, **operands: object) -> Instr:
+    return Instr(op, dict(operands))  # type: ignore[arg-type]
+
+
+class StateBuilder:
+    def __init__(self, lw: Lowering) -> None:
+        self.lw, self.g = lw, lw.g
+        self.where: dict[str, str] = dict(lw.tiles)  # value -> tile it currently sits in
+        self.states: list[State] = []
+
+    # ---- one state ------------------------------------------------------------------------------
+    def state(self, name: str, ops: list[Op], pre: list[Instr] = (), post: list[Instr] = (),  # type: ignore[assignment]
+              transition: Transition | None = None, compute: bool = True) -> None:
+        body, switches, layer = list(pre), {}, None
+        for op in ops:
+            code = self.lw.bodies[op.name]
+            if not code:
+                continue
+            if (op.layer, op.phase) != layer:
+                layer = (op.layer, op.phase)
+                body.append(_i("layer", name=op.layer, phase=Sym(op.phase)))
+            body += self._transfers(op, switches)
+            body += code
+            self.where[op.name] = self.lw.tile_of(op)
+        body += list(post)
+        banks = {self.lw.bank(op.phase) for op in ops} if compute else set()
+        modes = {b: Sym("Cmode" if b in banks else "Smode") for b in self.lw.topo.banks}
+        self.states.append(State(name, modes, dict(sorted(switches.items())), body,
+                                 transition or Transition("halt")))
+
+    def _transfers(self, op: Op, switches: dict[str, Sym]) -> list[Instr]:
+        out = []
+        here = self.lw.tile_of(op)
+        for src in dict.fromkeys(op.inputs):
+            there = self.where.get(src, here)
+            if there != here:
+                out.append(self.xfer(src, src, there, here, switches))
+        return out
+
+    def xfer(self, dst: str, src: str, there: str, here: str, switches: dict[str, Sym]) -> Instr:
+        links = self.lw.topo.route(there, here, "Cmode")
+        for link in links:
+            if link.kind in ("horizontal", "vertical"):
+                _set_switch(self.lw.topo, link, switches)
+        self.where[dst] = here
+        return Instr("xfer", {"dst": buf(dst), "src": buf(src), "from": Sym(there), "to": Sym(here),
+                              "route": [Sym(link.kind) for link in links]})
+
+    def goto(self, name: str) -> Transition:
+        return Transition("goto", name)
+
+
+def _set_switch(topo: object, link: object, switches: dict[str, Sym]) -> None:
+    """The switch at the route's entry node selects the added wire (Fig. 12 (b))."""
+    node = topo.nodes[link.src]  # type: ignore[attr-defined]
+    want = link.kind if link.kind == "horizontal" else (  # type: ignore[attr-defined]
+        "down" if topo.nodes[link.dst].bank > node.bank else "upper")  # type: ignore[attr-defined]
+    if any(want in s for s in node.switches):
+        switches[link.src] = Sym(want)  # type: ignore[attr-defined]
+
+
+def build_states(lw: Lowering) -> list[State]:
+    sb = StateBuilder(lw)
+    if lw.g.kind == "gan":
+        _training(sb)
+    else:
+        _inference(sb)
+    return sb.states
+
+
+def _writes(lw: Lowering, *nets: str) -> list[Instr]:
+    return [w for net in nets for w in lw.programming.get(net, [])]
+
+
+def _inference(sb: StateBuilder) -> None:
+    g, lw = sb.g, sb.lw
+    sb.state("init", [], pre=_writes(lw, *sorted(lw.programming)), transition=sb.goto("run"), compute=False)
+    ops = [op for op in g.ops() if op.OP != "input"]
+    inputs = [_i("host.input", dst=buf(op.name), key=op.name) for op in g.inputs()]
+    outputs = [_i("host.output", src=buf(o), key=o) for o in g.outputs]
+    sb.state("run", ops, pre=inputs, post=outputs)
+
+
+def _phase(g: object, phase: str, keep: set[str] | None = None) -> list[Op]:
+    return [op for op in g.ops() if op.phase == phase and op.OP not in ("input", "loss", "loss_grad")  # type: ignore[attr-defined]
+            and (keep is None or op.name in keep)]
+
+
+def _needed(g: object, targets: list[Op]) -> set[str]:
+    """Names of the targets and every op they depend on."""
+    out: set[str] = set()
+    for op in targets:
+        out.add(op.name)
+        out |= nx.ancestors(g.nx, op.name)  # type: ignore[attr-defined]
+    return out
+
+
+def _grads(lw: Lowering, net: str) -> list[str]:
+    return [d.name for (kind, _), d in lw.decls.items()
+            if kind == "buffer" and d.attrs.get("role") == "grad" and d.name.startswith(f"grad/{net}/")]
+
+
+def _training(sb: StateBuilder) -> None:
+    g, lw = sb.g, sb.lw
+    d_out = g.meta["discriminator_output"]
+    fake = g.meta["generator_output"]
+    form = Sym("prob" if g.meta.get("discriminator_probability") else "logit")
+    d_tile, g_tile = lw.tiles["real"], lw.tiles[fake]
+    d_grads, g_grads = _grads(lw, "D"), _grads(lw, "G")
+
+    def loss(dst: str, term: str) -> list[Instr]:
+        return [_i("layer", name="loss", phase=Sym("host")),
+                _i("host.loss", dst=Sym(dst), src=buf(d_out), form=form, term=Sym(term)),
+                _i("host.loss_grad", dst=buf("loss.grad"), src=buf(d_out), form=form, term=Sym(term))]
+
+    def sgd(names: list[str]) -> list[Instr]:
+        return [_i("layer", name="update", phase=Sym("host"))] + [
+            _i("host.sgd", param=param(n[len("grad/"):]), grad=buf(n)) for n in names]
+
+    def zero(names: list[str]) -> list[Instr]:
+        return [_i("zero", dst=buf(n)) for n in names]
+
+    g_fwd, d_fwd = _phase(g, "G_fwd"), _phase(g, "D_fwd")
+    d_wgrad = _phase(g, "D_wgrad")
+    bn_d = [op for op in _phase(g, "D_err") if op.OP == "batchnorm_grad"]
+    d_keep = _needed(g, d_wgrad + bn_d)
+    d_back = [op for op in g.ops() if op.name in d_keep and op.phase in ("D_err", "D_wgrad")
+              and op.OP not in ("loss_grad",)]
+    g_targets = _phase(g, "G_err") + _phase(g, "G_wgrad")
+    g_keep = _needed(g, g_targets)
+    g_back = [op for op in g.ops() if op.name in g_keep and op.phase in ("D_err", "G_err", "G_wgrad")
+              and op.OP not in ("loss_grad",)]
+    lw.declare("buffer", "loss.grad", g.op(d_out).shape, role=Sym("act"), bank=Sym(lw.bank("D_err")))
+    sb.where["loss.grad"] = f"{lw.bank('D_err')}.T0"
+
+    sb.state("init", [], pre=_writes(lw, "G", "D", ""), transition=sb.goto("d.g_fwd"), compute=False)
+    sb.state("d.g_fwd", g_fwd, pre=[*zero(d_grads), _i("host.input", dst=buf("noise"), key="noise")],
+             transition=sb.goto("d.real.d_fwd"))
+    sb.state("d.real.d_fwd", d_fwd, pre=[_i("host.input", dst=buf("real"), key="real")],
+             post=loss("loss_d", "real"), transition=sb.goto("d.real.d_back"))
+    sb.state("d.real.d_back", d_back, transition=sb.goto("d.fake.d_fwd"))
+    sb.state("d.fake.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {})],
+             post=loss("loss_d", "fake"), transition=sb.goto("d.fake.d_back"))
+    sb.state("d.fake.d_back", d_back, transition=sb.goto("d.update"))
+    sb.state("d.update", [], pre=sgd(d_grads), transition=sb.goto("d.program"), compute=False)
+    sb.state("d.program", [], pre=_writes(lw, "D"), transition=sb.goto("g.g_fwd"), compute=False)
+    sb.state("g.g_fwd", g_fwd, pre=zero(g_grads), transition=sb.goto("g.d_fwd"))
+    sb.state("g.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {})],
+             post=loss("loss_g", "gen"), transition=sb.goto("g.back"))
+    sb.state("g.back", g_back, transition=sb.goto("g.update"))
+    sb.state("g.update", [], pre=sgd(g_grads), transition=sb.goto("g.program"), compute=False)
+    sb.state("g.program", [], pre=_writes(lw, "G"), transition=Transition("iterate", "d.g_fwd"))
+    sb.states[-1].modes = {b: Sym("Smode") for b in lw.topo.banks}

@@ -1,0 +1,107 @@
+"""The instruction set as data: every opcode, its operands (type, range) and the resource it occupies.
+
+The assembler checks programs against this table, the printer spells operands in its
+order, ``docs/ISA.md`` documents it and the timing model (issue 6) costs instructions
+by their ``resource`` and ``klass``. Every dataflow instruction runs over the whole batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PHASES = ("G_fwd", "D_fwd", "D_err", "D_wgrad", "G_err", "G_wgrad", "fwd", "host")
+WIRES = ("htree", "horizontal", "vertical", "bypass", "bus")
+MODES = ("Smode", "Cmode")
+SWITCH_STATES = ("parent", "horizontal", "upper", "down")
+LAYOUTS = ("tconv", "sconv", "dense", "dense_t", "grad")
+MMV_MODES = ("fwd", "wgrad_mck", "wgrad_cmk")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
+LOSS_FORMS = ("prob", "logit")
+LOSS_TERMS = ("real", "fake", "gen")
+LOSSES = ("loss_d", "loss_g")
+BN_STATS = ("batch", "running")
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One keyword operand. ``type`` names a checker in :mod:`lergan_cc.fsm.check`; ``choices`` an enum."""
+
+    name: str
+    type: str
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Opcode:
+    """``klass`` groups instructions in reports; ``resource`` is what the instruction occupies while it runs."""
+
+    name: str
+    operands: tuple[Operand, ...]
+    klass: str
+    resource: str
+    doc: str
+
+
+def _o(name: str, type_: str, *choices: str, optional: bool = False) -> Operand:
+    return Operand(name, type_, tuple(choices), optional)
+
+
+DST, SRC = _o("dst", "buf"), _o("src", "buf")
+OPCODES: tuple[Opcode, ...] = (
+    Opcode("layer", (_o("name", "str"), _o("phase", "enum", *PHASES)), "marker", "none",
+           "Attributes the following instructions to a layer and phase (reports); costs nothing."),
+    Opcode("write", (_o("mat", "mat"), _o("src", "ref"), _o("layout", "enum", *LAYOUTS), _o("taps", "taps")),
+           "write", "crossbars of mat (cell writes), the bus or tile port it is fed from",
+           "Program crossbars: `mat` <- the taps `taps` (one sequence per spatial axis) of `src` "
+           "cut into `layout`. From a @param (host memory, weights) or a %buffer (dy of a weight gradient, "
+           "one matrix per sample)."),
+    Opcode("zero", (DST,), "buffer", "BArray of dst's bank", "dst <- 0."),
+    Opcode("zpad", (DST, SRC, _o("stride", "ints"), _o("before", "ints")), "buffer", "BArray of dst's bank",
+           "Zero insertion and padding: dst[..., before + stride*i] = src[..., i] (positions outside dst "
+           "dropped), zeros elsewhere. The normal mapping's zero-inserted operand."),
+    Opcode("load", (DST, SRC), "buffer", "SArray and BArray of the bank", "dst (BArray) <- src (SArray)."),
+    Opcode("store", (DST, SRC), "buffer", "BArray and SArray of the bank", "dst (SArray) <- src (BArray)."),
+    Opcode("mmv", (DST, _o("mat", "mat"), SRC, _o("mode", "enum", *MMV_MODES), _o("rect", "rect"),
+                   _o("win", "win"), _o("acc", "flag"), _o("pad", "flag")),
+           "mmv", "crossbars of mat (DAC, ADC, shift-and-add), the tile's BArray",
+           "For every j in the loop nest `rect` (one <start,step,count> per axis) gather src at "
+           "win[a].a*j_a + win[a].seq[t_a], multiply by `mat`, write (acc=0) or add (acc=1) to dst at "
+           "the positions start+step*j. pad=1: reads outside src give 0."),
+    Opcode("add", (DST, SRC), "network", "adders of the H-tree nodes on the route", "dst += src (in-network add)."),
+    Opcode("act", (DST, SRC, _o("fn", "enum", *ACTIVATIONS), _o("alpha", "float")), "peripheral",
+           "tile peripherals of dst's bank", "dst <- fn(src)."),
+    Opcode("act_grad", (DST, _o("y", "buf"), _o("dy", "buf"), _o("fn", "enum", *ACTIVATIONS), _o("alpha", "float")),
+           "peripheral", "tile peripherals of dst's bank", "dst <- fn'(y) * dy, from the activation's output y."),
+    Opcode("bn", (DST, SRC, _o("scale", "param"), _o("bias", "param"), _o("mean", "param"), _o("var", "param"),
+                  _o("eps", "float"), _o("stats", "enum", *BN_STATS)), "peripheral", "tile peripherals of dst's bank",
+           "Batch normalisation over channels with batch statistics or the running mean/var."),
+    Opcode("bn_grad", (DST, _o("x", "buf"), _o("dy", "buf"), _o("scale", "param"), _o("eps", "float"),
+                       _o("dscale", "buf"), _o("dbias", "buf")), "peripheral", "tile peripherals of dst's bank",
+           "Backward of batch-statistics batch norm: dst <- dx; dscale += sum(dy*xhat); dbias += sum(dy)."),
+    Opcode("bias", (DST, _o("src", "param")), "peripheral", "tile peripherals of dst's bank",
+           "dst[:, c, ...] += src[c]."),
+    Opcode("bias_grad", (DST, SRC), "peripheral", "tile peripherals of src's bank",
+           "dst[c] += sum over samples and positions of src[:, c, ...]."),
+    Opcode("reshape", (DST, SRC), "peripheral", "tile peripherals of dst's bank", "dst <- src, per-sample reshape."),
+    Opcode("xfer", (DST, SRC, _o("from", "tile"), _o("to", "tile"), _o("route", "route")), "transfer",
+           "the links of route (wire kinds per hop), the switches on it",
+           "Move src from tile `from` to dst at tile `to` over the hops `route`; dst <- src."),
+    Opcode("setmode", (_o("bank", "bank"), _o("mode", "enum", *MODES)), "config", "the bank's switches",
+           "Switch one bank between Smode (memory) and Cmode (compute)."),
+    Opcode("setswitch", (_o("node", "node"), _o("state", "enum", *SWITCH_STATES)), "config", "one switch",
+           "Set one node's switch."),
+    Opcode("barrier", (), "sync", "none", "Wait until every issued instruction has finished."),
+    Opcode("host.input", (DST, _o("key", "str")), "host", "host CPU, the bus",
+           "dst <- the run-time input `key` (this iteration's batch)."),
+    Opcode("host.output", (SRC, _o("key", "str")), "host", "host CPU, the bus", "Output `key` <- src."),
+    Opcode("host.loss", (_o("dst", "enum", *LOSSES), SRC, _o("form", "enum", *LOSS_FORMS),
+                         _o("term", "enum", *LOSS_TERMS)), "host", "host CPU, the bus",
+           "dst += the loss term of D's output src (Eq. 1, 2): real -mean log D, fake -mean log(1-D), "
+           "gen the generator loss chosen by --g-loss."),
+    Opcode("host.loss_grad", (DST, SRC, _o("form", "enum", *LOSS_FORMS), _o("term", "enum", *LOSS_TERMS)),
+           "host", "host CPU, the bus", "dst <- d(term)/d(src)."),
+    Opcode("host.sgd", (_o("param", "param"), _o("grad", "buf")), "host", "host CPU, the bus (reads grad)",
+           "param <- param - lr * grad (lr from --lr); the matrices cut from param are re-programmed by writes."),
+)
+ISA: dict[str, Opcode] = {op.name: op for op in OPCODES}

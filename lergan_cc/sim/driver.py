@@ -1,0 +1,115 @@
+"""Run a loaded program: inference for a single network, GAN training iterations for a GAN.
+
+The FSM runs from its entry state; ``iterate`` ends one training iteration (DESIGN §8:
+the D step then the G step), after which the host records the losses and either
+continues or halts. Inputs come from ``--inputs`` or seeded random draws.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lergan_cc.errors import LerganError
+from lergan_cc.fsm.program import Program
+from lergan_cc.sim.machine import Host, Machine, Step, compile_instr
+
+MAX_STATES = 1_000_000
+
+
+@dataclass
+class SimOptions:
+    iterations: int = 1
+    lr: float = 0.0002
+    g_loss: str = "saturating"
+    seed: int = 0
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class SimResult:
+    outputs: dict[str, np.ndarray]
+    params: dict[str, np.ndarray]
+    losses: dict[str, list[float]]
+    seconds: float
+
+
+def input_shapes(program: Program) -> dict[str, tuple[int, ...]]:
+    """Run-time input key -> per-sample shape (from the buffer each ``host.input`` fills)."""
+    buffers = program.table("buffer")
+    return {str(i.operands["key"]): buffers[i.operands["dst"].name].shape  # type: ignore[union-attr]
+            for s in program.states for i in s.body if i.op == "host.input"}
+
+
+class Inputs:
+    """This iteration's batch of every run-time input: given (batch or per iteration) or seeded random."""
+
+    def __init__(self, program: Program, opts: SimOptions, source: str) -> None:
+        self.batch, self.iteration = program.batch, 0
+        self.rng = np.random.default_rng(opts.seed)
+        self.given: dict[str, np.ndarray] = {}
+        for key, shape in input_shapes(program).items():
+            if key in opts.inputs:
+                self.given[key] = _check_input(opts.inputs[key], key, (self.batch, *shape), opts.iterations, source)
+        self.drawn: dict[tuple[str, int], np.ndarray] = {}
+        self.shapes = input_shapes(program)
+
+    def __call__(self, key: str) -> np.ndarray:
+        if key in self.given:
+            a = self.given[key]
+            return a[self.iteration] if a.ndim == len(self.shapes[key]) + 2 else a
+        if (key, self.iteration) not in self.drawn:
+            shape = (self.batch, *self.shapes[key])
+            draw = self.rng.uniform(-1, 1, shape) if key == "real" else self.rng.standard_normal(shape)
+            self.drawn[(key, self.iteration)] = draw.astype(np.float32)
+        return self.drawn[(key, self.iteration)]
+
+
+def _check_input(a: np.ndarray, key: str, shape: tuple[int, ...], iterations: int, source: str) -> np.ndarray:
+    if not np.issubdtype(a.dtype, np.floating):
+        raise LerganError(f"{source}: key '{key}' has dtype {a.dtype}, expected a float array")
+    if tuple(a.shape) != shape and tuple(a.shape) != (iterations, *shape):
+        raise LerganError(f"{source}: key '{key}' has shape {list(a.shape)}, expected {list(shape)} "
+                          f"or {[iterations, *shape]}")
+    return a.astype(np.float32)
+
+
+def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: SimOptions,
+             source: str = "--inputs", progress: Callable[[str], None] = lambda _: None) -> SimResult:
+    start = time.perf_counter()
+    inputs = Inputs(program, opts, source)
+    machine = Machine(program, path, dict(params), Host(inputs, opts.lr, opts.g_loss))
+    code = {s.name: [compile_instr(i, machine) for i in s.body] for s in program.states}
+    states = {s.name: s for s in program.states}
+    losses: dict[str, list[float]] = {}
+    state, visited = program.states[0], 0
+    while True:
+        _run(code[state.name], machine)
+        visited += 1
+        t = state.transition
+        if t.kind == "halt" or visited > MAX_STATES:
+            break
+        if t.kind == "iterate":
+            for k, v in sorted(machine.losses.items()):
+                losses.setdefault(k, []).append(v)
+            machine.losses.clear()
+            inputs.iteration += 1
+            progress(_line(inputs.iteration, opts.iterations, losses, time.perf_counter() - start))
+            if inputs.iteration >= opts.iterations:
+                break
+        assert t.target is not None
+        state = states[t.target]
+    return SimResult(machine.host.outputs, machine.params, losses, time.perf_counter() - start)
+
+
+def _run(steps: list[Step], machine: Machine) -> None:
+    for step in steps:
+        step(machine)
+
+
+def _line(i: int, n: int, losses: dict[str, list[float]], seconds: float) -> str:
+    vals = " ".join(f"{k}={v[-1]:.6f}" for k, v in losses.items())
+    return f"iteration {i}/{n}: {vals} ({seconds:.1f} s)"

@@ -1,0 +1,180 @@
+"""The numbers the hardware computes, vectorised over batch, channels and loop nests.
+
+Nothing here knows about zero-free reshaping: a crossbar matrix is what ``write`` cut out,
+an ``mmv`` gathers through the affine window it is given. The gather is
+:func:`lergan_cc.zerofree.executor.gather` (the reference executor's piece).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lergan_cc.zerofree.executor import gather
+
+LOG_FLOOR = -100.0  # log clamp of the probability-form losses (as torch.nn.BCELoss)
+
+
+# ---- crossbar programming -----------------------------------------------------------------------------
+def _select(arr: np.ndarray, lead: int, taps: list[list[int]]) -> np.ndarray:
+    return arr[(slice(None),) * lead + np.ix_(*taps)] if taps else arr
+
+
+def weight_matrix(w: np.ndarray, layout: str, groups: int, taps: list[list[int]]) -> np.ndarray:
+    """``(groups, rows, cols)``: rows = (input channel of the group, taps...), cols = outputs of the group."""
+    if layout == "dense":
+        return w.reshape(1, *w.shape)
+    if layout == "dense_t":
+        return w.T.reshape(1, w.shape[1], w.shape[0])
+    if layout == "tconv":  # (C, M/g, K...)
+        c, mg = w.shape[0], w.shape[1]
+        sel = _select(w.reshape(groups, c // groups, mg, *w.shape[2:]), 3, taps)
+    else:  # sconv (M, C/g, K...)
+        m, cg = w.shape[0], w.shape[1]
+        sel = np.moveaxis(_select(w.reshape(groups, m // groups, cg, *w.shape[2:]), 3, taps), 1, 2)
+    mg = sel.shape[2]
+    return np.moveaxis(sel, 2, -1).reshape(groups, -1, mg)
+
+
+def grad_matrix(dy: np.ndarray, groups: int, taps: list[list[int]]) -> np.ndarray:
+    """``(batch, groups, taps, cols)``: one matrix per sample, the output gradient at the tap positions."""
+    b, m = dy.shape[0], dy.shape[1]
+    sel = _select(dy.reshape(b, groups, m // groups, *dy.shape[2:]), 3, taps)
+    return np.moveaxis(sel, 2, -1).reshape(b, groups, -1, m // groups)
+
+
+# ---- MMV ----------------------------------------------------------------------------------------------
+def window_grids(starts: list[int], counts: list[int], a: list[int], seqs: list[list[int]]) -> tuple[np.ndarray, ...]:
+    return tuple(ai * np.arange(n)[:, None] + np.asarray(s)[None, :] for n, ai, s in zip(counts, a, seqs, strict=True))
+
+
+def mmv_forward(xs: np.ndarray, mat: np.ndarray, rank: int) -> np.ndarray:
+    """``xs (B, C, p..., t...)`` times ``mat (g, C/g*T, M/g)`` -> ``(B, M, p...)``."""
+    b, c = xs.shape[:2]
+    counts = xs.shape[2:2 + rank]
+    p, t = math.prod(counts), math.prod(xs.shape[2 + rank:])
+    g, rows, mg = mat.shape
+    if rows != (c // g) * t or c % g:
+        raise ValueError(f"matrix {mat.shape} does not fit {c} channels x {t} taps")
+    v = xs.reshape(b, g, c // g, p, t).transpose(0, 1, 3, 2, 4).reshape(b, g, p, rows)
+    out = np.matmul(v, mat)
+    return out.transpose(0, 1, 3, 2).reshape(b, g * mg, *counts)
+
+
+def mmv_wgrad(xs: np.ndarray, mat: np.ndarray, rank: int, layout: str) -> np.ndarray:
+    """Per-sample matrices ``(B, g, T, M/g)``, summed over samples -> weight layout ``mck`` or ``cmk``."""
+    b, c = xs.shape[:2]
+    counts = xs.shape[2:2 + rank]
+    p, t = math.prod(counts), math.prod(xs.shape[2 + rank:])
+    _, g, taps, mg = mat.shape
+    if taps != t or c % g or mat.shape[0] != b:
+        raise ValueError(f"gradient matrix {mat.shape} does not fit {c} channels x {t} taps")
+    cg = c // g
+    v = xs.reshape(b, g, cg, p, t).transpose(1, 2, 3, 0, 4).reshape(g, cg * p, b * t)
+    d = mat.transpose(1, 0, 2, 3).reshape(g, b * t, mg)
+    out = np.matmul(v, d).reshape(g, cg, p, mg)
+    if layout == "mck":
+        return out.transpose(0, 3, 1, 2).reshape(g * mg, cg, *counts)
+    return out.transpose(0, 1, 3, 2).reshape(g * cg, mg, *counts)
+
+
+def gather_window(x: np.ndarray, grids: tuple[np.ndarray, ...]) -> np.ndarray:
+    return gather(x, grids) if grids else x
+
+
+# ---- buffers and peripherals --------------------------------------------------------------------------
+def zpad(src: np.ndarray, dst_shape: tuple[int, ...], stride: list[int], before: list[int]) -> np.ndarray:
+    out = np.zeros(dst_shape, dtype=src.dtype)
+    src_idx, dst_idx = [], []
+    for a, (s, b0) in enumerate(zip(stride, before, strict=True)):
+        pos = b0 + s * np.arange(src.shape[2 + a])
+        ok = (pos >= 0) & (pos < dst_shape[2 + a])
+        src_idx.append(np.nonzero(ok)[0])
+        dst_idx.append(pos[ok])
+    out[(slice(None), slice(None), *np.ix_(*dst_idx))] = src[(slice(None), slice(None), *np.ix_(*src_idx))]
+    return out
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -x)).astype(x.dtype)
+
+
+ACT = {
+    "relu": lambda x, a: np.maximum(x, 0),
+    "leaky_relu": lambda x, a: np.where(x > 0, x, x * np.float32(a)),
+    "tanh": lambda x, a: np.tanh(x),
+    "sigmoid": lambda x, a: _sigmoid(x),
+}
+ACT_GRAD = {  # from the activation's output y
+    "relu": lambda y, dy, a: dy * (y > 0),
+    "leaky_relu": lambda y, dy, a: np.where(y > 0, dy, dy * np.float32(a)),
+    "tanh": lambda y, dy, a: dy * (1 - y * y),
+    "sigmoid": lambda y, dy, a: dy * y * (1 - y),
+}
+
+
+def _channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _axes(x: np.ndarray) -> tuple[int, ...]:
+    return (0, *range(2, x.ndim))
+
+
+def batchnorm(x: np.ndarray, scale: np.ndarray, bias: np.ndarray, mean: np.ndarray, var: np.ndarray, eps: float,
+              batch_stats: bool) -> np.ndarray:
+    if batch_stats:
+        mean, var = x.mean(axis=_axes(x)), x.var(axis=_axes(x))
+    inv = 1.0 / np.sqrt(var + np.float32(eps))
+    return ((x - _channel(mean, x.ndim)) * _channel(inv * scale, x.ndim) + _channel(bias, x.ndim)).astype(x.dtype)
+
+
+def batchnorm_grad(x: np.ndarray, dy: np.ndarray, scale: np.ndarray, eps: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dx, dscale, dbias of batch-statistics batch norm."""
+    ax = _axes(x)
+    n = x.size // x.shape[1]
+    mean, var = x.mean(axis=ax), x.var(axis=ax)
+    inv = 1.0 / np.sqrt(var + np.float32(eps))
+    xhat = (x - _channel(mean, x.ndim)) * _channel(inv, x.ndim)
+    dbias, dscale = dy.sum(axis=ax), (dy * xhat).sum(axis=ax)
+    dx = _channel(scale * inv / n, x.ndim) * (n * dy - _channel(dbias, x.ndim) - xhat * _channel(dscale, x.ndim))
+    return dx.astype(x.dtype), dscale, dbias
+
+
+# ---- host: the GAN losses (Eq. 1, 2) -------------------------------------------------------------------
+def _bce(d: np.ndarray, target: int, form: str) -> np.ndarray:
+    """Per element -(t log D + (1-t) log(1-D)); ``logit``: D = sigmoid(d) in the stable softplus form."""
+    d64 = d.astype(np.float64)
+    if form == "logit":
+        return np.logaddexp(0.0, -d64) if target else np.logaddexp(0.0, d64)
+    with np.errstate(divide="ignore"):
+        p = np.log(d64) if target else np.log1p(-d64)
+    return -np.maximum(p, LOG_FLOOR)
+
+
+def _bce_grad(d: np.ndarray, target: int, form: str) -> np.ndarray:
+    d64 = d.astype(np.float64)
+    if form == "logit":
+        s = np.exp(-np.logaddexp(0.0, -d64))
+        return s - 1.0 if target else s
+    tiny = np.finfo(np.float64).tiny
+    return -1.0 / np.maximum(d64, tiny) if target else 1.0 / np.maximum(1.0 - d64, tiny)
+
+
+# term -> (target, sign) per --g-loss; the generator term follows the run-time choice.
+TERMS = {
+    ("real", None): (1, 1.0), ("fake", None): (0, 1.0),
+    ("gen", "saturating"): (0, -1.0), ("gen", "nonsaturating"): (1, 1.0),
+}
+
+
+def loss_term(d: np.ndarray, term: str, form: str, g_loss: str) -> float:
+    target, sign = TERMS[(term, g_loss if term == "gen" else None)]
+    return float(sign * _bce(d, target, form).mean())
+
+
+def loss_term_grad(d: np.ndarray, term: str, form: str, g_loss: str) -> np.ndarray:
+    target, sign = TERMS[(term, g_loss if term == "gen" else None)]
+    return (sign * _bce_grad(d, target, form) / d.size).astype(np.float32)

@@ -1,0 +1,51 @@
+"""Load a program for the simulator: the ``.fsm`` text and its ``.fsm.npz`` sidecar, nothing else.
+
+Every param the program declares must be in the sidecar with its declared shape and
+dtype float32; run-time inputs and weight overrides are checked the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lergan_cc.errors import LerganError
+from lergan_cc.fsm.asm import parse_fsm
+from lergan_cc.fsm.program import Program
+from lergan_cc.fsm.sidecar import read_npz
+
+
+def load_program(path: str) -> tuple[Program, dict[str, np.ndarray]]:
+    p = Path(path)
+    if not p.is_file():
+        raise LerganError(f"{path}: no such file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LerganError(f"{path}: not a text file") from None
+    program = parse_fsm(text, path)
+    sidecar = f"{path}.npz"
+    if not Path(sidecar).is_file():
+        raise LerganError(f"{sidecar}: missing sidecar (the program's tensors; lerganc writes it next to the .fsm)")
+    tensors = read_npz(sidecar)
+    return program, check_params(program, tensors, sidecar, path)
+
+
+def check_params(program: Program, tensors: dict[str, np.ndarray], source: str, fsm_path: str,
+                 required: bool = True) -> dict[str, np.ndarray]:
+    """The declared params found in ``tensors`` (all of them when ``required``), shape- and dtype-checked."""
+    out = {}
+    for d in program.table("param").values():
+        where = f"(declared at {fsm_path}:{d.line}:{d.column})"
+        if d.name not in tensors:
+            if required:
+                raise LerganError(f"{source}: missing key '{d.name}' {where}")
+            continue
+        a = tensors[d.name]
+        if a.dtype != np.float32 and (required or not np.issubdtype(a.dtype, np.floating)):
+            raise LerganError(f"{source}: key '{d.name}' has dtype {a.dtype}, expected float32 {where}")
+        if tuple(a.shape) != d.shape:
+            raise LerganError(f"{source}: key '{d.name}' has shape {list(a.shape)}, expected {list(d.shape)} {where}")
+        out[d.name] = np.array(a, dtype=np.float32)
+    return out
