@@ -27,15 +27,18 @@ def _i(op: str, **operands: object) -> Instr:
 class StateBuilder:
     def __init__(self, lw: Lowering) -> None:
         self.lw, self.g = lw, lw.g
-        self.where: dict[str, str] = dict(lw.tiles)  # value -> tile it currently sits in
+        self.where: dict[str, set[str]] = {k: {v} for k, v in lw.tiles.items()}  # value -> tiles holding it
         self.states: list[State] = []
 
     # ---- one state ------------------------------------------------------------------------------
     def state(self, name: str, ops: list[Op], pre: list[Instr] = (), post: list[Instr] = (),  # type: ignore[assignment]
-              transition: Transition | None = None, compute: bool = True) -> None:
+              transition: Transition | None = None, compute: bool = True, frozen: str | None = None) -> None:
+        """``frozen``: a network whose error passes through this state without training it."""
         body, switches, layer = list(pre), {}, None
         for op in ops:
             code = self.lw.bodies[op.name]
+            if frozen and op.phase.startswith(frozen):
+                code = [_untrained(i) for i in code]
             if not code:
                 continue
             if (op.layer, op.phase) != layer:
@@ -43,7 +46,7 @@ class StateBuilder:
                 body.append(_i("layer", name=op.layer, phase=Sym(op.phase)))
             body += self._transfers(op, switches)
             body += code
-            self.where[op.name] = self.lw.tile_of(op)
+            self.where[op.name] = {self.lw.tile_of(op)}
         body += list(post)
         banks = {self.lw.bank(op.phase) for op in ops} if compute else set()
         modes = {b: Sym("Cmode" if b in banks else "Smode") for b in self.lw.topo.banks}
@@ -54,9 +57,9 @@ class StateBuilder:
         out = []
         here = self.lw.tile_of(op)
         for src in dict.fromkeys(op.inputs):
-            there = self.where.get(src, here)
-            if there != here:
-                out.append(self.xfer(src, src, there, here, switches))
+            held = self.where.get(src, {here})
+            if here not in held:
+                out.append(self.xfer(src, src, sorted(held)[0], here, switches))
         return out
 
     def xfer(self, dst: str, src: str, there: str, here: str, switches: dict[str, Sym]) -> Instr:
@@ -64,12 +67,18 @@ class StateBuilder:
         for link in links:
             if link.kind in ("horizontal", "vertical"):
                 _set_switch(self.lw.topo, link, switches)
-        self.where[dst] = here
+        self.where[dst] = {here} if dst != src else self.where.get(dst, set()) | {here}
         return Instr("xfer", {"dst": buf(dst), "src": buf(src), "from": Sym(there), "to": Sym(here),
                               "route": [Sym(link.kind) for link in links]})
 
     def goto(self, name: str) -> Transition:
         return Transition("goto", name)
+
+
+def _untrained(ins: Instr) -> Instr:
+    if ins.op != "bn_grad":
+        return ins
+    return Instr(ins.op, {k: v for k, v in ins.operands.items() if k not in ("dscale", "dbias")})
 
 
 def _set_switch(topo: object, link: object, switches: dict[str, Sym]) -> None:
@@ -153,7 +162,7 @@ def _training(sb: StateBuilder) -> None:
     g_back = [op for op in g.ops() if op.name in g_keep and op.phase in ("D_err", "G_err", "G_wgrad")
               and op.OP not in ("loss_grad",)]
     lw.declare("buffer", "loss.grad", g.op(d_out).shape, role=Sym("act"), bank=Sym(lw.bank("D_err")))
-    sb.where["loss.grad"] = f"{lw.bank('D_err')}.T0"
+    sb.where["loss.grad"] = {f"{lw.bank('D_err')}.T0"}
 
     sb.state("init", [], pre=_writes(lw, "G", "D", ""), transition=sb.goto("d.g_fwd"), compute=False)
     sb.state("d.g_fwd", g_fwd, pre=[*zero(d_grads), _i("host.input", dst=buf("noise"), key="noise")],
@@ -169,7 +178,7 @@ def _training(sb: StateBuilder) -> None:
     sb.state("g.g_fwd", g_fwd, pre=zero(g_grads), transition=sb.goto("g.d_fwd"))
     sb.state("g.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {})],
              post=loss("loss_g", "gen"), transition=sb.goto("g.back"))
-    sb.state("g.back", g_back, transition=sb.goto("g.update"))
+    sb.state("g.back", g_back, transition=sb.goto("g.update"), frozen="D")
     sb.state("g.update", [], pre=sgd(g_grads), transition=sb.goto("g.program"), compute=False)
     sb.state("g.program", [], pre=_writes(lw, "G"), transition=Transition("iterate", "d.g_fwd"))
     sb.states[-1].modes = {b: Sym("Smode") for b in lw.topo.banks}

@@ -77,8 +77,10 @@ OPCODES: tuple[Opcode, ...] = (
                   _o("eps", "float"), _o("stats", "enum", *BN_STATS)), "peripheral", "tile peripherals of dst's bank",
            "Batch normalisation over channels with batch statistics or the running mean/var."),
     Opcode("bn_grad", (DST, _o("x", "buf"), _o("dy", "buf"), _o("scale", "param"), _o("eps", "float"),
-                       _o("dscale", "buf"), _o("dbias", "buf")), "peripheral", "tile peripherals of dst's bank",
-           "Backward of batch-statistics batch norm: dst <- dx; dscale += sum(dy*xhat); dbias += sum(dy)."),
+                       _o("dscale", "buf", optional=True), _o("dbias", "buf", optional=True)), "peripheral",
+           "tile peripherals of dst's bank",
+           "Backward of batch-statistics batch norm: dst <- dx; dscale += sum(dy*xhat); dbias += sum(dy) "
+           "(both or neither: the G step passes D's error through without training D)."),
     Opcode("bias", (DST, _o("src", "param")), "peripheral", "tile peripherals of dst's bank",
            "dst[:, c, ...] += src[c]."),
     Opcode("bias_grad", (DST, SRC), "peripheral", "tile peripherals of src's bank",

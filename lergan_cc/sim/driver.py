@@ -35,6 +35,7 @@ class SimResult:
     params: dict[str, np.ndarray]
     losses: dict[str, list[float]]
     seconds: float
+    grads: dict[str, np.ndarray] = field(default_factory=dict)  # the last iteration's, by param
 
 
 def input_shapes(program: Program) -> dict[str, tuple[int, ...]]:
@@ -102,7 +103,8 @@ def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: S
                 break
         assert t.target is not None
         state = states[t.target]
-    return SimResult(machine.host.outputs, machine.params, losses, time.perf_counter() - start)
+    grads = {k[len("grad/"):]: v for k, v in machine.bufs.items() if k.startswith("grad/")}
+    return SimResult(machine.host.outputs, machine.params, losses, time.perf_counter() - start, grads)
 
 
 def _run(steps: list[Step], machine: Machine) -> None:

@@ -210,13 +210,17 @@ def _bn(o: dict[str, Any], m: Machine) -> Step:
 
 def _bn_grad(o: dict[str, Any], m: Machine) -> Step:
     dst, x, dy, scale = _n(o["dst"]), _n(o["x"]), _n(o["dy"]), _n(o["scale"])
-    dscale, dbias, eps = _n(o["dscale"]), _n(o["dbias"]), float(o["eps"])
+    if ("dscale" in o) != ("dbias" in o):
+        raise ValueError("give both dscale and dbias, or neither")
+    dscale, dbias, eps = _n(o.get("dscale", o["dst"])), _n(o.get("dbias", o["dst"])), float(o["eps"])
+    train = "dscale" in o
 
     def run(mm: Machine) -> None:
         dx, ds, db = K.batchnorm_grad(mm.bufs[x], mm.bufs[dy], mm.params[scale], eps)
         mm.put(dst, dx)
-        mm.bufs[dscale] += ds
-        mm.bufs[dbias] += db
+        if train:
+            mm.bufs[dscale] += ds
+            mm.bufs[dbias] += db
     return run
 
 
