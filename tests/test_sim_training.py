@@ -50,8 +50,9 @@ class _Net:
             epsilon=1e-5)
 
     def save(self, path: Path, inp: str, in_shape: list[object], out: str) -> Path:
-        graph = helper.make_graph(self.nodes, path.stem, [helper.make_tensor_value_info(inp, TensorProto.FLOAT, in_shape)],
-                                  [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], self.inits)
+        x = helper.make_tensor_value_info(inp, TensorProto.FLOAT, in_shape)
+        y = helper.make_tensor_value_info(out, TensorProto.FLOAT, None)
+        graph = helper.make_graph(self.nodes, path.stem, [x], [y], self.inits)
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
         return path
 

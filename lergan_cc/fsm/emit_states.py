@@ -108,7 +108,8 @@ def _inference(sb: StateBuilder) -> None:
     sb.state("init", [], pre=_writes(lw, *sorted(lw.programming)), transition=sb.goto("run"), compute=False)
     ops = [op for op in g.ops() if op.OP != "input"]
     inputs = [_i("host.input", dst=buf(op.name), key=op.name) for op in g.inputs()]
-    outputs = [_i("host.output", src=buf(o), key=o) for o in g.outputs]
+    keys = g.meta.get("output_names") or g.outputs  # the model's own output names when the front end kept them
+    outputs = [_i("host.output", src=buf(o), key=str(k)) for o, k in zip(g.outputs, keys, strict=True)]
     sb.state("run", ops, pre=inputs, post=outputs)
 
 
