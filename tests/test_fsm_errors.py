@@ -1,0 +1,118 @@
+"""Bad programs and bad tensors: one line with file:line:column where it applies, exit 2, no output file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lergan_cc.cli.lergan_sim import main as sim
+from lergan_cc.cli.lerganc import main as lerganc
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "onnx"
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, bytes]:
+    out = tmp_path_factory.mktemp("p") / "g.fsm"
+    assert lerganc([str(EXAMPLES / "dcgan_g.onnx"), "--mode", "infer", "--batch", "2", "-o", str(out)]) == 0
+    return out.read_text(), Path(f"{out}.npz").read_bytes()
+
+
+def _run(tmp: Path, text: str, npz: bytes | None, *args: str) -> tuple[int, str, Path]:
+    prog = tmp / "p.fsm"
+    prog.write_text(text)
+    if npz is not None:
+        Path(f"{prog}.npz").write_bytes(npz)
+    out = tmp / "out.npz"
+    return sim([str(prog), "--outputs", str(out), *args]), str(prog), out
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+CORRUPTIONS = {  # class -> (old, new, expected message fragment)
+    "bad token": ("act dst=%fake", "act dst=?fake", "unexpected character"),
+    "unknown instruction": ("act dst=%fake", "frobnicate dst=%fake", "unknown instruction 'frobnicate'"),
+    "unknown operand": ("fn=tanh", "fn=tanh speed=3", "unknown operand 'speed'"),
+    "enum out of range": ("fn=tanh", "fn=softsign", "expected one of"),
+    "flag out of range": ("acc=0 pad=0\n  bias dst=%fc", "acc=2 pad=0\n  bias dst=%fc", "expected 0 or 1"),
+    "undeclared buffer": ("act dst=%fake src=%tconv2", "act dst=%fake src=%nowhere", "undeclared buffer 'nowhere'"),
+    "window out of range": ("win=[0j+<1,-1,2>, 0j+<1,-1,2>]", "win=[0j+<9,-1,2>, 0j+<1,-1,2>]",
+                            "window reads outside"),
+    "bad transition": ("  goto run", "  goto nowhere", "unknown state 'nowhere'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+def test_malformed_program(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes],
+                           case: str) -> None:
+    text, npz = program
+    old, new, message = CORRUPTIONS[case]
+    assert old in text
+    bad = text.replace(old, new, 1)
+    rc, path, out = _run(tmp_path, bad, npz)
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert message in err
+    assert f"{path}:{_line_of(bad, new.splitlines()[0].strip())}:" in err
+    assert not out.exists()
+
+
+def test_version_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes]) -> None:
+    rc, path, _ = _run(tmp_path, program[0].replace("lergan-fsm 1", "lergan-fsm 7", 1), program[1])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"{path}:1:" in err and "version 7 is not supported" in err
+
+
+def test_missing_sidecar(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes]) -> None:
+    rc, path, out = _run(tmp_path, program[0], None)
+    assert rc == 2 and f"{path}.npz: missing sidecar" in capsys.readouterr().err and not out.exists()
+
+
+def _npz(tmp: Path, **arrays: np.ndarray) -> bytes:
+    np.savez(tmp / "x.npz", **arrays)
+    return (tmp / "x.npz").read_bytes()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("drop", "missing key 'fc.weight'"), ("shape", "has shape [3, 3], expected [16, 512]"),
+    ("dtype", "has dtype float64, expected float32")])
+def test_bad_sidecar(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes], change: str,
+                     message: str) -> None:
+    (tmp_path / "s.npz").write_bytes(program[1])
+    with np.load(tmp_path / "s.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    if change == "drop":
+        del arrays["fc.weight"]
+    else:
+        arrays["fc.weight"] = np.zeros((3, 3), np.float32) if change == "shape" else arrays["fc.weight"].astype(float)
+    rc, path, out = _run(tmp_path, program[0], _npz(tmp_path, **arrays))
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and f"(declared at {path}:" in err and not out.exists()
+
+
+def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes]) -> None:
+    np.savez(tmp_path / "in.npz", noise=np.zeros((5, 16), np.float32))
+    rc, _, out = _run(tmp_path, program[0], program[1], "--inputs", str(tmp_path / "in.npz"))
+    assert rc == 2 and "key 'noise' has shape [5, 16], expected [2, 16]" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_weight_override_and_outputs(tmp_path: Path, program: tuple[str, bytes]) -> None:
+    """--inputs may override weights by key; a zero dense layer and zero bias give tanh(0) = 0 everywhere else."""
+    x = np.ones((2, 16), np.float32)
+    np.savez(tmp_path / "in.npz", noise=x, **{"fc.weight": np.zeros((16, 512), np.float32)})
+    rc, _, out = _run(tmp_path, program[0], program[1], "--inputs", str(tmp_path / "in.npz"))
+    assert rc == 0 and np.load(out)["fake"].shape == (2, 3, 16, 16)
+
+
+@pytest.mark.parametrize("flag", [["--timing-only"], ["--report", "r.json"], ["--trace", "t.json"],
+                                  ["--precision", "fixed16"]])
+def test_timing_flags_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes],
+                              flag: list[str]) -> None:
+    rc, _, out = _run(tmp_path, program[0], program[1], *flag)
+    err = capsys.readouterr().err
+    assert rc == 2 and "not implemented in this version" in err and err.count("\n") == 1 and not out.exists()
