@@ -18,6 +18,7 @@ from lergan_cc.fsm.program import Program
 from lergan_cc.sim.machine import Host, Machine, Step, compile_instr
 
 MAX_STATES = 1_000_000
+PROGRESS_EVERY_S = 2.0  # a progress line after any state that ends this long after the previous line
 
 
 @dataclass
@@ -86,10 +87,14 @@ def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: S
     code = {s.name: [compile_instr(i, machine) for i in s.body] for s in program.states}
     states = {s.name: s for s in program.states}
     losses: dict[str, list[float]] = {}
-    state, visited = program.states[0], 0
+    state, visited, said = program.states[0], 0, start
     while True:
         _run(code[state.name], machine)
         visited += 1
+        if time.perf_counter() - said >= PROGRESS_EVERY_S:
+            said = time.perf_counter()
+            progress(f"iteration {inputs.iteration + 1}/{opts.iterations}: state {state.name} done "
+                     f"({said - start:.1f} s)")
         t = state.transition
         if t.kind == "halt" or visited > MAX_STATES:
             break
