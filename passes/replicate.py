@@ -88,7 +88,8 @@ def balanced(hw: Hardware, ms: list[Matrix], copies: list[int], moved: int) -> b
     """t_t_total <= t_c_total for these copies (paper §V), ``moved`` words per tile hop."""
     size = sum(n * crossbars(hw, m.shape) for m, n in zip(ms, copies, strict=True))
     t_t = (math.ceil(size / hw.crossbars_per_tile) - 1) * hw.t_t_ns * moved
-    t_c = hw.t_m_ns * max(math.ceil(m.reuse / n) for m, n in zip(ms, copies, strict=True))
+    # a layer with no kind at all (every output position beyond the input's reach) computes nothing
+    t_c = hw.t_m_ns * max((math.ceil(m.reuse / n) for m, n in zip(ms, copies, strict=True)), default=0)
     return t_t <= t_c
 
 

@@ -127,3 +127,26 @@ def test_short_bank_reduces_copies_with_one_warning(tmp_path: Path, capsys: pyte
         assert sum(n * crossbars(small, m.shape) for op in matrix_ops(g) if op.phase == phase
                    for m, n in zip(matrices(op), op.extra["replicas"]["per_kind"], strict=True)) \
             <= small.crossbars_per_bank
+
+
+def test_a_layer_without_kinds_gets_no_copies() -> None:
+    """K < S with output_padding: a 1x1 T-CONV whose extra output positions read no input at all."""
+    import subprocess
+
+    from lergan_cc.ir.parser import parse_ir
+    from lergan_cc.ir.printer import print_graph
+
+    text = """lir 1
+model "m" net
+param @w : [2, 2, 1]
+%x = input : [2, 1] {layer = "x", phase = "fwd"}
+%t = tconv %x : [2, 1] {dilation = [1], group = 1, kernel = [1], layer = "t", out_channels = 2, output_padding = [1], pads = [1, 0], phase = "fwd", stride = [2], weight = @w}
+output %t
+"""
+    proc = subprocess.run(["lergan-opt", "-", "-p", "zero-insertion,zfdr,replicate"], input=text,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    g = parse_ir(proc.stdout)
+    assert g.op("t").extra["reshape"]["kinds"] == []
+    assert g.op("t").extra["replicas"]["per_kind"] == []
+    assert print_graph(g) == proc.stdout
