@@ -1,4 +1,4 @@
-"""GAN training on the simulator vs an independent reference (PyTorch autograd in float64, test-only).
+"""GAN training on the simulator vs an independent reference (closed-form numpy backward, tests/gan_reference.py).
 
 Small GANs built here as ONNX (2-D items 16x16 and 3-D items 8x8x8, a few channels, a
 probability or a logit discriminator) are compiled with every ``--zero-free`` scheme; one
@@ -20,9 +20,7 @@ from lergan_cc.passes.emit_fsm import emitted
 from lergan_cc.pipeline import compile_model
 from lergan_cc.sim.driver import SimOptions, simulate
 from lergan_cc.sim.loader import load_program
-
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+from tests.gan_reference import reference
 
 NOISE = 8
 
@@ -85,80 +83,6 @@ def make_gan(tmp: Path, rank: int, size: int, logit: bool, channels: int = 2) ->
         y = d.node("Sigmoid", "prob", [y])
     dp = d.save(tmp / "d.onnx", "item", ["N", channels] + [size] * rank, y)
     return gp, dp
-
-
-# ---- the reference: the ONNX graph interpreted with torch ops, autograd for the gradients ------------------
-def _run(model: onnx.ModelProto, x: object, p: dict[str, object]) -> object:
-    env = {model.graph.input[0].name: x}
-    for n in model.graph.node:
-        a = {at.name: helper.get_attribute_value(at) for at in n.attribute}
-        ins = [env[i] if i in env else p[i] for i in n.input]
-        env[n.output[0]] = _OPS[n.op_type](ins, a)
-    return env[model.graph.output[0].name]
-
-
-def _conv(fn: str) -> object:
-    def run(ins: list[object], a: dict[str, object]) -> object:
-        x, w = ins[0], ins[1]
-        rank = x.dim() - 2
-        kw = {"stride": a["strides"], "padding": a["pads"][:rank]}
-        if fn == "conv_transpose":
-            kw["output_padding"] = a.get("output_padding", [0] * rank)
-        return getattr(F, f"{fn}{rank}d")(x, w, ins[2] if len(ins) > 2 else None, **kw)
-    return run
-
-
-_OPS = {
-    "Gemm": lambda i, a: i[0] @ (i[1].T if a.get("transB") else i[1]) + i[2],
-    "Reshape": lambda i, a: i[0].reshape(*[int(v) for v in i[1]]),
-    "ConvTranspose": _conv("conv_transpose"), "Conv": _conv("conv"),
-    "BatchNormalization": lambda i, a: F.batch_norm(i[0], None, None, i[1], i[2], training=True, eps=a["epsilon"]),
-    "Relu": lambda i, a: F.relu(i[0]), "LeakyRelu": lambda i, a: F.leaky_relu(i[0], a["alpha"]),
-    "Tanh": lambda i, a: torch.tanh(i[0]), "Sigmoid": lambda i, a: torch.sigmoid(i[0]),
-    "Flatten": lambda i, a: i[0].reshape(i[0].shape[0], -1),
-}
-
-
-def _bce(d: object, target: int, logit: bool) -> object:
-    if logit:
-        return F.softplus(-d).mean() if target else F.softplus(d).mean()
-    return -torch.log(d).mean() if target else -torch.log(1 - d).mean()
-
-
-def reference(gp: Path, dp: Path, noise: np.ndarray, real: np.ndarray, iterations: int, lr: float, logit: bool,
-              g_loss: str = "saturating") -> dict[str, object]:
-    """DESIGN §8, step by step: the D step (real and fake passes), then the G step with the updated D."""
-    gm, dm = onnx.load(gp), onnx.load(dp)
-
-    def params(m: onnx.ModelProto) -> dict[str, object]:
-        return {t.name: torch.tensor(numpy_helper.to_array(t).astype(np.float64), requires_grad=True)
-                for t in m.graph.initializer if not t.name.endswith(".shape")} | {
-                t.name: numpy_helper.to_array(t) for t in m.graph.initializer if t.name.endswith(".shape")}
-    gp_, dp_ = params(gm), params(dm)
-    trained = {n for n in {**gp_, **dp_} if not n.endswith((".mean", ".var", ".shape"))}
-    out: dict[str, object] = {"loss_d": [], "loss_g": []}
-    z, r = torch.tensor(noise, dtype=torch.float64), torch.tensor(real, dtype=torch.float64)
-    for _ in range(iterations):
-        fake = _run(gm, z, gp_).detach()
-        loss_d = _bce(_run(dm, r, dp_), 1, logit) + _bce(_run(dm, fake, dp_), 0, logit)
-        grads = torch.autograd.grad(loss_d, [dp_[n] for n in dp_ if n in trained])
-        d_grads = dict(zip([n for n in dp_ if n in trained], grads, strict=True))
-        with torch.no_grad():
-            for n, gr in d_grads.items():
-                dp_[n] -= lr * gr
-        d = _run(dm, _run(gm, z, gp_), dp_)
-        loss_g = -_bce(d, 0, logit) if g_loss == "saturating" else _bce(d, 1, logit)
-        grads = torch.autograd.grad(loss_g, [gp_[n] for n in gp_ if n in trained])
-        g_grads = dict(zip([n for n in gp_ if n in trained], grads, strict=True))
-        with torch.no_grad():
-            for n, gr in g_grads.items():
-                gp_[n] -= lr * gr
-        out["loss_d"].append(float(loss_d.detach()))
-        out["loss_g"].append(float(loss_g.detach()))
-    out["params"] = {f"{net}/{n}": v.detach().numpy() for net, ps in (("G", gp_), ("D", dp_))
-                     for n, v in ps.items() if n in trained}
-    out["grads"] = {f"G/{n}": v.numpy() for n, v in g_grads.items()} | {f"D/{n}": v.numpy() for n, v in d_grads.items()}
-    return out
 
 
 def close(sim: np.ndarray, ref: np.ndarray, rtol: float = 1e-4, floor: float = 1e-3) -> bool:
