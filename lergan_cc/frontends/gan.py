@@ -24,7 +24,10 @@ def make_gan(gen: Graph, disc: Graph, model: str | None = None) -> Graph:
                           f"discriminator input {list(disc.op(d_in).shape)}")
     g_names, d_names = set(gen.nx) - {g_in}, set(disc.nx) - {d_in}
     clash = bool(g_names & d_names or {NOISE, REAL} & (g_names | d_names))
-    gan = Graph(model=model or gen.model, kind="gan", meta={**disc.meta, **gen.meta})
+    meta = {k: v for k, v in {**disc.meta, **gen.meta}.items() if k != "output_names"}
+    if "output_names" in gen.meta:  # keys the generator's output when the GAN is compiled with --mode infer
+        meta["generator_output_names"] = gen.meta["output_names"]
+    gan = Graph(model=model or gen.model, kind="gan", meta=meta)
     g_names = _copy(gen, gan, "G", "G_fwd", {g_in: NOISE}, prefix_ops=clash)
     d_names = _copy(disc, gan, "D", "D_fwd", {d_in: REAL}, prefix_ops=clash)
     gan.outputs = [g_names[g_out], d_names[d_out]]
@@ -44,6 +47,8 @@ def generator_only(gan: Graph) -> Graph:
             net.add_param(name, p.shape, gan.tensors.get(name))
     net.outputs = [gan.meta.get("generator_output", gan.outputs[0])]
     net.meta.pop("generator_output", None)
+    if "generator_output_names" in net.meta:
+        net.meta["output_names"] = net.meta.pop("generator_output_names")
     return net
 
 

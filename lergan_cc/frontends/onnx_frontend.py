@@ -131,6 +131,8 @@ class Importer:
             if i not in self.skip:
                 self._visit(Node(proto, i, self.path))
         self.graph.outputs = [self._output(vi.name) for vi in g.output]
+        # the model's own output names key the inference npz (DESIGN §8), not the producing nodes' names
+        self.graph.meta["output_names"] = [vi.name for vi in g.output]
         return self.graph
 
     # -- values -------------------------------------------------------------------
