@@ -1,0 +1,100 @@
+"""Result cache: one JSON file per (model file, design point, hardware, compiler+simulator source).
+
+The key hashes the bytes that decide a result, so a re-run recomputes exactly what changed: an
+edited model file, other flags, another hardware description, or any change to the compiler or
+simulator source. The bench's own modules (tables, plots) are left out of the source hash so that
+reworking a plot does not re-simulate anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA = 1  # bump when a cached record's layout changes
+SOURCE_SUFFIXES = (".py", ".lark", ".toml", ".j2", ".jinja", ".fsm")
+
+
+def default_dir() -> Path:
+    """``$XDG_CACHE_HOME/lergan_cc/bench`` (``~/.cache/lergan_cc/bench``): shared by every ``--out``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lergan_cc" / "bench"
+
+
+def file_digest(path: Path | str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _source_roots() -> list[Path]:
+    """The directories the installed package is made of (``passes``/``targets``/``grammar`` are mapped)."""
+    import lergan_cc
+    import lergan_cc.grammar
+    import lergan_cc.passes
+    import lergan_cc.targets
+
+    mods = (lergan_cc, lergan_cc.passes, lergan_cc.targets, lergan_cc.grammar)
+    return sorted({Path(m.__file__).resolve().parent for m in mods if m.__file__})
+
+
+def _is_source(path: Path, bench: Path) -> bool:
+    if "__pycache__" in path.parts or bench in path.parents:
+        return False
+    return path.suffix in SOURCE_SUFFIXES and path.name != "lergan_bench.py"
+
+
+@lru_cache(maxsize=1)
+def source_digest() -> str:
+    """Hash of the compiler and simulator source (every package file except the bench's own)."""
+    bench = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for root in _source_roots():
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and _is_source(p, bench)):
+            h.update(str(path.relative_to(root.parent)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def hardware_digest(hw: str | None) -> str:
+    """The hardware description: the package's default TOML files, and ``--hw`` when given."""
+    import lergan_cc.targets
+
+    root = Path(lergan_cc.targets.__file__).resolve().parent
+    parts = [file_digest(p) for p in sorted(root.glob("*.toml"))]
+    if hw is not None:
+        parts.append(file_digest(hw))
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+def key(model: Path, config: str, flags: tuple[str, ...], extra: dict[str, Any], hw: str | None) -> str:
+    """The cache key of one run: everything that can change its result."""
+    fields = {"schema": SCHEMA, "model": file_digest(model), "config": config, "flags": list(flags),
+              "extra": extra, "hw": hardware_digest(hw), "source": source_digest()}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+class Cache:
+    """A directory of ``<key>.json`` records; ``None`` as the directory disables it."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+
+    def get(self, k: str) -> dict[str, Any] | None:
+        if self.directory is None:
+            return None
+        path = self.directory / f"{k}.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def put(self, k: str, record: dict[str, Any]) -> None:
+        if self.directory is None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.directory / f".{k}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, self.directory / f"{k}.json")

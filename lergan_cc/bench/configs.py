@@ -1,0 +1,103 @@
+"""The benchmarks and design points of the evaluation, as data: names to files and to ``lerganc`` flags.
+
+Every design point is a set of ``lerganc`` flags, so a row of the results can be reproduced by hand
+with ``lerganc MODEL <flags> -o P.fsm && lergan-sim P.fsm --timing-only --report R.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lergan_cc.errors import LerganError
+
+BASELINE = "prime"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A design point: its ``lerganc`` flags, a label for plots, and its same-space PRIME baseline."""
+
+    flags: tuple[str, ...]
+    label: str
+    ns_baseline: str  # PRIME given the same replica degree: the paper's "normalized space" (NS)
+
+
+def _flags(zero_free: str, target: str, replica: str) -> tuple[str, ...]:
+    return ("--zero-free", zero_free, "--target", target, "--replica", replica)
+
+
+CONFIGS: dict[str, Config] = {
+    "prime": Config(_flags("none", "htree-2d", "none"), "PRIME", "prime"),
+    "prime-low": Config(_flags("none", "htree-2d", "low"), "PRIME-low", "prime-low"),
+    "prime-middle": Config(_flags("none", "htree-2d", "middle"), "PRIME-middle", "prime-middle"),
+    "prime-high": Config(_flags("none", "htree-2d", "high"), "PRIME-high", "prime-high"),
+    "2d-zfdr": Config(_flags("zfdr", "htree-2d", "none"), "2D-ZFDR", "prime"),
+    "2d-zfdr-low": Config(_flags("zfdr", "htree-2d", "low"), "2D-ZFDR-low", "prime-low"),
+    "3d-nr": Config(_flags("none", "lergan-3d", "none"), "3D-NR", "prime"),
+    "3d-zfdr": Config(_flags("zfdr", "lergan-3d", "none"), "3D-ZFDR", "prime"),
+    "lergan-low": Config(_flags("zfdr", "lergan-3d", "low"), "LerGAN-low", "prime-low"),
+    "lergan-middle": Config(_flags("zfdr", "lergan-3d", "middle"), "LerGAN-middle", "prime-middle"),
+    "lergan-high": Config(_flags("zfdr", "lergan-3d", "high"), "LerGAN-high", "prime-high"),
+    "zara-low": Config(_flags("deform", "lergan-3d", "low"), "ZARA-low", "prime-low"),
+    "zara-middle": Config(_flags("deform", "lergan-3d", "middle"), "ZARA-middle", "prime-middle"),
+    "zara-high": Config(_flags("deform", "lergan-3d", "high"), "ZARA-high", "prime-high"),
+}
+
+# Table V, in the paper's order: name -> the label its figures use. Files are examples/<name>.lergan.
+MODELS: dict[str, str] = {
+    "dcgan": "DCGAN", "cgan": "cGAN", "3dgan": "3D-GAN", "artgan_cifar10": "ArtGAN-CIFAR-10",
+    "gpgan": "GPGAN", "magan_mnist": "MAGAN-MNIST", "discogan_4pairs": "DiscoGAN-4pairs",
+    "discogan_5pairs": "DiscoGAN-5pairs",
+}
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    path: Path
+    label: str
+
+
+def examples_dir() -> Path:
+    """The repository's ``examples/`` (editable install), else ``./examples``."""
+    repo = Path(__file__).resolve().parents[2] / "examples"
+    return repo if repo.is_dir() else Path("examples")
+
+
+def split_names(text: str | None) -> list[str] | None:
+    """``a,b`` -> ``[a, b]``; ``None`` or ``all`` -> ``None`` (every name)."""
+    if text is None or text.strip() == "all":
+        return None
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def select_configs(names: list[str] | None) -> list[str]:
+    """The design points to run, in table order; the PRIME baseline is always among them."""
+    if names is None:
+        return list(CONFIGS)
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        raise LerganError(f"--configs: unknown design point '{unknown[0]}' (known: {', '.join(CONFIGS)})")
+    wanted = {BASELINE, *names}
+    return [n for n in CONFIGS if n in wanted]
+
+
+def select_models(names: list[str] | None, examples: Path | None = None) -> list[Model]:
+    """Table V names (``examples/<name>.lergan``) or paths to ``.lergan`` files, in the order given."""
+    examples = examples or examples_dir()
+    if names is None:
+        names = list(MODELS)
+    return [_model(n, examples) for n in names]
+
+
+def _model(name: str, examples: Path) -> Model:
+    if name in MODELS:
+        path = examples / f"{name}.lergan"
+        if not path.is_file():
+            raise LerganError(f"--models: {path}: no such file (run from the repository or pass a path)")
+        return Model(name, path, MODELS[name])
+    path = Path(name)
+    if path.suffix == ".lergan" and path.is_file():
+        return Model(path.stem, path, path.stem)
+    raise LerganError(f"--models: unknown benchmark '{name}' (known: {', '.join(MODELS)}, or a .lergan file)")

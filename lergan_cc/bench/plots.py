@@ -1,0 +1,157 @@
+"""PNG plots of the tables, one per figure of the paper's §VI. matplotlib is imported here only, lazily."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from lergan_cc.bench.configs import BASELINE, CONFIGS, MODELS
+from lergan_cc.bench.results import mean
+from lergan_cc.bench.tables import PHASES, Rows, flat, index, models_of
+
+# Figure file -> (title, field of a row, design points drawn, log scale).
+FIGURES: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
+    "fig17_interconnect.png": ("ZFDR on H-tree (2D) vs 3-D connection: speedup over PRIME", "speedup_vs_prime",
+                               ("2d-zfdr", "2d-zfdr-low", "3d-zfdr", "lergan-low"), True),
+    "fig18_reshape.png": ("ZFDR vs normal reshape (NR) with 3-D connection: speedup over PRIME", "speedup_vs_prime",
+                          ("3d-nr", "3d-zfdr", "lergan-low"), True),
+    "fig19_speedup.png": ("LerGAN and ZARA-style deform: speedup over PRIME", "speedup_vs_prime",
+                          ("lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-middle", "zara-high"), True),
+    "fig19_speedup_ns.png": ("Speedup over PRIME with the same replica degree (NS)", "speedup_vs_prime_ns",
+                             ("lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-middle", "zara-high"),
+                             True),
+    "fig20_energy.png": ("Energy saving over PRIME", "energy_saving_vs_prime",
+                         ("lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-middle", "zara-high"), True),
+    "fig20_energy_ns.png": ("Energy saving over PRIME with the same replica degree (NS)", "energy_saving_vs_prime_ns",
+                            ("lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-middle", "zara-high"),
+                            True),
+}
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def bars(groups: list[str], series: dict[str, list[float | None]], title: str, ylabel: str, log: bool,
+         ref: float | None = 1.0) -> bytes:
+    """Grouped bars: one group per benchmark (and the mean), one bar per series, values printed above."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.1 * len(groups) * max(1, len(series)) ** 0.5 + 3), 4.8))
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        ys = [v if v is not None else 0.0 for v in values]
+        drawn = ax.bar(xs, ys, width, label=name)
+        if len(series) * len(groups) <= 60:
+            ax.bar_label(drawn, labels=[_short(v) for v in values], fontsize=6, rotation=90, padding=2)
+    if ref is not None:
+        ax.axhline(ref, color="black", linewidth=0.6)
+    if log:
+        ax.set_yscale("log")
+    ax.margins(y=0.2)
+    ax.set_xticks(range(len(groups)), groups, rotation=25, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncols=min(len(series), 4), loc="upper left")
+    return _png(fig, plt)
+
+
+def _short(v: float | None) -> str:
+    if v is None:
+        return ""
+    return f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+
+def _png(fig: Any, plt: Any) -> bytes:
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _labels(models: list[str]) -> list[str]:
+    return [MODELS.get(m, m) for m in models] + ["mean"]
+
+
+def metric_figure(rows: Rows, title: str, field: str, configs: tuple[str, ...], log: bool) -> bytes | None:
+    by, models = index(rows), models_of(rows)
+    present = [c for c in configs if any(by.get((m, c), {}).get(field) is not None for m in models)]
+    if not present:
+        return None
+    series = {}
+    for c in present:
+        values = [by.get((m, c), {}).get(field) for m in models]
+        series[CONFIGS[c].label] = [*values, mean(values)]
+    return bars(_labels(models), series, title, field.replace("_", " "), log)
+
+
+def phase_figure(rows: Rows, config: str, baseline: str) -> bytes | None:
+    """Fig. 16: per-phase speedup of ``config`` over ``baseline``, one bar per phase."""
+    by, models = index(rows), models_of(rows)
+    series = {}
+    for p in PHASES:
+        values = [_phase_speedup(by, m, p, config, baseline) for m in models]
+        if any(v is not None for v in values):
+            series[p] = [*values, mean(values)]
+    if not series:
+        return None
+    return bars(_labels(models), series, f"Per-phase speedup of {CONFIGS[config].label} over "
+                f"{CONFIGS[baseline].label}", "phase speedup", True)
+
+
+def _phase_speedup(by: dict, m: str, p: str, config: str, baseline: str) -> float | None:
+    a = by.get((m, baseline), {}).get("phases", {}).get(p, {}).get("time_ns")
+    b = by.get((m, config), {}).get("phases", {}).get(p, {}).get("time_ns")
+    return a / b if a is not None and b else None
+
+
+def sarray_figure(sarray: Rows) -> bytes | None:
+    if not sarray:
+        return None
+    models = [s["model"] for s in sarray]
+    series = {}
+    for key, name in (("g_fwd", "G_fwd (paper's definition)"), ("zfdr_phases", "all ZFDR layers"),
+                      ("all_phases", "all layers")):
+        values = [s.get(key) for s in sarray]
+        series[name] = [*values, mean(values)]
+    return bars(_labels(models), series, "SArray space saved by ZFDR (zero-inserted / useful inputs)",
+                "space saving (×)", False)
+
+
+def breakdown_figure(rows: Rows, config: str) -> bytes | None:
+    """Fig. 23/24: stacked percentages of the energy breakdown, one bar per benchmark."""
+    by = index(rows)
+    models = [m for m in models_of(rows) if by.get((m, config), {}).get("energy_breakdown")]
+    if not models:
+        return None
+    parts = [flat(by[(m, config)]["energy_breakdown"]) for m in models]
+    keys = list(dict.fromkeys(k for p in parts for k in p))
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 5))
+    bottom = [0.0] * len(models)
+    cmap = plt.get_cmap("tab20")
+    for i, k in enumerate(keys):
+        share = [100 * p.get(k, 0.0) / (sum(p.values()) or 1) for p in parts]
+        ax.bar(range(len(models)), share, bottom=bottom, label=k, color=cmap(i % 20))
+        bottom = [b + s for b, s in zip(bottom, share, strict=True)]
+    ax.set_xticks(range(len(models)), [MODELS.get(m, m) for m in models], rotation=25, ha="right")
+    ax.set_ylabel("% of energy")
+    ax.set_title(f"Energy breakdown of {CONFIGS[config].label}")
+    ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
+    return _png(fig, plt)
+
+
+def figures(rows: Rows, sarray: Rows) -> dict[str, bytes]:
+    """File name -> PNG bytes, for every figure the results have data for."""
+    out: dict[str, bytes | None] = {name: metric_figure(rows, *spec) for name, spec in FIGURES.items()}
+    out["fig16_phases_2d_zfdr.png"] = phase_figure(rows, "2d-zfdr", BASELINE)
+    out["fig16_phases_lergan_low_ns.png"] = phase_figure(rows, "lergan-low", "prime-low")
+    out["sarray.png"] = sarray_figure(sarray)
+    out["fig23_energy_breakdown.png"] = breakdown_figure(rows, "lergan-low")
+    return {k: v for k, v in out.items() if v is not None}

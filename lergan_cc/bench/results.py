@@ -1,0 +1,104 @@
+"""From run records to result rows: speedups and energy savings over PRIME, per run and per phase.
+
+``speedup_vs_prime`` = t(prime) / t(config) and ``energy_saving_vs_prime`` = E(prime) / E(config) for
+the same model; the ``_ns`` variants divide by the config's same-space baseline instead (PRIME with
+the same replica degree: the paper's "normalized space", NS).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from typing import Any
+
+from lergan_cc.bench.configs import BASELINE, CONFIGS, MODELS
+
+CSV_FIELDS = ("model", "config", "time_ns", "energy_pj", "speedup_vs_prime", "energy_saving_vs_prime",
+              "speedup_vs_prime_ns", "energy_saving_vs_prime_ns", "ns_baseline", "crossbars_used",
+              "space_vs_prime", "error")
+
+
+def phase_value(entry: Any, what: str) -> float | None:
+    """``time`` or ``energy`` of a report's phase entry (``{"time_ns":…, "energy_pj":…}``)."""
+    if not isinstance(entry, dict):
+        return None
+    for k, v in entry.items():
+        if k.startswith(what) and isinstance(v, int | float):
+            return float(v)
+    return None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def make_row(record: dict[str, Any]) -> dict[str, Any]:
+    """The scalar and per-phase fields of one run, before comparisons."""
+    report = record.get("report") or {}
+    row: dict[str, Any] = {"model": record["model"], "config": record["config"],
+                           "label": MODELS.get(record["model"], record["model"]),
+                           "time_ns": report.get("time_ns"), "energy_pj": report.get("energy_pj"),
+                           "crossbars_used": record.get("crossbars_used"), "flags": record.get("flags")}
+    row["phases"] = {p: {"time_ns": phase_value(e, "time"), "energy_pj": phase_value(e, "energy")}
+                     for p, e in (report.get("phases") or {}).items()}
+    for k in ("energy_breakdown", "traffic", "utilization"):
+        row[k] = report.get(k)
+    row["compile_s"], row["simulate_s"] = record.get("compile_s"), record.get("simulate_s")
+    if not record.get("ok", False):
+        row["error"] = record.get("error")
+    return row
+
+
+def compare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the speedups and energy savings over PRIME (plain and same-space) to every row."""
+    by = {(r["model"], r["config"]): r for r in rows}
+    for r in rows:
+        base = by.get((r["model"], BASELINE), {})
+        ns_name = CONFIGS[r["config"]].ns_baseline if r["config"] in CONFIGS else BASELINE
+        ns = by.get((r["model"], ns_name), {})
+        r["speedup_vs_prime"] = _ratio(base.get("time_ns"), r["time_ns"])
+        r["energy_saving_vs_prime"] = _ratio(base.get("energy_pj"), r["energy_pj"])
+        r["ns_baseline"] = ns_name
+        r["speedup_vs_prime_ns"] = _ratio(ns.get("time_ns"), r["time_ns"])
+        r["energy_saving_vs_prime_ns"] = _ratio(ns.get("energy_pj"), r["energy_pj"])
+        r["space_vs_prime"] = _ratio(r.get("crossbars_used"), base.get("crossbars_used"))
+        r["phase_speedup_vs_prime"] = {p: _ratio(base.get("phases", {}).get(p, {}).get("time_ns"), v["time_ns"])
+                                       for p, v in r["phases"].items()}
+    return rows
+
+
+def mean(values: list[float | None]) -> float | None:
+    """Arithmetic mean over the values present (the paper's "on average")."""
+    xs = [v for v in values if v is not None]
+    return statistics.fmean(xs) if xs else None
+
+
+def to_json(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    return json.dumps({"meta": meta, "results": rows}, indent=1, sort_keys=False) + "\n"
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k) for k in CSV_FIELDS})
+    return out.getvalue()
+
+
+def sarray_row(record: dict[str, Any]) -> dict[str, Any]:
+    """SArray space ZFDR saves on one model, from ``lerganc --emit analysis``: zero-inserted / useful inputs.
+
+    ``g_fwd`` is the paper's DCGAN definition (the generator's forward T-CONVs, 5.2×);
+    ``zfdr_phases`` covers every layer ZFDR reshapes; ``all_phases`` every layer of the iteration.
+    """
+    a = record.get("analysis") or {}
+    totals = a.get("totals", {})
+    zfdr = [x for x in a.get("layers", []) if x.get("interface", "none") != "none"]
+    return {"model": record["model"],
+            "g_fwd": totals.get("phases", {}).get("G_fwd", {}).get("input_ratio"),
+            "zfdr_phases": _ratio(sum(x["zero_inserted_inputs"] for x in zfdr) or None,
+                                  sum(x["useful_inputs"] for x in zfdr)),
+            "all_phases": totals.get("input_ratio")}

@@ -1,0 +1,126 @@
+"""Markdown tables of the results, one per figure of the paper's §VI (Fig. 16–20, 23–24, SArray)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lergan_cc.bench.configs import BASELINE, CONFIGS, MODELS
+from lergan_cc.bench.results import mean
+
+PHASES = ("G_fwd", "G_wgrad", "G_err", "D_fwd", "D_wgrad", "D_err")
+Rows = list[dict[str, Any]]
+Cell = Callable[[str, str], float | None]
+
+
+def fmt(v: float | None, digits: int = 2) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def grid(rows: list[str], cols: list[str], cell: Cell, labels: dict[str, str], with_mean: bool = True,
+         digits: int = 2) -> str:
+    """A markdown table: a row per model (by label), a column per key, and a mean row."""
+    head = "| benchmark | " + " | ".join(cols) + " |\n| --- |" + " ---: |" * len(cols) + "\n"
+    body = "".join(f"| {labels.get(r, r)} | " + " | ".join(fmt(cell(r, c), digits) for c in cols) + " |\n"
+                   for r in rows)
+    if with_mean and len(rows) > 1:
+        body += "| **mean** | " + " | ".join(f"**{fmt(mean([cell(r, c) for r in rows]), digits)}**"
+                                             for c in cols) + " |\n"
+    return head + body
+
+
+def index(rows: Rows) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["model"], r["config"]): r for r in rows}
+
+
+def models_of(rows: Rows) -> list[str]:
+    return list(dict.fromkeys(r["model"] for r in rows))
+
+
+def configs_of(rows: Rows) -> list[str]:
+    return list(dict.fromkeys(r["config"] for r in rows))
+
+
+def metric_table(rows: Rows, field: str, configs: list[str] | None = None) -> str:
+    """``field`` of every (benchmark, design point)."""
+    by = index(rows)
+    configs = configs or [c for c in configs_of(rows) if c != BASELINE]
+    return grid(models_of(rows), configs, lambda m, c: by.get((m, c), {}).get(field), MODELS)
+
+
+def phase_table(rows: Rows, config: str, baseline: str) -> str:
+    """Per-phase speedup t_phase(baseline) / t_phase(config), with the config's space relative to the baseline."""
+    by = index(rows)
+
+    def cell(m: str, p: str) -> float | None:
+        a, b = by.get((m, baseline), {}), by.get((m, config), {})
+        if p == "space":
+            return _div(b.get("crossbars_used"), a.get("crossbars_used"))
+        return _div(a.get("phases", {}).get(p, {}).get("time_ns"), b.get("phases", {}).get(p, {}).get("time_ns"))
+
+    return grid(models_of(rows), [*PHASES, "space"], cell, MODELS)
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def sarray_table(sarray: Rows) -> str:
+    """Zero-inserted / useful input values (the SArray space ZFDR saves), G_fwd and all phases."""
+    by = {s["model"]: s for s in sarray}
+    cols = ["G_fwd", "ZFDR phases", "all phases"]
+    keys = {"G_fwd": "g_fwd", "ZFDR phases": "zfdr_phases", "all phases": "all_phases"}
+    return grid(list(by), cols, lambda m, c: by[m].get(keys[c]), MODELS)
+
+
+def breakdown_table(rows: Rows, config: str) -> str:
+    """Energy breakdown of ``config`` in percent of its total, per benchmark and on average."""
+    by = index(rows)
+    models = [m for m in models_of(rows) if by.get((m, config), {}).get("energy_breakdown")]
+    if not models:
+        return ""
+    keys = list(dict.fromkeys(k for m in models for k in flat(by[(m, config)]["energy_breakdown"])))
+
+    def cell(m: str, k: str) -> float | None:
+        parts = flat(by[(m, config)]["energy_breakdown"])
+        total = sum(parts.values())
+        return 100 * parts.get(k, 0.0) / total if total else None
+
+    return grid(models, keys, cell, MODELS, digits=1)
+
+
+def flat(d: Any, prefix: str = "") -> dict[str, float]:
+    """A nested breakdown as ``{"a/b": value}`` over its numeric leaves."""
+    if isinstance(d, int | float):
+        return {prefix or "total": float(d)}
+    if not isinstance(d, dict):
+        return {}
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        out.update(flat(v, f"{prefix}/{k}" if prefix else str(k)))
+    return out
+
+
+def markdown(rows: Rows, sarray: Rows) -> str:
+    """Every table, with a heading naming the paper's figure it stands beside."""
+    cfgs = configs_of(rows)
+    ns_cfgs = [c for c in cfgs if CONFIGS.get(c) and CONFIGS[c].ns_baseline != BASELINE and c.startswith(("lergan",
+                                                                                                        "zara"))]
+    parts = ["# lergan-bench results\n",
+             "## Speedup over PRIME (Fig. 17–19)\n", metric_table(rows, "speedup_vs_prime"),
+             "## Energy saving over PRIME (Fig. 20)\n", metric_table(rows, "energy_saving_vs_prime")]
+    if ns_cfgs:
+        parts += ["## Speedup over PRIME with the same replica degree (NS)\n",
+                  metric_table(rows, "speedup_vs_prime_ns", ns_cfgs),
+                  "## Energy saving over PRIME with the same replica degree (NS)\n",
+                  metric_table(rows, "energy_saving_vs_prime_ns", ns_cfgs)]
+    for config, base in (("2d-zfdr", BASELINE), ("3d-zfdr", BASELINE), ("lergan-low", "prime-low")):
+        if config in cfgs and base in cfgs:
+            parts += [f"## Per-phase speedup of {config} over {base}, space = crossbars relative (Fig. 16)\n",
+                      phase_table(rows, config, base)]
+    if sarray:
+        parts += ["## SArray space saved by ZFDR: zero-inserted / useful input values\n", sarray_table(sarray)]
+    for config in ("lergan-low", BASELINE):
+        if breakdown_table(rows, config):
+            parts += [f"## Energy breakdown of {config}, % of total (Fig. 23–24)\n", breakdown_table(rows, config)]
+    return "\n".join(parts)

@@ -1,0 +1,100 @@
+"""``lergan-bench``: the paper's §VI evaluation — Table V benchmarks × design points, tables and plots."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lergan_cc.bench import cache, configs, results, runner, tables
+from lergan_cc.cli.common import ArgumentParser, guarded, write_atomic
+from lergan_cc.errors import LerganError
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="lergan-bench", description="Run the LerGAN paper's evaluation: benchmarks x design "
+                       "points, one training iteration each, into tables and plots.")
+    p.add_argument("--models", metavar="NAMES", help=f"comma-separated: {', '.join(configs.MODELS)}, or .lergan "
+                   "files (default: all)")
+    p.add_argument("--configs", metavar="NAMES", help=f"comma-separated: {', '.join(configs.CONFIGS)} "
+                   "(default: all; prime is always run)")
+    p.add_argument("--out", metavar="DIR", default="results", help="output directory (default: results)")
+    p.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, help="worker processes (default: cores)")
+    p.add_argument("--batch", type=_positive, default=64)
+    p.add_argument("--functional", action="store_true", help="also compute the tensors (slow; default timing-only)")
+    p.add_argument("--hw", metavar="HW.toml", help="hardware description passed to lerganc")
+    p.add_argument("--cache-dir", metavar="DIR", help=f"result cache (default: {cache.default_dir()})")
+    p.add_argument("--no-cache", action="store_true", help="recompute everything and store nothing")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    return p
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise LerganError(f"expected a positive integer, got '{text}'")
+    return int(text)
+
+
+def plan(models: list[configs.Model], names: list[str], batch: int, functional: bool,
+         hw: str | None) -> list[runner.Job]:
+    """A simulation job per (model, design point), and an analysis job per model (SArray savings)."""
+    jobs = [runner.Job(m, c, configs.CONFIGS[c].flags, batch, functional, hw) for m in models for c in names]
+    return jobs + [runner.Job(m, runner.ANALYSIS, (), batch, False, hw) for m in models]
+
+
+def _progress(done: int, total: int, job: runner.Job, record: dict[str, Any], cached: bool) -> None:
+    how = "cached" if cached else f"{record.get('seconds', 0):.1f} s"
+    what = "ok" if record.get("ok") else f"error: {record.get('error')}"
+    print(f"[{done}/{total}] {job.model.name} {job.config}: {what} ({how})", file=sys.stderr, flush=True)
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    names = configs.select_configs(configs.split_names(args.configs))
+    models = configs.select_models(configs.split_names(args.models))
+    if args.hw is not None and not Path(args.hw).is_file():
+        raise LerganError(f"{args.hw}: no such file")
+    store = cache.Cache(None if args.no_cache else Path(args.cache_dir) if args.cache_dir else cache.default_dir())
+    start = time.perf_counter()
+    jobs = plan(models, names, args.batch, args.functional, args.hw)
+    records = runner.execute(jobs, store, args.jobs, _progress)
+    rows = results.compare([results.make_row(records[j]) for j in jobs if j.config != runner.ANALYSIS])
+    sarray = [results.sarray_row(records[j]) for j in jobs if j.config == runner.ANALYSIS and records[j]["ok"]]
+    elapsed = time.perf_counter() - start
+    write_outputs(Path(args.out), rows, sarray, _meta(args, names, elapsed), not args.no_plots)
+    failed = [r for r in rows if r.get("error")]
+    print(f"lergan-bench: {len(rows)} runs, {len(failed)} failed, {elapsed:.1f} s; results in {args.out}/",
+          file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _meta(args: Any, names: list[str], elapsed: float) -> dict[str, Any]:
+    return {"batch": args.batch, "timing_only": not args.functional, "iterations": 1, "hw": args.hw,
+            "configs": {n: list(configs.CONFIGS[n].flags) for n in names}, "source": cache.source_digest(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "wall_s": round(elapsed, 2)}
+
+
+def write_outputs(out: Path, rows: list[dict[str, Any]], sarray: list[dict[str, Any]], meta: dict[str, Any],
+                  plots: bool) -> None:
+    """results.json, results.csv, tables.md and (unless disabled) the PNG figures into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(str(out / "results.json"), results.to_json(rows, {**meta, "sarray": sarray}))
+    write_atomic(str(out / "results.csv"), results.to_csv(rows))
+    write_atomic(str(out / "tables.md"), tables.markdown(rows, sarray))
+    if plots:
+        from lergan_cc.bench import plots as plot_mod
+
+        for name, png in plot_mod.figures(rows, sarray).items():
+            write_atomic(str(out / name), png)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return guarded("lergan-bench", lambda: run(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
