@@ -1,0 +1,171 @@
+"""lergan-bench: the design-point table, name checks, the result cache, and the output files on a tiny GAN.
+
+The simulations here are a tiny GAN; the full benchmark is never run by the test suite.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lergan_cc.bench import cache, configs, results, runner
+from lergan_cc.cli import lergan_bench
+from lergan_cc.errors import LerganError
+from tests.conftest import BENCHMARKS, assert_one_line_error, run_cli
+
+TINY_GAN = """gan {
+  generator     "10f-(16t-8t)(4k2s)-t1"
+  discriminator "(1c-8c-16c)(4k2s)-f1"
+  item 8x8
+}
+"""
+
+EXPECTED = {  # design point -> (zero-free, target, replica) as lerganc parses its flags
+    "prime": ("none", "htree-2d", "none"), "2d-zfdr": ("zfdr", "htree-2d", "none"),
+    "3d-nr": ("none", "lergan-3d", "none"), "3d-zfdr": ("zfdr", "lergan-3d", "none"),
+    "lergan-low": ("zfdr", "lergan-3d", "low"), "lergan-middle": ("zfdr", "lergan-3d", "middle"),
+    "lergan-high": ("zfdr", "lergan-3d", "high"), "zara-low": ("deform", "lergan-3d", "low"),
+    "zara-middle": ("deform", "lergan-3d", "middle"), "zara-high": ("deform", "lergan-3d", "high"),
+}
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.lergan"
+    path.write_text(TINY_GAN, encoding="utf-8")
+    return path
+
+
+def _job(model: Path, config: str = "prime") -> runner.Job:
+    return runner.Job(configs.Model(model.stem, model, model.stem), config, configs.CONFIGS[config].flags, batch=4)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_config_flags_parse_as_lerganc_options(name: str, tiny: Path) -> None:
+    opts = runner._options(_job(tiny, name))
+    assert (opts.zero_free, opts.target, opts.replica) == EXPECTED[name]
+    assert opts.batch == 4
+
+
+def test_every_design_point_has_a_prime_baseline_of_its_degree() -> None:
+    for name, cfg in configs.CONFIGS.items():
+        base = configs.CONFIGS[cfg.ns_baseline]
+        assert base.flags[1] == "none" and base.flags[3] == "htree-2d", name
+        assert base.flags[5] == cfg.flags[5], name  # same replica degree
+
+
+def test_select_names() -> None:
+    assert configs.select_configs(None) == list(configs.CONFIGS)
+    assert configs.select_configs(["lergan-high", "3d-nr"]) == ["prime", "3d-nr", "lergan-high"]
+    assert [m.name for m in configs.select_models(None)] == list(BENCHMARKS)
+    assert configs.split_names("a, b,") == ["a", "b"] and configs.split_names("all") is None
+    with pytest.raises(LerganError, match="unknown design point 'lergan-huge'"):
+        configs.select_configs(["lergan-huge"])
+    with pytest.raises(LerganError, match="unknown benchmark 'biggan'"):
+        configs.select_models(["biggan"])
+
+
+@pytest.mark.parametrize(("flag", "value", "needle"), [("--models", "dcgan,biggan", "unknown benchmark 'biggan'"),
+                                                        ("--configs", "prime,turbo", "unknown design point 'turbo'"),
+                                                        ("--jobs", "0", "positive integer")])
+def test_bad_names_one_line_exit_2(tmp_path: Path, flag: str, value: str, needle: str) -> None:
+    proc = run_cli("lergan-bench", flag, value, "--out", tmp_path / "out", "--cache-dir", tmp_path / "c")
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "out").exists()
+
+
+def _fake_simulate(job: runner.Job) -> dict[str, Any]:
+    """A report in the DESIGN §8 shape whose numbers depend on the design point (fast)."""
+    speed = {"prime": 1.0, "3d-zfdr": 4.0, "lergan-low": 8.0}.get(job.config, 2.0)
+    phases = {p: {"time_ns": 100.0 / speed, "energy_pj": 50.0 / speed} for p in ("G_fwd", "D_fwd")}
+    return {"report": {"time_ns": 200.0 / speed, "energy_pj": 100.0 / speed, "phases": phases,
+                       "energy_breakdown": {"compute": 70.0, "interconnect": 30.0}, "utilization": {},
+                       "traffic": {}, "layers": []}, "crossbars_used": int(10 * speed), "tiles_used": 1}
+
+
+def test_cache_hit_miss_and_invalidation(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(runner, "_simulate", lambda job: calls.append(job.config) or _fake_simulate(job))
+    store = cache.Cache(tmp_path / "cache")
+    jobs = [_job(tiny, "prime"), _job(tiny, "lergan-low")]
+    seen: list[bool] = []
+
+    def progress(*a: Any) -> None:
+        seen.append(a[-1])
+
+    first = runner.execute(jobs, store, 1, progress)
+    assert sorted(calls) == ["lergan-low", "prime"] and seen == [False, False]
+    second = runner.execute(jobs, store, 1, progress)
+    assert len(calls) == 2 and seen[2:] == [True, True]
+    assert second == first
+    tiny.write_text(TINY_GAN.replace("10f", "12f"), encoding="utf-8")  # the model changed: both recomputed
+    runner.execute(jobs, store, 1, progress)
+    assert len(calls) == 4
+    assert runner.execute([_job(tiny, "3d-zfdr")], store, 1, progress) and calls[-1] == "3d-zfdr"
+
+
+def test_cache_key_covers_flags_batch_hw_and_source(tiny: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    base = _job(tiny)
+    hw = tmp_path / "hw.toml"
+    hw.write_text("# same defaults\n", encoding="utf-8")
+    variants = [_job(tiny, "2d-zfdr"), runner.Job(base.model, "prime", base.flags, batch=8),
+                runner.Job(base.model, "prime", base.flags, batch=4, functional=True),
+                runner.Job(base.model, "prime", base.flags, batch=4, hw=str(hw))]
+    assert len({base.key(), *(v.key() for v in variants)}) == 5
+    before = base.key()
+    assert before == _job(tiny).key()
+    monkeypatch.setattr(cache, "source_digest", lambda: "another compiler")
+    assert _job(tiny).key() != before
+
+
+def test_source_digest_ignores_the_bench_itself() -> None:
+    bench = Path(cache.__file__).resolve().parent
+    assert not cache._is_source(bench / "plots.py", bench)
+    assert cache._is_source(bench.parent / "pipeline.py", bench)
+
+
+def test_outputs_and_schema(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "_simulate", _fake_simulate)
+    out = tmp_path / "out"
+    argv = ["--models", str(tiny), "--configs", "3d-zfdr,lergan-low", "--out", str(out), "--jobs", "1",
+            "--batch", "4", "--cache-dir", str(tmp_path / "c")]
+    assert lergan_bench.main(argv) == 0
+    data = json.loads((out / "results.json").read_text())
+    rows = {r["config"]: r for r in data["results"]}
+    assert set(rows) == {"prime", "3d-zfdr", "lergan-low"}
+    for r in rows.values():
+        assert {"model", "config", "time_ns", "energy_pj", "speedup_vs_prime", "energy_saving_vs_prime"} <= set(r)
+    assert rows["prime"]["speedup_vs_prime"] == 1.0
+    assert rows["lergan-low"]["speedup_vs_prime"] == pytest.approx(8.0)
+    assert rows["3d-zfdr"]["energy_saving_vs_prime"] == pytest.approx(4.0)
+    assert rows["lergan-low"]["phase_speedup_vs_prime"]["G_fwd"] == pytest.approx(8.0)
+    assert data["meta"]["sarray"][0]["g_fwd"] > 1.0  # from the real lerganc --emit analysis
+    with (out / "results.csv").open() as f:
+        assert [r["config"] for r in csv.DictReader(f)] == ["prime", "3d-zfdr", "lergan-low"]
+    md = (out / "tables.md").read_text()
+    assert "| **mean** |" not in md and "8.00" in md and "Energy breakdown" in md
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert "fig18_reshape.png" in pngs and "sarray.png" in pngs and "fig23_energy_breakdown.png" in pngs
+    assert all((out / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+
+def test_a_failing_design_point_is_reported_not_fatal(tiny: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(job: runner.Job) -> dict[str, Any]:
+        raise LerganError("bank B1 is full")
+
+    monkeypatch.setattr(runner, "_simulate", fail)
+    argv = ["--models", str(tiny), "--configs", "prime", "--out", str(tmp_path / "o"), "--jobs", "1",
+            "--no-cache", "--no-plots"]
+    assert lergan_bench.main(argv) == 1
+    row = json.loads((tmp_path / "o" / "results.json").read_text())["results"][0]
+    assert row["error"] == "bank B1 is full" and row["speedup_vs_prime"] is None
+
+
+def test_mean_skips_missing() -> None:
+    assert results.mean([1.0, None, 3.0]) == 2.0 and results.mean([None]) is None
