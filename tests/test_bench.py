@@ -51,11 +51,9 @@ def test_config_flags_parse_as_lerganc_options(name: str, tiny: Path) -> None:
     assert opts.batch == 4
 
 
-def test_every_design_point_has_a_prime_baseline_of_its_degree() -> None:
-    for name, cfg in configs.CONFIGS.items():
-        base = configs.CONFIGS[cfg.ns_baseline]
-        assert base.flags[1] == "none" and base.flags[3] == "htree-2d", name
-        assert base.flags[5] == cfg.flags[5], name  # same replica degree
+def test_table_is_exactly_the_expected_design_points() -> None:
+    assert set(configs.CONFIGS) == {*EXPECTED, "2d-zfdr-low"}
+    assert runner._options(_job(Path("x.lergan"), "2d-zfdr-low")).target == "htree-2d"
 
 
 def test_select_names() -> None:
@@ -84,7 +82,8 @@ def _fake_simulate(job: runner.Job) -> dict[str, Any]:
     phases = {p: {"time_ns": 100.0 / speed, "energy_pj": 50.0 / speed} for p in ("G_fwd", "D_fwd")}
     return {"report": {"time_ns": 200.0 / speed, "energy_pj": 100.0 / speed, "phases": phases,
                        "energy_breakdown": {"compute": 70.0, "interconnect": 30.0}, "utilization": {},
-                       "traffic": {}, "layers": []}, "crossbars_used": int(10 * speed), "tiles_used": 1}
+                       "traffic": {}, "layers": []}, "crossbars_used": int(10 * speed), "tiles_used": 1,
+            "crossbars_by_phase": {"G_fwd": int(5 * speed), "D_fwd": 5}}
 
 
 def test_cache_hit_miss_and_invalidation(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,6 +143,9 @@ def test_outputs_and_schema(tiny: Path, tmp_path: Path, monkeypatch: pytest.Monk
     assert rows["lergan-low"]["speedup_vs_prime"] == pytest.approx(8.0)
     assert rows["3d-zfdr"]["energy_saving_vs_prime"] == pytest.approx(4.0)
     assert rows["lergan-low"]["phase_speedup_vs_prime"]["G_fwd"] == pytest.approx(8.0)
+    assert rows["lergan-low"]["space_vs_prime"] == pytest.approx(8.0)  # 80 crossbars against 10
+    assert rows["3d-zfdr"]["speedup_vs_prime_ns"] == pytest.approx(1.0)  # 4x faster on 4x the crossbars
+    assert rows["3d-zfdr"]["phase_space_vs_prime"] == {"G_fwd": 4.0, "D_fwd": 1.0}
     assert data["meta"]["sarray"][0]["g_fwd"] > 1.0  # from the real lerganc --emit analysis
     with (out / "results.csv").open() as f:
         assert [r["config"] for r in csv.DictReader(f)] == ["prime", "3d-zfdr", "lergan-low"]

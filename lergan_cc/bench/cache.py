@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-SCHEMA = 1  # bump when a cached record's layout changes
+SCHEMA = 2  # bump when a cached record's layout changes
 SOURCE_SUFFIXES = (".py", ".lark", ".toml", ".j2", ".jinja", ".fsm")
 
 

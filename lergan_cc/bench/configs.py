@@ -16,11 +16,10 @@ BASELINE = "prime"
 
 @dataclass(frozen=True)
 class Config:
-    """A design point: its ``lerganc`` flags, a label for plots, and its same-space PRIME baseline."""
+    """A design point: its ``lerganc`` flags and its label in plots."""
 
     flags: tuple[str, ...]
     label: str
-    ns_baseline: str  # PRIME given the same replica degree: the paper's "normalized space" (NS)
 
 
 def _flags(zero_free: str, target: str, replica: str) -> tuple[str, ...]:
@@ -28,20 +27,17 @@ def _flags(zero_free: str, target: str, replica: str) -> tuple[str, ...]:
 
 
 CONFIGS: dict[str, Config] = {
-    "prime": Config(_flags("none", "htree-2d", "none"), "PRIME", "prime"),
-    "prime-low": Config(_flags("none", "htree-2d", "low"), "PRIME-low", "prime-low"),
-    "prime-middle": Config(_flags("none", "htree-2d", "middle"), "PRIME-middle", "prime-middle"),
-    "prime-high": Config(_flags("none", "htree-2d", "high"), "PRIME-high", "prime-high"),
-    "2d-zfdr": Config(_flags("zfdr", "htree-2d", "none"), "2D-ZFDR", "prime"),
-    "2d-zfdr-low": Config(_flags("zfdr", "htree-2d", "low"), "2D-ZFDR-low", "prime-low"),
-    "3d-nr": Config(_flags("none", "lergan-3d", "none"), "3D-NR", "prime"),
-    "3d-zfdr": Config(_flags("zfdr", "lergan-3d", "none"), "3D-ZFDR", "prime"),
-    "lergan-low": Config(_flags("zfdr", "lergan-3d", "low"), "LerGAN-low", "prime-low"),
-    "lergan-middle": Config(_flags("zfdr", "lergan-3d", "middle"), "LerGAN-middle", "prime-middle"),
-    "lergan-high": Config(_flags("zfdr", "lergan-3d", "high"), "LerGAN-high", "prime-high"),
-    "zara-low": Config(_flags("deform", "lergan-3d", "low"), "ZARA-low", "prime-low"),
-    "zara-middle": Config(_flags("deform", "lergan-3d", "middle"), "ZARA-middle", "prime-middle"),
-    "zara-high": Config(_flags("deform", "lergan-3d", "high"), "ZARA-high", "prime-high"),
+    "prime": Config(_flags("none", "htree-2d", "none"), "PRIME"),
+    "2d-zfdr": Config(_flags("zfdr", "htree-2d", "none"), "2D-ZFDR"),
+    "2d-zfdr-low": Config(_flags("zfdr", "htree-2d", "low"), "2D-ZFDR-low"),
+    "3d-nr": Config(_flags("none", "lergan-3d", "none"), "3D-NR"),
+    "3d-zfdr": Config(_flags("zfdr", "lergan-3d", "none"), "3D-ZFDR"),
+    "lergan-low": Config(_flags("zfdr", "lergan-3d", "low"), "LerGAN-low"),
+    "lergan-middle": Config(_flags("zfdr", "lergan-3d", "middle"), "LerGAN-middle"),
+    "lergan-high": Config(_flags("zfdr", "lergan-3d", "high"), "LerGAN-high"),
+    "zara-low": Config(_flags("deform", "lergan-3d", "low"), "ZARA-low"),
+    "zara-middle": Config(_flags("deform", "lergan-3d", "middle"), "ZARA-middle"),
+    "zara-high": Config(_flags("deform", "lergan-3d", "high"), "ZARA-high"),
 }
 
 # Table V, in the paper's order: name -> the label its figures use. Files are examples/<name>.lergan.

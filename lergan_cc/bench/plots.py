@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from lergan_cc.bench.configs import BASELINE, CONFIGS, MODELS
+from lergan_cc.bench.configs import CONFIGS, MODELS
 from lergan_cc.bench.results import mean
-from lergan_cc.bench.tables import PHASES, Rows, flat, index, models_of
+from lergan_cc.bench.tables import PHASES, Rows, flat, index, models_of, phase_ns
 
 # Figure file -> (title, field of a row, design points drawn, log scale).
 FIGURES: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
@@ -17,14 +17,11 @@ FIGURES: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
                           ("3d-nr", "3d-zfdr", "lergan-low"), True),
     "fig19_speedup.png": ("LerGAN and ZARA-style deform: speedup over PRIME", "speedup_vs_prime",
                           ("lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-middle", "zara-high"), True),
-    "fig19_speedup_ns.png": ("Speedup over PRIME with the same replica degree (NS)", "speedup_vs_prime_ns",
-                             ("lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-middle", "zara-high"),
-                             True),
+    "fig19_speedup_ns.png": ("Speedup over PRIME at normalized space (PRIME scaled ideally to the same crossbars)",
+                             "speedup_vs_prime_ns",
+                             ("3d-zfdr", "lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-high"), True),
     "fig20_energy.png": ("Energy saving over PRIME", "energy_saving_vs_prime",
                          ("lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-middle", "zara-high"), True),
-    "fig20_energy_ns.png": ("Energy saving over PRIME with the same replica degree (NS)", "energy_saving_vs_prime_ns",
-                            ("lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-middle", "zara-high"),
-                            True),
 }
 
 
@@ -91,24 +88,23 @@ def metric_figure(rows: Rows, title: str, field: str, configs: tuple[str, ...], 
     return bars(_labels(models), series, title, field.replace("_", " "), log)
 
 
-def phase_figure(rows: Rows, config: str, baseline: str) -> bytes | None:
-    """Fig. 16: per-phase speedup of ``config`` over ``baseline``, one bar per phase."""
+def phase_figure(rows: Rows, config: str, ns: bool) -> bytes | None:
+    """Fig. 16: per-phase speedup of ``config`` over PRIME (at normalized space when ``ns``), a bar per phase."""
     by, models = index(rows), models_of(rows)
     series = {}
     for p in PHASES:
-        values = [_phase_speedup(by, m, p, config, baseline) for m in models]
+        values = [_phase(by.get((m, config), {}), p, ns) for m in models]
         if any(v is not None for v in values):
             series[p] = [*values, mean(values)]
     if not series:
         return None
-    return bars(_labels(models), series, f"Per-phase speedup of {CONFIGS[config].label} over "
-                f"{CONFIGS[baseline].label}", "phase speedup", True)
+    what = "at normalized space" if ns else ""
+    return bars(_labels(models), series, f"Per-phase speedup of {CONFIGS[config].label} over PRIME {what}",
+                "phase speedup", True)
 
 
-def _phase_speedup(by: dict, m: str, p: str, config: str, baseline: str) -> float | None:
-    a = by.get((m, baseline), {}).get("phases", {}).get(p, {}).get("time_ns")
-    b = by.get((m, config), {}).get("phases", {}).get(p, {}).get("time_ns")
-    return a / b if a is not None and b else None
+def _phase(row: dict[str, Any], phase: str, ns: bool) -> float | None:
+    return phase_ns(row, phase) if ns else row.get("phase_speedup_vs_prime", {}).get(phase)
 
 
 def sarray_figure(sarray: Rows) -> bytes | None:
@@ -150,8 +146,9 @@ def breakdown_figure(rows: Rows, config: str) -> bytes | None:
 def figures(rows: Rows, sarray: Rows) -> dict[str, bytes]:
     """File name -> PNG bytes, for every figure the results have data for."""
     out: dict[str, bytes | None] = {name: metric_figure(rows, *spec) for name, spec in FIGURES.items()}
-    out["fig16_phases_2d_zfdr.png"] = phase_figure(rows, "2d-zfdr", BASELINE)
-    out["fig16_phases_lergan_low_ns.png"] = phase_figure(rows, "lergan-low", "prime-low")
+    out["fig16_phases_2d_zfdr.png"] = phase_figure(rows, "2d-zfdr", False)
+    out["fig16_phases_2d_zfdr_ns.png"] = phase_figure(rows, "2d-zfdr", True)
+    out["fig16_phases_lergan_low.png"] = phase_figure(rows, "lergan-low", False)
     out["sarray.png"] = sarray_figure(sarray)
     out["fig23_energy_breakdown.png"] = breakdown_figure(rows, "lergan-low")
     return {k: v for k, v in out.items() if v is not None}

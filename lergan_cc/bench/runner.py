@@ -102,7 +102,16 @@ def _simulate(job: Job) -> dict[str, Any]:
         report = json.loads(Path(report_path).read_text(encoding="utf-8"))
     t2 = time.perf_counter()
     return {"report": report, "crossbars_used": place["crossbars_used"], "tiles_used": place["tiles_used"],
+            "crossbars_by_phase": _by_phase(place["layers"]),
             "compile_s": round(t1 - t0, 3), "simulate_s": round(t2 - t1, 3)}
+
+
+def _by_phase(layers: list[dict[str, Any]]) -> dict[str, int]:
+    """Crossbars holding each phase's matrices (every copy), from the placement report."""
+    out: dict[str, int] = {}
+    for layer in layers:
+        out[layer["phase"]] = out.get(layer["phase"], 0) + layer["crossbars"]
+    return out
 
 
 def _write_program(g: Any, path: str) -> None:

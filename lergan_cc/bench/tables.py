@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lergan_cc.bench.configs import BASELINE, CONFIGS, MODELS
+from lergan_cc.bench.configs import BASELINE, MODELS
 from lergan_cc.bench.results import mean
 
 PHASES = ("G_fwd", "G_wgrad", "G_err", "D_fwd", "D_wgrad", "D_err")
@@ -48,17 +48,20 @@ def metric_table(rows: Rows, field: str, configs: list[str] | None = None) -> st
     return grid(models_of(rows), configs, lambda m, c: by.get((m, c), {}).get(field), MODELS)
 
 
-def phase_table(rows: Rows, config: str, baseline: str) -> str:
-    """Per-phase speedup t_phase(baseline) / t_phase(config), with the config's space relative to the baseline."""
+def phase_table(rows: Rows, config: str, field: str) -> str:
+    """A per-phase field of ``config`` (``phase_speedup_vs_prime``, ``phase_space_vs_prime``…), one column per phase."""
     by = index(rows)
+    return grid(models_of(rows), list(PHASES), lambda m, p: by.get((m, config), {}).get(field, {}).get(p), MODELS)
 
-    def cell(m: str, p: str) -> float | None:
-        a, b = by.get((m, baseline), {}), by.get((m, config), {})
-        if p == "space":
-            return _div(b.get("crossbars_used"), a.get("crossbars_used"))
-        return _div(a.get("phases", {}).get(p, {}).get("time_ns"), b.get("phases", {}).get(p, {}).get("time_ns"))
 
-    return grid(models_of(rows), [*PHASES, "space"], cell, MODELS)
+def phase_ns(row: dict[str, Any], phase: str) -> float | None:
+    """Per-phase speedup at normalized space: the phase speedup over the phase's crossbars relative to PRIME."""
+    return _div(row.get("phase_speedup_vs_prime", {}).get(phase), row.get("phase_space_vs_prime", {}).get(phase))
+
+
+def phase_ns_table(rows: Rows, config: str) -> str:
+    by = index(rows)
+    return grid(models_of(rows), list(PHASES), lambda m, p: phase_ns(by.get((m, config), {}), p), MODELS)
 
 
 def _div(a: float | None, b: float | None) -> float | None:
@@ -101,23 +104,29 @@ def flat(d: Any, prefix: str = "") -> dict[str, float]:
     return out
 
 
+NS_CONFIGS = ("2d-zfdr", "3d-zfdr", "lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-middle",
+              "zara-high")
+
+
 def markdown(rows: Rows, sarray: Rows) -> str:
     """Every table, with a heading naming the paper's figure it stands beside."""
     cfgs = configs_of(rows)
-    ns_cfgs = [c for c in cfgs if CONFIGS.get(c) and CONFIGS[c].ns_baseline != BASELINE and c.startswith(("lergan",
-                                                                                                        "zara"))]
+    ns = [c for c in NS_CONFIGS if c in cfgs]
     parts = ["# lergan-bench results\n",
              "## Speedup over PRIME (Fig. 17–19)\n", metric_table(rows, "speedup_vs_prime"),
              "## Energy saving over PRIME (Fig. 20)\n", metric_table(rows, "energy_saving_vs_prime")]
-    if ns_cfgs:
-        parts += ["## Speedup over PRIME with the same replica degree (NS)\n",
-                  metric_table(rows, "speedup_vs_prime_ns", ns_cfgs),
-                  "## Energy saving over PRIME with the same replica degree (NS)\n",
-                  metric_table(rows, "energy_saving_vs_prime_ns", ns_cfgs)]
-    for config, base in (("2d-zfdr", BASELINE), ("3d-zfdr", BASELINE), ("lergan-low", "prime-low")):
-        if config in cfgs and base in cfgs:
-            parts += [f"## Per-phase speedup of {config} over {base}, space = crossbars relative (Fig. 16)\n",
-                      phase_table(rows, config, base)]
+    if ns:
+        parts += ["## Space: crossbars relative to PRIME\n", metric_table(rows, "space_vs_prime", ns),
+                  "## Speedup over PRIME at normalized space (NS: PRIME scaled ideally to the same crossbars)\n",
+                  metric_table(rows, "speedup_vs_prime_ns", ns)]
+    for config in ("2d-zfdr", "lergan-low"):
+        if config in cfgs:
+            parts += [f"## Per-phase speedup of {config} over PRIME (Fig. 16)\n",
+                      phase_table(rows, config, "phase_speedup_vs_prime"),
+                      f"## Per-phase space of {config}: crossbars relative to PRIME's for the phase (Fig. 16 NS)\n",
+                      phase_table(rows, config, "phase_space_vs_prime"),
+                      f"## Per-phase speedup of {config} at normalized space (Fig. 16 NS)\n",
+                      phase_ns_table(rows, config)]
     if sarray:
         parts += ["## SArray space saved by ZFDR: zero-inserted / useful input values\n", sarray_table(sarray)]
     for config in ("lergan-low", BASELINE):
