@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lergan_cc.bench import cache, configs, results, runner
+from lergan_cc.bench import cache, configs, directions, results, runner
 from lergan_cc.cli import lergan_bench
 from lergan_cc.errors import LerganError
 from tests.conftest import BENCHMARKS, assert_one_line_error, run_cli
@@ -146,7 +146,8 @@ def test_outputs_and_schema(tiny: Path, tmp_path: Path, monkeypatch: pytest.Monk
     assert rows["lergan-low"]["space_vs_prime"] == pytest.approx(8.0)  # 80 crossbars against 10
     assert rows["3d-zfdr"]["speedup_vs_prime_ns"] == pytest.approx(1.0)  # 4x faster on 4x the crossbars
     assert rows["3d-zfdr"]["phase_space_vs_prime"] == {"G_fwd": 4.0, "D_fwd": 1.0}
-    assert data["meta"]["sarray"][0]["g_fwd"] > 1.0  # from the real lerganc --emit analysis
+    assert data["sarray"][0]["g_fwd"] > 1.0  # from the real lerganc --emit analysis
+    assert {d["name"]: d["holds"] for d in data["directions"]}["zfdr_beats_nr_3d"] is None  # 3d-nr not run
     with (out / "results.csv").open() as f:
         assert [r["config"] for r in csv.DictReader(f)] == ["prime", "3d-zfdr", "lergan-low"]
     md = (out / "tables.md").read_text()
@@ -171,3 +172,24 @@ def test_a_failing_design_point_is_reported_not_fatal(tiny: Path, tmp_path: Path
 
 def test_mean_skips_missing() -> None:
     assert results.mean([1.0, None, 3.0]) == 2.0 and results.mean([None]) is None
+
+
+def _rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Rows from {model: {config: time}} with energy = time, compared against prime."""
+    rows = [{"model": m, "config": c, "time_ns": t, "energy_pj": t, "phases": {}, "crossbars_used": None}
+            for m, ts in times.items() for c, t in ts.items()]
+    return results.compare(rows)
+
+
+def test_directions_hold_and_fail_with_the_benchmarks_named() -> None:
+    base = {"prime": 100.0, "3d-nr": 80.0, "3d-zfdr": 40.0, "lergan-low": 20.0, "lergan-middle": 10.0,
+            "lergan-high": 10.0}
+    rows = _rows({"dcgan": base, "magan_mnist": {**base, "lergan-low": 90.0, "lergan-middle": 95.0},
+                  "gpgan": {**base, "3d-zfdr": 85.0, "lergan-low": 50.0}})
+    v = {d["name"]: d for d in directions.evaluate(rows)}
+    assert v["zfdr_beats_nr_3d"]["holds"] is False and v["zfdr_beats_nr_3d"]["detail"] == "fails on gpgan"
+    assert v["more_replicas_faster"]["holds"] is False and "magan_mnist" in v["more_replicas_faster"]["detail"]
+    assert v["magan_gains_least"]["holds"] is True
+    assert v["dcgan_discogan_gain_most"]["holds"] is True  # only DCGAN of the three is present
+    assert v["3d_beats_htree_zfdr"]["holds"] is None  # no 2d-zfdr rows
+    assert "does not hold" in directions.markdown(list(v.values()))

@@ -83,8 +83,9 @@ def mean(values: list[float | None]) -> float | None:
     return statistics.fmean(xs) if xs else None
 
 
-def to_json(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    return json.dumps({"meta": meta, "results": rows}, indent=1, sort_keys=False) + "\n"
+def to_json(rows: list[dict[str, Any]], meta: dict[str, Any], **extra: Any) -> str:
+    """``{"meta":…, "results":[row…], <extra>…}``."""
+    return json.dumps({"meta": meta, "results": rows, **extra}, indent=1) + "\n"
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

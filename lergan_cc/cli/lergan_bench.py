@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lergan_cc.bench import cache, configs, results, runner, tables
+from lergan_cc.bench import cache, configs, directions, results, runner, tables
 from lergan_cc.cli.common import ArgumentParser, guarded, write_atomic
 from lergan_cc.errors import LerganError
 
@@ -82,9 +82,10 @@ def write_outputs(out: Path, rows: list[dict[str, Any]], sarray: list[dict[str, 
                   plots: bool) -> None:
     """results.json, results.csv, tables.md and (unless disabled) the PNG figures into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(str(out / "results.json"), results.to_json(rows, {**meta, "sarray": sarray}))
+    verdicts = directions.evaluate(rows)
+    write_atomic(str(out / "results.json"), results.to_json(rows, meta, sarray=sarray, directions=verdicts))
     write_atomic(str(out / "results.csv"), results.to_csv(rows))
-    write_atomic(str(out / "tables.md"), tables.markdown(rows, sarray))
+    write_atomic(str(out / "tables.md"), tables.markdown(rows, sarray, directions.markdown(verdicts)))
     if plots:
         from lergan_cc.bench import plots as plot_mod
 

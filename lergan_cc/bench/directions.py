@@ -1,0 +1,120 @@
+"""The paper's qualitative claims (§VI-C, -D), checked on the results: which hold, and where not.
+
+Each check reads the rows and returns whether the claim holds and, if not, on which benchmarks it
+fails, so ``docs/results.md`` can say so plainly instead of the model being bent to fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
+
+from lergan_cc.bench.tables import Rows, index, models_of
+
+Check = Callable[[Rows], tuple[bool | None, str]]
+
+
+def _time(by: dict, m: str, c: str) -> float | None:
+    return by.get((m, c), {}).get("time_ns")
+
+
+def _per_model(rows: Rows, holds: Callable[[dict, str], bool | None]) -> tuple[bool | None, str]:
+    """All benchmarks satisfy ``holds``; the detail names those that do not (None: no data)."""
+    by = index(rows)
+    verdicts = {m: holds(by, m) for m in models_of(rows)}
+    known = {m: v for m, v in verdicts.items() if v is not None}
+    if not known:
+        return None, "no data"
+    bad = [m for m, v in known.items() if not v]
+    return not bad, ("fails on " + ", ".join(bad)) if bad else f"all {len(known)} benchmarks"
+
+
+def _less(*configs: str, field: str = "time_ns") -> Callable[[dict, str], bool | None]:
+    """``field`` strictly decreases along ``configs`` (non-strictly for equal replica results)."""
+    def holds(by: dict, m: str) -> bool | None:
+        vs = [by.get((m, c), {}).get(field) for c in configs]
+        if any(v is None for v in vs):
+            return None
+        return all(a >= b for a, b in pairwise(vs)) and vs[0] > vs[-1]
+    return holds
+
+
+def _gain(rows: Rows, config: str) -> dict[str, float]:
+    by = index(rows)
+    return {m: by[(m, config)]["speedup_vs_prime"] for m in models_of(rows)
+            if by.get((m, config), {}).get("speedup_vs_prime") is not None}
+
+
+def least_gain(model: str, config: str) -> Check:
+    def check(rows: Rows) -> tuple[bool | None, str]:
+        g = _gain(rows, config)
+        if model not in g or len(g) < 2:
+            return None, "no data"
+        low = min(g, key=g.__getitem__)
+        return low == model, f"least: {low} {g[low]:.2f}×" + ("" if low == model else f"; {model} {g[model]:.2f}×")
+    return check
+
+
+def most_gain(models: tuple[str, ...], config: str) -> Check:
+    """The benchmarks with the largest speedups are exactly ``models`` (as many as are present)."""
+    def check(rows: Rows) -> tuple[bool | None, str]:
+        g = _gain(rows, config)
+        wanted = [m for m in models if m in g]
+        if not wanted or len(g) <= len(wanted):
+            return None, "no data"
+        top = sorted(g, key=g.__getitem__, reverse=True)[: len(wanted)]
+        return set(top) == set(wanted), "top: " + ", ".join(f"{m} {g[m]:.2f}×" for m in top)
+    return check
+
+
+def _dup_helps_3d_more(by: dict, m: str) -> bool | None:
+    t = [_time(by, m, c) for c in ("3d-zfdr", "lergan-low", "2d-zfdr", "2d-zfdr-low")]
+    if any(v is None for v in t):
+        return None
+    return t[0] / t[1] > t[2] / t[3]
+
+
+CHECKS: dict[str, tuple[str, Check]] = {
+    "zfdr_beats_nr_3d": ("ZFDR beats normal reshape under 3-D connection (Fig. 18)",
+                         lambda rows: _per_model(rows, _less("3d-nr", "3d-zfdr"))),
+    "3d_beats_htree_zfdr": ("3-D connection beats the H-tree with ZFDR (Fig. 17)",
+                            lambda rows: _per_model(rows, _less("2d-zfdr", "3d-zfdr"))),
+    "duplication_helps_3d_more": ("duplication (low) helps much more with 3-D connection than with the H-tree "
+                                  "(Fig. 17)", lambda rows: _per_model(rows, _dup_helps_3d_more)),
+    "more_replicas_faster": ("more replicas are faster: LerGAN high ≤ middle ≤ low < no duplication (Fig. 19)",
+                             lambda rows: _per_model(rows, _less("3d-zfdr", "lergan-low", "lergan-middle",
+                                                                 "lergan-high"))),
+    "more_replicas_more_energy": ("more replicas cost more energy: LerGAN low < middle < high (Fig. 20)",
+                                  lambda rows: _per_model(rows, _less("lergan-high", "lergan-middle", "lergan-low",
+                                                                      field="energy_pj"))),
+    "magan_gains_least": ("MAGAN-MNIST gains least (LerGAN-low over PRIME, Fig. 19)",
+                          least_gain("magan_mnist", "lergan-low")),
+    "dcgan_discogan_gain_most": ("DCGAN and DiscoGAN gain most (LerGAN-low over PRIME, Fig. 19/21)",
+                                 most_gain(("dcgan", "discogan_4pairs", "discogan_5pairs"), "lergan-low")),
+    "dcgan_over_3dgan_gpgan": ("DCGAN gains more than 3D-GAN and GPGAN (larger kernels, Fig. 19)",
+                               lambda rows: _dcgan_over(rows, "lergan-low")),
+}
+
+
+def _dcgan_over(rows: Rows, config: str) -> tuple[bool | None, str]:
+    g = _gain(rows, config)
+    if not {"dcgan", "3dgan", "gpgan"} <= set(g):
+        return None, "no data"
+    return g["dcgan"] > max(g["3dgan"], g["gpgan"]), ", ".join(f"{m} {g[m]:.2f}×" for m in ("dcgan", "3dgan", "gpgan"))
+
+
+def evaluate(rows: Rows) -> list[dict[str, Any]]:
+    """Every claim with ``holds`` (True, False, or None when the run lacks the data) and a detail."""
+    out = []
+    for name, (claim, check) in CHECKS.items():
+        holds, detail = check(rows)
+        out.append({"name": name, "claim": claim, "holds": holds, "detail": detail})
+    return out
+
+
+def markdown(verdicts: list[dict[str, Any]]) -> str:
+    mark = {True: "holds", False: "**does not hold**", None: "not run"}
+    lines = ["| claim | verdict | detail |", "| --- | --- | --- |"]
+    lines += [f"| {v['claim']} | {mark[v['holds']]} | {v['detail']} |" for v in verdicts]
+    return "\n".join(lines) + "\n"
