@@ -49,10 +49,20 @@ def make_row(record: dict[str, Any]) -> dict[str, Any]:
                      for p, e in (report.get("phases") or {}).items()}
     for k in ("energy_breakdown", "traffic", "utilization"):
         row[k] = report.get(k)
+    row["tile_energy"] = tile_energy(report)
     row["compile_s"], row["simulate_s"] = record.get("compile_s"), record.get("simulate_s")
     if not record.get("ok", False):
         row["error"] = record.get("error")
     return row
+
+
+def tile_energy(report: dict[str, Any]) -> dict[str, float] | None:
+    """A tile's energy by part (Fig. 24): the report's MMV parts plus cell writes and buffers, if it has them."""
+    parts = report.get("compute_breakdown")
+    if not isinstance(parts, dict):
+        return None
+    eb = report.get("energy_breakdown") or {}
+    return {**parts, **{k: eb[k] for k in ("cell_writes", "buffers") if k in eb}}
 
 
 def compare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

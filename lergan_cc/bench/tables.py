@@ -108,11 +108,11 @@ NS_CONFIGS = ("2d-zfdr", "3d-zfdr", "lergan-low", "lergan-middle", "lergan-high"
               "zara-high")
 
 
-def markdown(rows: Rows, sarray: Rows, verdicts: str = "") -> str:
+def markdown(rows: Rows, sarray: Rows, head: str = "") -> str:
     """Every table, with a heading naming the paper's figure it stands beside."""
     cfgs = configs_of(rows)
     ns = [c for c in NS_CONFIGS if c in cfgs]
-    parts = ["# lergan-bench results\n", *(["## The paper's directions\n", verdicts] if verdicts else []),
+    parts = ["# lergan-bench results\n", *([head] if head else []),
              "## Speedup over PRIME (Fig. 17–19)\n", metric_table(rows, "speedup_vs_prime"),
              "## Energy saving over PRIME (Fig. 20)\n", metric_table(rows, "energy_saving_vs_prime")]
     if ns:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lergan_cc.bench import cache, configs, directions, results, runner, tables
+from lergan_cc.bench import cache, configs, directions, paper, results, runner, tables
 from lergan_cc.cli.common import ArgumentParser, guarded, write_atomic
 from lergan_cc.errors import LerganError
 
@@ -82,10 +82,13 @@ def write_outputs(out: Path, rows: list[dict[str, Any]], sarray: list[dict[str, 
                   plots: bool) -> None:
     """results.json, results.csv, tables.md and (unless disabled) the PNG figures into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    verdicts = directions.evaluate(rows)
-    write_atomic(str(out / "results.json"), results.to_json(rows, meta, sarray=sarray, directions=verdicts))
+    verdicts, pairs = directions.evaluate(rows), paper.side_by_side(rows, sarray)
+    write_atomic(str(out / "results.json"), results.to_json(rows, meta, sarray=sarray, directions=verdicts,
+                                                            paper=pairs))
     write_atomic(str(out / "results.csv"), results.to_csv(rows))
-    write_atomic(str(out / "tables.md"), tables.markdown(rows, sarray, directions.markdown(verdicts)))
+    head = ["## The paper's numbers beside ours\n", paper.markdown(pairs),
+            "## The paper's directions\n", directions.markdown(verdicts)]
+    write_atomic(str(out / "tables.md"), tables.markdown(rows, sarray, "\n".join(head)))
     if plots:
         from lergan_cc.bench import plots as plot_mod
 
