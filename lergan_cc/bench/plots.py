@@ -38,23 +38,25 @@ def bars(groups: list[str], series: dict[str, list[float | None]], title: str, y
          ref: float | None = 1.0) -> bytes:
     """Grouped bars: one group per benchmark (and the mean), one bar per series, values printed above."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(8.0, 1.1 * len(groups) * max(1, len(series)) ** 0.5 + 3), 4.8))
+    fig, ax = plt.subplots(figsize=(min(16.0, 4.0 + 0.22 * len(groups) * (len(series) + 1)), 5.5))
     width = 0.8 / max(1, len(series))
     for i, (name, values) in enumerate(series.items()):
         xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
         ys = [v if v is not None else 0.0 for v in values]
         drawn = ax.bar(xs, ys, width, label=name)
         if len(series) * len(groups) <= 60:
-            ax.bar_label(drawn, labels=[_short(v) for v in values], fontsize=6, rotation=90, padding=2)
+            ax.bar_label(drawn, labels=[_short(v) for v in values], fontsize=7, rotation=90, padding=2)
     if ref is not None:
         ax.axhline(ref, color="black", linewidth=0.6)
     if log:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}")
     ax.margins(y=0.2)
     ax.set_xticks(range(len(groups)), groups, rotation=25, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8, ncols=min(len(series), 4), loc="upper left")
+    ax.legend(fontsize=9, bbox_to_anchor=(1.01, 1), loc="upper left")
+    ax.grid(axis="y", which="major", linewidth=0.3)
     return _png(fig, plt)
 
 
@@ -120,26 +122,27 @@ def sarray_figure(sarray: Rows) -> bytes | None:
                 "space saving (×)", False)
 
 
-def breakdown_figure(rows: Rows, config: str) -> bytes | None:
-    """Fig. 23/24: stacked percentages of the energy breakdown, one bar per benchmark."""
+def breakdown_figure(rows: Rows, config: str, field: str, title: str) -> bytes | None:
+    """Fig. 23/24: stacked percentages of a breakdown (``energy_breakdown``, ``tile_energy``), a bar per benchmark."""
     by = index(rows)
-    models = [m for m in models_of(rows) if by.get((m, config), {}).get("energy_breakdown")]
+    models = [m for m in models_of(rows) if by.get((m, config), {}).get(field)]
     if not models:
         return None
-    parts = [flat(by[(m, config)]["energy_breakdown"]) for m in models]
-    keys = list(dict.fromkeys(k for p in parts for k in p))
+    parts = [flat(by[(m, config)][field]) for m in models]
+    keys = [k for k in dict.fromkeys(k for p in parts for k in p) if any(p.get(k) for p in parts)]
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(10, 5))
+    fig, ax = plt.subplots(figsize=(11, 5.5))
     bottom = [0.0] * len(models)
     cmap = plt.get_cmap("tab20")
     for i, k in enumerate(keys):
         share = [100 * p.get(k, 0.0) / (sum(p.values()) or 1) for p in parts]
-        ax.bar(range(len(models)), share, bottom=bottom, label=k, color=cmap(i % 20))
+        drawn = ax.bar(range(len(models)), share, bottom=bottom, label=k, color=cmap(i % 20))
+        ax.bar_label(drawn, labels=[f"{v:.0f}" if v >= 4 else "" for v in share], label_type="center", fontsize=7)
         bottom = [b + s for b, s in zip(bottom, share, strict=True)]
     ax.set_xticks(range(len(models)), [MODELS.get(m, m) for m in models], rotation=25, ha="right")
     ax.set_ylabel("% of energy")
-    ax.set_title(f"Energy breakdown of {CONFIGS[config].label}")
-    ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
+    ax.set_title(f"{title} of {CONFIGS[config].label}")
+    ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
     return _png(fig, plt)
 
 
@@ -150,5 +153,6 @@ def figures(rows: Rows, sarray: Rows) -> dict[str, bytes]:
     out["fig16_phases_2d_zfdr_ns.png"] = phase_figure(rows, "2d-zfdr", True)
     out["fig16_phases_lergan_low.png"] = phase_figure(rows, "lergan-low", False)
     out["sarray.png"] = sarray_figure(sarray)
-    out["fig23_energy_breakdown.png"] = breakdown_figure(rows, "lergan-low")
+    out["fig23_energy_breakdown.png"] = breakdown_figure(rows, "lergan-low", "energy_breakdown", "Energy breakdown")
+    out["fig24_tile_energy.png"] = breakdown_figure(rows, "lergan-low", "tile_energy", "Energy of the ReRAM tiles")
     return {k: v for k, v in out.items() if v is not None}
