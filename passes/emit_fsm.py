@@ -28,6 +28,7 @@ _ATTR = "_emitted_fsm"
 class Emitted:
     text: str
     tensors: dict[str, np.ndarray]
+    program: Program | None = None  # the typed program the text spells (what the assembler reads back)
 
 
 class EmitFsm:
@@ -38,7 +39,7 @@ class EmitFsm:
         lw = Lowering(g, options)
         program = lower_program(lw, options)
         shapes = {n: p.shape for n, p in g.params.items()}
-        setattr(g, _ATTR, Emitted(render(program), initial_tensors(shapes, lw.roles, g.tensors)))
+        setattr(g, _ATTR, Emitted(render(program), initial_tensors(shapes, lw.roles, g.tensors), program))
         return g
 
 

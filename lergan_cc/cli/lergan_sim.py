@@ -1,7 +1,10 @@
-"""``lergan-sim``: run an FSM program (``PROG.fsm`` + ``PROG.fsm.npz``) on the functional simulator."""
+"""``lergan-sim``: run an FSM program (``PROG.fsm`` + ``PROG.fsm.npz``): the numbers it computes and the
+time and energy it takes (``--report``, ``--trace``; ``--timing-only`` skips the arithmetic and reads no
+tensor; ``--precision fixed16`` emulates the crossbars' 16-bit fixed point and reports its error)."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -10,10 +13,10 @@ from lergan_cc.cli.common import ArgumentParser, guarded, write_atomic
 from lergan_cc.errors import LerganError
 from lergan_cc.fsm.sidecar import npz_bytes, read_npz
 from lergan_cc.sim.driver import SimOptions, SimResult, simulate
-from lergan_cc.sim.loader import check_params, load_program
-
-# Flags of the timing model (issue 6): accepted by the parser, refused until they work.
-NOT_YET = {"timing_only": "--timing-only", "report": "--report", "trace": "--trace"}
+from lergan_cc.sim.fixed import precision_error
+from lergan_cc.sim.loader import check_params, load_program, load_text
+from lergan_cc.sim.report import build_report, summary
+from lergan_cc.sim.trace import trace_json
 
 
 def build_parser() -> ArgumentParser:
@@ -38,28 +41,47 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def _refuse_unbuilt(args: object) -> None:
-    for attr, flag in NOT_YET.items():
-        if getattr(args, attr):
-            raise LerganError(f"{flag} is not implemented in this version of lergan-sim")
-    if args.precision == "fixed16":
-        raise LerganError("--precision fixed16 is not implemented in this version of lergan-sim")
+def _check_flags(args: object) -> None:
+    if args.timing_only and args.outputs:  # type: ignore[attr-defined]
+        raise LerganError("--timing-only computes no tensors: --outputs needs the functional simulation")
+    if args.timing_only and args.precision != "float32":  # type: ignore[attr-defined]
+        raise LerganError("--timing-only computes no tensors: --precision needs the functional simulation")
+
+
+def _progress(s: str) -> None:
+    print(f"lergan-sim: {s}", file=sys.stderr, flush=True)
 
 
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _refuse_unbuilt(args)
-    program, params = load_program(args.program)
-    given = read_npz(args.inputs) if args.inputs else {}
-    params.update(check_params(program, given, args.inputs or "", args.program, required=False))
-    opts = SimOptions(args.iterations, args.lr, args.g_loss, args.seed, given)
-    def progress(s):
-        return (print(f"lergan-sim: {s}", file=sys.stderr, flush=True))
-    result = simulate(program, args.program, params, opts, args.inputs or "--inputs", progress)
-    out = _outputs(program.kind, result)
+    _check_flags(args)
+    timing = bool(args.report or args.trace or args.timing_only)
+    opts = SimOptions(args.iterations, args.lr, args.g_loss, args.seed, timing=timing,
+                      timing_only=args.timing_only, trace=bool(args.trace), precision=args.precision)
+    if args.timing_only:
+        program, params = load_text(args.program), {}
+    else:
+        program, params = load_program(args.program)
+        opts.inputs = read_npz(args.inputs) if args.inputs else {}
+        params.update(check_params(program, opts.inputs, args.inputs or "", args.program, required=False))
+    result = simulate(program, args.program, params, opts, args.inputs or "--inputs", _progress)
+    error = precision_error(program, args.program, params, opts, result) if args.precision == "fixed16" else None
+    report = build_report(result.timing, result.iterations) if result.timing else None
+    if report is not None and error is not None:
+        report["precision"] = error
     if args.outputs:
-        write_atomic(args.outputs, npz_bytes(out))
-    _summary(program.kind, result)
+        write_atomic(args.outputs, npz_bytes(_outputs(program.kind, result)))
+    if args.report and report is not None:
+        write_atomic(args.report, json.dumps(report, indent=1) + "\n")
+    if args.trace and result.timing is not None:
+        write_atomic(args.trace, trace_json(result.timing.record))
+    if not args.timing_only:
+        _summary(program.kind, result)
+    if report is not None:
+        print(summary(report))
+    if error is not None:
+        print("fixed16 vs float32: " + ", ".join(f"{k}: max rel {v['max_rel']:.3g}, mean rel {v['mean_rel']:.3g}"
+                                               for k, v in error["compared"].items()))
     return 0
 
 

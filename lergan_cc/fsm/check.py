@@ -138,6 +138,8 @@ def check_program(p: Program, path: str) -> None:
         seen.add((d.kind, d.name))
         if d.kind == "matrix":
             _check_placement(d.attrs, ctx, lambda msg, d=d: fail(d.line, d.column, msg))
+        elif "tile" in d.attrs and (msg := _tile(d.attrs["tile"], ctx)):
+            fail(d.line, d.column, msg)
     states = {s.name for s in p.states}
     if len(states) != len(p.states):
         fail(p.states[-1].line, 1, "duplicate state name")
@@ -162,7 +164,9 @@ def _check_placement(attrs: dict[str, Any], ctx: _Ctx, fail: Callable[[str], Non
         fail(msg)
     per_tile = int(ctx.hw["crossbars_per_tile"])
     first, n = attrs.get("xbar", 0), attrs.get("crossbars", 1)
-    if type(first) is not int or type(n) is not int or first < 0 or n < 1 or first + n > per_tile:
+    m = _TILE.match(str(attrs.get("tile", "B1.T0")))
+    room = per_tile * (int(ctx.hw["tiles_per_bank"]) - int(m[2])) if m else per_tile  # a copy may run on
+    if type(first) is not int or type(n) is not int or first < 0 or n < 1 or first >= per_tile or first + n > room:
         fail(f"crossbars {first}+{n} out of range (a tile has {per_tile})")
 
 

@@ -96,11 +96,14 @@ class Lowering:
 
     def declare_value(self, op: Op) -> None:
         role = "input" if op.OP == "input" else "act"
-        self.declare("buffer", op.name, op.shape, role=Sym(role), bank=Sym(self.bank(op.phase)))
+        self.declare("buffer", op.name, op.shape, role=Sym(role), bank=Sym(self.bank(op.phase)),
+                     tile=Sym(self.tile_of(op)))
         self.tiles[op.name] = self.tile_of(op)
 
-    def declare_grad(self, p: str, phase: str) -> str:
-        self.declare("buffer", grad_name(p), self.g.params[p].shape, role=Sym("grad"), bank=Sym(self.bank(phase)))
+    def declare_grad(self, p: str, op: Op) -> str:
+        """A gradient accumulator, homed where the op that first accumulates into it runs."""
+        self.declare("buffer", grad_name(p), self.g.params[p].shape, role=Sym("grad"), bank=Sym(self.bank(op.phase)),
+                     tile=Sym(self.tile_of(op)))
         return grad_name(p)
 
     # ---- ops ----------------------------------------------------------------------------------
@@ -149,8 +152,8 @@ def _bn(lw: Lowering, op: Op) -> list[Instr]:
 
 def _bn_grad(lw: Lowering, op: Op) -> list[Instr]:
     fwd = lw.forward_of(op)
-    dscale = lw.declare_grad(op.scale, op.phase)  # type: ignore[attr-defined]
-    dbias = lw.declare_grad(fwd.bias, op.phase)  # type: ignore[attr-defined]
+    dscale = lw.declare_grad(op.scale, op)  # type: ignore[attr-defined]
+    dbias = lw.declare_grad(fwd.bias, op)  # type: ignore[attr-defined]
     return [_instr("bn_grad", dst=buf(op.name), x=buf(op.inputs[0]), dy=buf(op.inputs[1]),
                    scale=param(op.scale), eps=float(op.epsilon),  # type: ignore[attr-defined]
                    dscale=buf(dscale), dbias=buf(dbias))]
@@ -164,7 +167,7 @@ def _matrix(lw: Lowering, op: Op) -> list[Instr]:
     spec = matrix_spec(lw.g, op)
     body: list[Instr] = []
     for z in spec.zpads:
-        lw.declare("buffer", z.dst, z.shape, role=Sym("zpad"), bank=Sym(lw.bank(op.phase)))
+        lw.declare("buffer", z.dst, z.shape, role=Sym("zpad"), bank=Sym(lw.bank(op.phase)), tile=Sym(lw.tile_of(op)))
         body.append(_instr("zpad", dst=buf(z.dst), src=buf(z.src), stride=list(z.stride), before=list(z.before)))
     dst, acc, fwd = _destination(lw, op, spec)
     if not acc:
@@ -179,7 +182,7 @@ def _matrix(lw: Lowering, op: Op) -> list[Instr]:
     if not acc and bias:
         body.append(_instr("bias", dst=buf(dst), src=param(bias)))
     if acc and bias:
-        body.append(_instr("bias_grad", dst=buf(lw.declare_grad(bias, op.phase)), src=buf(op.inputs[1])))
+        body.append(_instr("bias_grad", dst=buf(lw.declare_grad(bias, op)), src=buf(op.inputs[1])))
     return body
 
 
@@ -189,7 +192,7 @@ def _destination(lw: Lowering, op: Op, spec: MatrixSpec) -> tuple[str, bool, Op]
         return op.name, False, op if op.phase in ("G_fwd", "D_fwd", "fwd") else _no_bias(op)
     fwd = lw.forward_of(op)
     weight = getattr(op, "weight", None) or fwd.weight  # type: ignore[attr-defined]
-    return lw.declare_grad(weight, op.phase), True, fwd
+    return lw.declare_grad(weight, op), True, fwd
 
 
 def _no_bias(op: Op) -> Op:
@@ -199,7 +202,7 @@ def _no_bias(op: Op) -> Op:
 
 def _kinds(lw: Lowering, op: Op, spec: MatrixSpec, dst: str, acc: bool) -> tuple[list[Instr], list[Instr]]:
     replicas = op.extra.get("replicas", {}).get("per_kind")
-    copies = {(c["kind"], c["replica"]): c for c in op.extra.get("placement", {}).get("copies", [])}
+    copies = _copies(op.extra.get("placement", {}).get("copies", []))
     src_ref = param(spec.operand) if spec.operand_is_param else buf(spec.operand)
     writes, mmvs = [], []
     for kind in spec.kinds:
@@ -217,6 +220,21 @@ def _kinds(lw: Lowering, op: Op, spec: MatrixSpec, dst: str, acc: bool) -> tuple
                                    mode=Sym(spec.mode), rect=list(part.ranges), win=list(part.wins),
                                    acc=int(acc), pad=int(kind.padded)))
     return writes, mmvs
+
+
+def _copies(entries: list[dict[str, Any]]) -> dict[tuple[int, int], dict[str, Any]]:
+    """One record per copy: a copy that straddles tiles is several entries (consecutive row slices);
+    the copy starts at the first entry's tile and crossbar and spans all of their crossbars."""
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+    for c in entries:
+        key = (c["kind"], c["replica"])
+        if key not in out:
+            out[key] = dict(c)
+            continue
+        first = out[key]
+        first["crossbars"] = int(first["crossbars"]) + int(c["crossbars"])
+        first["row_slices"] = int(first.get("row_slices", 1)) + int(c.get("row_slices", 1))
+    return out
 
 
 def _placement_attrs(cls: str, copy: dict[str, Any] | None) -> dict[str, Value]:

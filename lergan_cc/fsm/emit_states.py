@@ -162,7 +162,8 @@ def _training(sb: StateBuilder) -> None:
     g_keep = _needed(g, g_targets)
     g_back = [op for op in g.ops() if op.name in g_keep and op.phase in ("D_err", "G_err", "G_wgrad")
               and op.OP not in ("loss_grad",)]
-    lw.declare("buffer", "loss.grad", g.op(d_out).shape, role=Sym("act"), bank=Sym(lw.bank("D_err")))
+    lw.declare("buffer", "loss.grad", g.op(d_out).shape, role=Sym("act"), bank=Sym(lw.bank("D_err")),
+               tile=Sym(f"{lw.bank('D_err')}.T0"))
     sb.where["loss.grad"] = {f"{lw.bank('D_err')}.T0"}
 
     sb.state("init", [], pre=_writes(lw, "G", "D", ""), transition=sb.goto("d.g_fwd"), compute=False)

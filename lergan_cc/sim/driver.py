@@ -8,14 +8,16 @@ continues or halts. Inputs come from ``--inputs`` or seeded random draws.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from lergan_cc.errors import LerganError
-from lergan_cc.fsm.program import Program
+from lergan_cc.fsm.program import Program, State
+from lergan_cc.fsm.values import Ref
 from lergan_cc.sim.machine import Host, Machine, Step, compile_instr
+from lergan_cc.sim.timing import Timing
 
 MAX_STATES = 1_000_000
 PROGRESS_EVERY_S = 2.0  # a progress line after any state that ends this long after the previous line
@@ -28,6 +30,10 @@ class SimOptions:
     g_loss: str = "saturating"
     seed: int = 0
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    timing: bool = False  # run the timing and energy model beside the arithmetic
+    timing_only: bool = False  # the timing model alone: no tensor is read or computed
+    trace: bool = False  # keep every scheduled task for a trace
+    precision: str = "float32"
 
 
 @dataclass
@@ -37,6 +43,9 @@ class SimResult:
     losses: dict[str, list[float]]
     seconds: float
     grads: dict[str, np.ndarray] = field(default_factory=dict)  # the last iteration's, by param
+    timing: Timing | None = None
+    iterations: int = 1
+    snapshots: dict[str, np.ndarray] = field(default_factory=dict)  # buffers kept after their state
 
 
 def input_shapes(program: Program) -> dict[str, tuple[int, ...]]:
@@ -79,37 +88,80 @@ def _check_input(a: np.ndarray, key: str, shape: tuple[int, ...], iterations: in
     return a.astype(np.float32)
 
 
+def walk(program: Program, iterations: int) -> Iterator[tuple[State, bool]]:
+    """The states the FSM visits, each with whether it ends an iteration (``iterate``)."""
+    states = {s.name: s for s in program.states}
+    state, visited, done = program.states[0], 0, 0
+    while True:
+        visited += 1
+        t = state.transition
+        ends = t.kind == "iterate"
+        yield state, ends
+        done += ends
+        if t.kind == "halt" or visited > MAX_STATES or (ends and done >= iterations):
+            return
+        assert t.target is not None
+        state = states[t.target]
+
+
+def time_only(program: Program, path: str, opts: SimOptions) -> SimResult:
+    """The timing model alone: the same state walk, no tensors."""
+    start = time.perf_counter()
+    timing = Timing(program, path, opts.trace)
+    n = 0
+    for state, ends in walk(program, opts.iterations):
+        timing.visit(state)
+        n += ends
+    return SimResult({}, {}, {}, time.perf_counter() - start, timing=timing, iterations=max(n, 1))
+
+
 def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: SimOptions,
              source: str = "--inputs", progress: Callable[[str], None] = lambda _: None) -> SimResult:
+    if opts.timing_only:
+        return time_only(program, path, opts)
     start = time.perf_counter()
     inputs = Inputs(program, opts, source)
-    machine = Machine(program, path, dict(params), Host(inputs, opts.lr, opts.g_loss))
+    machine = Machine(program, path, dict(params), Host(inputs, opts.lr, opts.g_loss), precision=opts.precision)
     code = {s.name: [compile_instr(i, machine) for i in s.body] for s in program.states}
-    states = {s.name: s for s in program.states}
+    timing = Timing(program, path, opts.trace) if opts.timing or opts.trace else None
     losses: dict[str, list[float]] = {}
-    state, visited, said = program.states[0], 0, start
-    while True:
+    said = start
+    keep = generator_output(program)
+    for state, _ in walk(program, opts.iterations):
         _run(code[state.name], machine)
-        visited += 1
+        if keep and keep[0] == state.name and keep[1] not in machine.snapshots:
+            machine.snapshots[keep[1]] = machine.bufs[keep[1]].copy()
+        if timing:
+            timing.visit(state)
         if time.perf_counter() - said >= PROGRESS_EVERY_S:
             said = time.perf_counter()
             progress(f"iteration {inputs.iteration + 1}/{opts.iterations}: state {state.name} done "
                      f"({said - start:.1f} s)")
-        t = state.transition
-        if t.kind == "halt" or visited > MAX_STATES:
-            break
-        if t.kind == "iterate":
+        if state.transition.kind == "iterate":
             for k, v in sorted(machine.losses.items()):
                 losses.setdefault(k, []).append(v)
             machine.losses.clear()
             inputs.iteration += 1
             progress(_line(inputs.iteration, opts.iterations, losses, time.perf_counter() - start))
-            if inputs.iteration >= opts.iterations:
-                break
-        assert t.target is not None
-        state = states[t.target]
     grads = {k[len("grad/"):]: v for k, v in machine.bufs.items() if k.startswith("grad/")}
-    return SimResult(machine.host.outputs, machine.params, losses, time.perf_counter() - start, grads)
+    return SimResult(machine.host.outputs, machine.params, losses, time.perf_counter() - start, grads,
+                     timing, max(inputs.iteration, 1), machine.snapshots)
+
+
+def generator_output(program: Program) -> tuple[str, str] | None:
+    """(state, buffer): what the last instruction of the first generator forward pass writes."""
+    if program.kind != "gan":
+        return None
+    for state in program.states:
+        phase, last = None, None
+        for ins in state.body:
+            if ins.op == "layer":
+                phase = str(ins.operands["phase"])
+            elif phase == "G_fwd" and isinstance(ins.operands.get("dst"), Ref):
+                last = ins.operands["dst"].name  # type: ignore[union-attr]
+        if last:
+            return state.name, last
+    return None
 
 
 def _run(steps: list[Step], machine: Machine) -> None:

@@ -16,7 +16,8 @@ from lergan_cc.fsm.program import Program
 from lergan_cc.fsm.sidecar import read_npz
 
 
-def load_program(path: str) -> tuple[Program, dict[str, np.ndarray]]:
+def load_text(path: str) -> Program:
+    """The program alone (the timing model needs no tensor)."""
     p = Path(path)
     if not p.is_file():
         raise LerganError(f"{path}: no such file")
@@ -24,7 +25,11 @@ def load_program(path: str) -> tuple[Program, dict[str, np.ndarray]]:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise LerganError(f"{path}: not a text file") from None
-    program = parse_fsm(text, path)
+    return parse_fsm(text, path)
+
+
+def load_program(path: str) -> tuple[Program, dict[str, np.ndarray]]:
+    program = load_text(path)
     sidecar = f"{path}.npz"
     if not Path(sidecar).is_file():
         raise LerganError(f"{sidecar}: missing sidecar (the program's tensors; lerganc writes it next to the .fsm)")

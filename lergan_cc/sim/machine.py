@@ -40,6 +40,8 @@ class Machine:
     bufs: dict[str, np.ndarray] = field(default_factory=dict)
     mats: dict[str, np.ndarray] = field(default_factory=dict)
     losses: dict[str, float] = field(default_factory=dict)
+    precision: str = "float32"
+    snapshots: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         b = self.program.batch

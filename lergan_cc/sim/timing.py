@@ -1,0 +1,172 @@
+"""The timing and energy model: cost every state the FSM visits and schedule it (DESIGN §7).
+
+Per state visit: reconfigure the banks' modes and switches that differ from the previous state,
+then list-schedule the body (``schedule.Scheduler``): every instruction with its static cost
+(``costs``), the moves its operands need and the route it takes (``places``). States follow each
+other: the controller enters the next state when the last instruction of this one has finished.
+The same model runs beside the functional simulator or alone (``--timing-only``); it never reads
+a tensor, so both give the same times and energies.
+"""
+
+from __future__ import annotations
+
+from lergan_cc.fsm.program import Instr, Program, State
+from lergan_cc.sim.costs import PART_WRITES, READS, WRITES, Context, Cost, refs, static_cost
+from lergan_cc.sim.hardware import hardware_of, topology_of
+from lergan_cc.sim.places import Places
+from lergan_cc.sim.record import Recorder, Task
+from lergan_cc.sim.schedule import Scheduler
+
+UNMARKED = {"write": "program", "host": "host"}  # phase of instructions before any `layer` marker
+
+
+class Timing:
+    def __init__(self, program: Program, path: str = "<fsm>", trace: bool = False) -> None:
+        self.program = program
+        self.hw = hardware_of(program, path)
+        self.topo = topology_of(program, path)
+        self.ctx = Context(program, self.hw)
+        self.places = Places(program, self.ctx, self.topo)
+        self.costs: dict[int, Cost] = {}
+        self.record = Recorder(self.ctx, trace)
+        self.now = 0.0
+        self.config: tuple[dict[str, str], dict[str, str]] = ({}, {})
+        self.switch_count = {b: sum(len(n.switches) for n in self.topo.nodes.values() if f"B{n.bank}" == b)
+                             for b in self.topo.banks}
+        self.visits = 0
+        self.arrival: dict[str, dict[str, float]] = {}  # buffer -> tile -> when its copy got there
+
+    def _arrived(self, name: str, tile: str | None) -> float:
+        return self.arrival.get(name, {}).get(tile or "", 0.0)
+
+    def cost(self, ins: Instr) -> Cost:
+        c = self.costs.get(id(ins))
+        if c is None:
+            c = self.costs[id(ins)] = static_cost(ins, self.ctx)
+        return c
+
+    # ---- one state -------------------------------------------------------------------------------
+    def visit(self, state: State) -> None:
+        self.visits += 1
+        self.now = self._reconfigure(state)
+        modes = {b: str(m) for b, m in state.modes.items()}
+        self.places.enter(modes)
+        sched = Scheduler(self.now)
+        layer, phase = state.name, None
+        for ins in state.body:
+            if ins.op == "layer":
+                layer, phase = str(ins.operands["name"]), str(ins.operands["phase"])
+                continue
+            if ins.op == "barrier":
+                sched.t0 = sched.end
+                continue
+            ph = phase or UNMARKED.get(ins.op, UNMARKED["host"] if ins.op.startswith("host.") else "other")
+            self._instr(ins, sched, state.name, layer, ph)
+        self.record.state(state.name, self.now, sched.end)
+        self.now = sched.end
+
+    def _instr(self, ins: Instr, sched: Scheduler, state: str, layer: str, phase: str) -> None:
+        places = self.places
+        site = places.site(ins)
+        reads = [r.name for r in refs(ins, READS)]
+        after = max((self._arrived(n, site) for n in reads), default=0.0)
+        for mv in places.before(ins, site):
+            _, end = sched.place(mv.cost.ns, mv.cost.resources, [mv.label], [], [],
+                                 self._arrived(mv.label, mv.src))
+            self.record.task(Task(state, layer, phase, "move", f"move %{mv.label}", mv.cost, *_span(sched, end, mv)))
+            self.arrival.setdefault(mv.label, {})[mv.dst] = end
+            after = max(after, end)
+        if ins.op in ("setmode", "setswitch"):
+            cost = self._config_instr(ins)
+        else:
+            base = self.cost(ins)
+            carried = places.carry(ins, site)
+            cost = _merge(base, carried, overlap=ins.op == "write")
+        resources = cost.resources + ((f"{cost.unit}:{site}",) if cost.unit and site else ())
+        writes = [r.name for r in refs(ins, WRITES)]
+        parts = [r.name for r in refs(ins, PART_WRITES)]
+        if ins.op == "xfer":
+            src = ins.operands["src"].name  # type: ignore[union-attr]
+            after = max(after, self._arrived(src, str(ins.operands["from"])))
+            if ins.operands["dst"] == ins.operands["src"]:
+                writes = []
+        start, end = sched.place(cost.ns, resources, reads, writes, parts, after)
+        for n in writes:
+            self.arrival.pop(n, None)
+        if site and ins.op == "xfer":
+            self.arrival.setdefault(ins.operands["dst"].name, {})[site] = end  # type: ignore[union-attr]
+        mat = ins.operands["mat"].name if ins.op in ("mmv", "write") else None  # type: ignore[union-attr]
+        self.record.task(Task(state, layer, phase, ins.op, _label(ins), cost, start, end, resources, mat))
+        for mv in places.after(ins, site):
+            s2, e2 = sched.place(mv.cost.ns, mv.cost.resources, [], [], [mv.label], end)
+            self.arrival.setdefault(mv.label, {})[mv.dst] = e2
+            self.record.task(Task(state, layer, phase, "move", f"move %{mv.label}", mv.cost, s2, e2,
+                                  mv.cost.resources))
+
+    # ---- reconfiguration ------------------------------------------------------------------------
+    def _reconfigure(self, state: State) -> float:
+        modes = {b: str(m) for b, m in state.modes.items()}
+        switches = {n: str(s) for n, s in state.switches.items()}
+        old_modes, old_switches = self.config
+        changed = sum(self.switch_count.get(b, 0) for b, m in modes.items() if old_modes.get(b, "Smode") != m)
+        changed += sum(1 for n in set(switches) | set(old_switches)
+                       if switches.get(n, "parent") != old_switches.get(n, "parent"))
+        self.config = (modes, switches)
+        return self._charge_config(state.name, changed, self.now)
+
+    def _charge_config(self, state: str, changed: int, t: float) -> float:
+        if not changed:
+            return t
+        ic = self.hw.interconnect
+        cost = Cost(ic.switch_ns, {"switches": changed * ic.switch_pj})
+        self.record.task(Task(state, "(reconfigure)", "config", "config", f"{changed} switches", cost,
+                              t, t + cost.ns, ("switches",)))
+        return t + cost.ns
+
+    def _config_instr(self, ins: Instr) -> Cost:
+        modes, switches = dict(self.config[0]), dict(self.config[1])
+        o, ic = ins.operands, self.hw.interconnect
+        if ins.op == "setmode":
+            bank, mode = str(o["bank"]), str(o["mode"])
+            n = self.switch_count.get(bank, 0) if modes.get(bank, "Smode") != mode else 0
+            modes[bank] = mode
+            self.places.modes[bank] = mode
+        else:
+            node, st = str(o["node"]), str(o["state"])
+            n = int(switches.get(node, "parent") != st)
+            switches[node] = st
+        self.config = (modes, switches)
+        return Cost(ic.switch_ns if n else 0.0, {"switches": n * ic.switch_pj}, ("switches",))
+
+
+def _span(sched: Scheduler, end: float, mv: object) -> tuple[float, float, tuple[str, ...]]:
+    cost = mv.cost  # type: ignore[attr-defined]
+    return end - cost.ns, end, cost.resources
+
+
+def _merge(base: Cost, carried: Cost, overlap: bool) -> Cost:
+    """The instruction's own cost and what it moves: in sequence, or overlapped (a weight streams
+    into the crossbars while they are written)."""
+    if not carried.resources and not carried.energy:
+        return base
+    out = base.add(carried)
+    if overlap:
+        out.ns = max(base.ns, carried.ns)
+    return out
+
+
+def _label(ins: Instr) -> str:
+    o = ins.operands
+    for key in ("mat", "dst", "param", "src"):
+        v = o.get(key)
+        if v is not None and hasattr(v, "name"):
+            return f"{ins.op} {v.name}"
+    return ins.op
+
+
+def time_program(program: Program, path: str, walk: list[State], trace: bool = False) -> Timing:
+    """Cost a sequence of state visits (the timing-only path)."""
+    t = Timing(program, path, trace)
+    for s in walk:
+        t.visit(s)
+    return t
