@@ -92,7 +92,7 @@ def _simulate(job: Job) -> dict[str, Any]:
     place = placement_report.report(g)
     with tempfile.TemporaryDirectory(prefix="lergan-bench-") as tmp:
         program = os.path.join(tmp, "prog.fsm")
-        _write_program(g, program)
+        _write_program(g, program, tensors=job.functional)
         del g
         t1 = time.perf_counter()
         report_path = os.path.join(tmp, "report.json")
@@ -114,14 +114,16 @@ def _by_phase(layers: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-def _write_program(g: Any, path: str) -> None:
-    """What ``lerganc --emit fsm -o PATH`` writes: the program and its tensors beside it."""
+def _write_program(g: Any, path: str, tensors: bool) -> None:
+    """What ``lerganc --emit fsm -o PATH`` writes: the program, and its tensors beside it when the
+    simulation computes numbers (``--timing-only`` reads no sidecar, and DCGAN's is 144 MB)."""
     from lergan_cc.cli.common import write_atomic
     from lergan_cc.fsm.sidecar import npz_bytes
     from lergan_cc.passes.emit_fsm import emitted
 
     program = emitted(g)
-    write_atomic(f"{path}.npz", npz_bytes(program.tensors))
+    if tensors:
+        write_atomic(f"{path}.npz", npz_bytes(program.tensors))
     write_atomic(path, program.text)
 
 
@@ -162,6 +164,12 @@ def _compute(jobs: list[Job], workers: int):
             yield futures[f], f.result()
 
 
+REPLICA_COST = {"high": 8, "middle": 3}  # measured: high-replica programs simulate ~10× longer
+
+
 def _weight(job: Job) -> int:
-    """A guess of a job's cost for scheduling: the model file's size, analyses last."""
-    return 0 if job.config == ANALYSIS else job.model.path.stat().st_size + 1
+    """A guess of a job's cost for scheduling (longest first): replica degree, analyses last."""
+    if job.config == ANALYSIS:
+        return 0
+    degree = job.flags[job.flags.index("--replica") + 1] if "--replica" in job.flags else "low"
+    return REPLICA_COST.get(degree, 1)
