@@ -193,3 +193,18 @@ def test_directions_hold_and_fail_with_the_benchmarks_named() -> None:
     assert v["dcgan_discogan_gain_most"]["holds"] is True  # only DCGAN of the three is present
     assert v["3d_beats_htree_zfdr"]["holds"] is None  # no 2d-zfdr rows
     assert "does not hold" in directions.markdown(list(v.values()))
+
+
+def test_real_simulation_of_a_tiny_gan(tiny: Path, tmp_path: Path) -> None:
+    """End to end with the real compiler and timing model: the report's fields reach results.json."""
+    out = tmp_path / "out"
+    argv = ["--models", str(tiny), "--configs", "3d-nr,3d-zfdr", "--out", str(out), "--jobs", "2", "--batch", "4",
+            "--cache-dir", str(tmp_path / "c"), "--no-plots"]
+    assert lergan_bench.main(argv) == 0
+    rows = {r["config"]: r for r in json.loads((out / "results.json").read_text())["results"]}
+    for r in rows.values():
+        assert r["time_ns"] > 0 and r["energy_pj"] > 0 and not r.get("error")
+        assert set(r["phases"]) >= {"G_fwd", "D_fwd", "D_err", "D_wgrad", "G_err", "G_wgrad"}
+        assert r["energy_breakdown"] and r["traffic"] and r["crossbars_used"] > 0
+    assert rows["prime"]["speedup_vs_prime"] == 1.0
+    assert rows["3d-zfdr"]["space_vs_prime"] > 1.0  # ZFDR kinds hold more weight copies than one im2col matrix
