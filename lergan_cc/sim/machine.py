@@ -7,6 +7,7 @@ calling its closures in order. A failure names the instruction's file:line:colum
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,11 @@ import numpy as np
 from lergan_cc.errors import LerganError, SourceError
 from lergan_cc.fsm.program import Instr, Program
 from lergan_cc.fsm.values import Prog, Ref, Win, seq_values
+from lergan_cc.sim import fast as F
 from lergan_cc.sim import kernels as K
+from lergan_cc.sim.costs import PART_WRITES, WRITES, refs
+from lergan_cc.sim.fixed import quantize
+from lergan_cc.sim.hardware import hardware_of
 
 Step = Callable[["Machine"], None]
 
@@ -45,6 +50,9 @@ class Machine:
 
     def __post_init__(self) -> None:
         b = self.program.batch
+        self.version: dict[str, int] = {}
+        self.cache: dict[tuple[str, ...], tuple[Any, np.ndarray]] = {}
+        self.hw = hardware_of(self.program, self.path) if self.fixed else None
         self.buffers = self.program.table("buffer")
         self.matrices = self.program.table("matrix")
         for d in self.buffers.values():
@@ -61,6 +69,43 @@ class Machine:
             raise ValueError(f"result shape {list(value.shape)} does not fit %{name} {list(want)}")
         self.bufs[name] = value.astype(np.float32, copy=False)
 
+    @property
+    def fixed(self) -> bool:
+        return self.precision == "fixed16"
+
+    def quantize(self, x: np.ndarray, which: str) -> np.ndarray:
+        """Round to the hardware's input/weight/output width under ``--precision fixed16``."""
+        if not self.fixed:
+            return x
+        return quantize(x, getattr(self.hw.precision, f"{which}_bits"))
+
+    def streamed(self, name: str) -> np.ndarray:
+        """A buffer as the crossbars stream it: channels last with a zero slot (cached until it changes)."""
+        key = ("cl", name)
+        hit = self.cache.get(key)
+        if hit is None or hit[0] != self.version.get(name, 0):
+            hit = (self.version.get(name, 0), self.quantize(F.channels_last(self.bufs[name]), "input"))
+            self.cache[key] = hit
+        return hit[1]
+
+    def memo(self, key: tuple[str, ...], stamp: Any, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """``make()``, recomputed only when ``stamp`` (a buffer version, a param array) changes."""
+        hit = self.cache.get(key)
+        if hit is None or not (hit[0] is stamp or (type(stamp) is int and hit[0] == stamp)):
+            hit = (stamp, make())
+            self.cache[key] = hit
+        return hit[1]
+
+    def weight_t(self, name: str, layout: str) -> np.ndarray:
+        """A param as ``(K..., C, M)`` (cached until the host updates it)."""
+        key = ("wt", name, layout)
+        w = self.params[name]
+        hit = self.cache.get(key)
+        if hit is None or hit[0] is not w:
+            hit = (w, F.transposed_weight(w, layout))
+            self.cache[key] = hit
+        return hit[1]
+
 
 def compile_instr(ins: Instr, m: Machine) -> Step:
     """The closure that executes ``ins``; static errors (ranges, shapes) are raised here."""
@@ -68,12 +113,15 @@ def compile_instr(ins: Instr, m: Machine) -> Step:
         step = COMPILERS[ins.op](ins.operands, m)
     except (ValueError, IndexError, KeyError) as e:
         raise SourceError(m.path, ins.line, ins.column, f"{ins.op}: {e}") from None
+    changed = [r.name for r in refs(ins, WRITES) + refs(ins, PART_WRITES) if r.kind == "buf"]
 
     def run(machine: Machine) -> None:
         try:
             step(machine)
         except (ValueError, IndexError, FloatingPointError) as e:
             raise SourceError(machine.path, ins.line, ins.column, f"{ins.op}: {e}") from None
+        for name in changed:
+            machine.version[name] = machine.version.get(name, 0) + 1
     return run
 
 
@@ -92,9 +140,13 @@ def _write(o: dict[str, Any], m: Machine) -> Step:
         cut = K.weight_matrix(m.params[src.name], layout, groups, taps)
         if cut.shape != decl.shape:
             raise ValueError(f"cut {list(cut.shape)} does not fit ${mat} {list(decl.shape)}")
+        if groups == 1:  # rows (taps, channel): see lergan_cc.sim.fast; replicas share one cut
+            key = ("cut", src.name, layout, repr(taps))
+            return lambda mm: mm.mats.__setitem__(mat, mm.memo(key, mm.params[src.name], lambda: mm.quantize(
+                F.weight_rows(mm.weight_t(src.name, layout), taps), "weight")))
 
         def run(mm: Machine) -> None:
-            mm.mats[mat] = K.weight_matrix(mm.params[src.name], layout, groups, taps)
+            mm.mats[mat] = mm.quantize(K.weight_matrix(mm.params[src.name], layout, groups, taps), "weight")
         return run
     if layout != "grad":
         raise ValueError("a matrix written from a buffer must use layout=grad")
@@ -103,11 +155,16 @@ def _write(o: dict[str, Any], m: Machine) -> Step:
         if min(t) < 0 or max(t) >= shape[2 + a]:
             raise ValueError(f"taps of axis {a} outside %{src.name} {list(shape)}")
 
+    want = math.prod(len(t) for t in taps) * m.full_shape(src.name)[1]
+    if decl.shape[1] * decl.shape[2] * groups != want:
+        raise ValueError(f"taps of %{src.name} do not fit ${mat} {list(decl.shape)}")
+    if groups == 1:
+        key = ("dy", src.name, repr(taps))
+        return lambda mm: mm.mats.__setitem__(mat, mm.memo(key, mm.version.get(src.name, 0), lambda: mm.quantize(
+            F.grad_rows(mm.bufs[src.name], taps), "weight")))
+
     def run_grad(mm: Machine) -> None:
-        cut = K.grad_matrix(mm.bufs[src.name], groups, taps)
-        if cut.shape[1:] != decl.shape:
-            raise ValueError(f"cut {list(cut.shape[1:])} does not fit ${mat} {list(decl.shape)}")
-        mm.mats[mat] = cut
+        mm.mats[mat] = mm.quantize(K.grad_matrix(mm.bufs[src.name], groups, taps), "weight")
     return run_grad
 
 
@@ -133,28 +190,44 @@ def _mmv(o: dict[str, Any], m: Machine) -> Step:
         raise ValueError(f"loop nest writes outside %{dst} {list(dst_shape)}")
     index = (slice(None), slice(None), *slices)
     widths = [(0, 0), (0, 0)] + [(0, 1)] * rank
+    store = _accumulate if acc else _assign
+    if m.matrices[mat].shape[0] == 1:
+        return _mmv_fast(o, m, (dst, mat, src), index, store)
 
     def operand(mm: Machine) -> np.ndarray:
         x = mm.bufs[src]
         return K.gather_window(np.pad(x, widths) if pad else x, grids)
 
-    if mode == "fwd":
-        def run(mm: Machine) -> None:
-            res = K.mmv_forward(operand(mm), mm.mats[mat], rank)
-            if acc:
-                mm.bufs[dst][index] += res
-            else:
-                mm.bufs[dst][index] = res
-        return run
-    layout = mode.split("_")[1]
+    def xs(mm: Machine) -> np.ndarray:
+        return mm.quantize(operand(mm), "input")
 
-    def run_wgrad(mm: Machine) -> None:
-        res = K.mmv_wgrad(operand(mm), mm.mats[mat], rank, layout)
-        if acc:
-            mm.bufs[dst][index] += res
-        else:
-            mm.bufs[dst][index] = res
-    return run_wgrad
+    if mode == "fwd":
+        return lambda mm: store(mm, dst, index, mm.quantize(K.mmv_forward(xs(mm), mm.mats[mat], rank), "output"))
+    layout = mode.split("_")[1]
+    return lambda mm: store(mm, dst, index, mm.quantize(K.mmv_wgrad(xs(mm), mm.mats[mat], rank, layout), "output"))
+
+
+def _assign(mm: Machine, dst: str, index: tuple[Any, ...], res: np.ndarray) -> None:
+    mm.bufs[dst][index] = res
+
+
+def _accumulate(mm: Machine, dst: str, index: tuple[Any, ...], res: np.ndarray) -> None:
+    mm.bufs[dst][index] += res
+
+
+def _mmv_fast(o: dict[str, Any], m: Machine, names: tuple[str, str, str], index: tuple[Any, ...],
+              store: Callable[[Machine, str, tuple[Any, ...], np.ndarray], None]) -> Step:
+    """An ungrouped matrix: the whole nest and batch as one GEMM on the channels-last operand."""
+    dst, mat, src = names
+    rect, win, mode = o["rect"], o["win"], str(o["mode"])
+    counts = [p.count for p in rect]
+    idx, _ = F.flat_window(counts, [w.a for w in win], [seq_values(w.seq) for w in win], m.full_shape(src)[2:])
+    if mode == "fwd":
+        return lambda mm: store(mm, dst, index, mm.quantize(
+            F.mmv_forward(mm.streamed(src), idx, mm.mats[mat], counts), "output"))
+    layout = mode.split("_")[1]
+    return lambda mm: store(mm, dst, index, mm.quantize(
+        F.mmv_wgrad(mm.streamed(src), idx, mm.mats[mat], counts, layout), "output"))
 
 
 # ---- buffers and peripherals ---------------------------------------------------------------------------
