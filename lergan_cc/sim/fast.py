@@ -58,23 +58,30 @@ def transposed_weight(w: np.ndarray, layout: str) -> np.ndarray:
     return np.ascontiguousarray(w.T)  # dense_t
 
 
+def select(a: np.ndarray, first: int, taps: list[list[int]]) -> np.ndarray:
+    """``a`` restricted to ``taps[i]`` along axis ``first + i`` (np.take per axis; whole axes kept as views)."""
+    for i, t in enumerate(taps):
+        if list(t) != list(range(a.shape[first + i])):
+            a = np.take(a, t, axis=first + i)
+    return a
+
+
 def weight_rows(wt: np.ndarray, taps: list[list[int]]) -> np.ndarray:
     """Rows (taps, channel) x columns (outputs) of the taps ``taps`` of a transposed weight."""
-    sel = wt[np.ix_(*taps)] if taps else wt
-    return sel.reshape(-1, wt.shape[-1])
+    return np.ascontiguousarray(select(wt, 0, taps)).reshape(-1, wt.shape[-1])
 
 
 def grad_rows(dy: np.ndarray, taps: list[list[int]]) -> np.ndarray:
     """dy at the tap positions as ``(B * T, M)`` rows (sample-major): the matrices of all samples."""
     b, m = dy.shape[:2]
-    sel = dy[(slice(None), slice(None), *np.ix_(*taps))] if taps else dy
+    sel = select(dy, 2, taps)
     return np.ascontiguousarray(sel.reshape(b, m, -1).transpose(0, 2, 1)).reshape(-1, m)
 
 
 def mmv_forward(xcl: np.ndarray, idx: np.ndarray, mat: np.ndarray, counts: list[int]) -> np.ndarray:
     """Every position of the nest, every sample: ``(B, M, counts...)`` (a transposed view)."""
     b = xcl.shape[0]
-    v = xcl[:, idx].reshape(b * idx.shape[0], -1)
+    v = np.take(xcl, idx, axis=1).reshape(b * idx.shape[0], -1)  # take: ~10x faster than x[:, idx]
     out = (v @ mat).reshape(b, *counts, mat.shape[1])
     return np.moveaxis(out, -1, 1)
 
@@ -83,7 +90,7 @@ def mmv_wgrad(xcl: np.ndarray, idx: np.ndarray, rows: np.ndarray, counts: list[i
     """Sum over samples of (gathered operand)^T x dy: ``(M, C, counts...)`` (mck) or ``(C, M, ...)`` (cmk)."""
     b, c = xcl.shape[0], xcl.shape[2]
     p, t = idx.shape
-    v = xcl[:, idx.T].reshape(b * t, p * c)  # rows (sample, tap), columns (position, channel)
+    v = np.take(xcl, idx.T, axis=1).reshape(b * t, p * c)  # rows (sample, tap), columns (position, channel)
     out = (v.T @ rows).reshape(*counts, c, rows.shape[1])
     n = len(counts)
     order = (n + 1, n, *range(n)) if layout == "mck" else (n, n + 1, *range(n))
