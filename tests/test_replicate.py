@@ -136,13 +136,10 @@ def test_a_layer_without_kinds_gets_no_copies() -> None:
     from lergan_cc.ir.parser import parse_ir
     from lergan_cc.ir.printer import print_graph
 
-    text = """lir 1
-model "m" net
-param @w : [2, 2, 1]
-%x = input : [2, 1] {layer = "x", phase = "fwd"}
-%t = tconv %x : [2, 1] {dilation = [1], group = 1, kernel = [1], layer = "t", out_channels = 2, output_padding = [1], pads = [1, 0], phase = "fwd", stride = [2], weight = @w}
-output %t
-"""
+    text = ('lir 1\nmodel "m" net\nparam @w : [2, 2, 1]\n'
+            '%x = input : [2, 1] {layer = "x", phase = "fwd"}\n'
+            '%t = tconv %x : [2, 1] {dilation = [1], group = 1, kernel = [1], layer = "t", out_channels = 2, '
+            'output_padding = [1], pads = [1, 0], phase = "fwd", stride = [2], weight = @w}\noutput %t\n')
     proc = subprocess.run(["lergan-opt", "-", "-p", "zero-insertion,zfdr,replicate"], input=text,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -92,9 +92,16 @@ def _dense(g: Graph, op: Op) -> MatrixSpec:
 
 
 def _wdense(g: Graph, op: Op) -> MatrixSpec:
-    cols = g.op(op.inputs[1]).shape[0]
-    kind = KindSpec(0, "Normal", (), (1, 1, cols), (Rect((), ()),))
-    return MatrixSpec(op.inputs[0], op.inputs[1], False, "grad", "wgrad_cmk", (kind,))
+    """dW = x^T dy, one sample's outer product per pass. The longer of x and dy is written into the
+    crossbars and the shorter one streamed, one element per MMV round: min(in, units) rounds per sample
+    (DCGAN D5, 16384 -> 1: one round instead of 16384). Both orientations yield dW as (in, units)."""
+    x, dy = op.inputs
+    features, units = g.op(x).shape[0], g.op(dy).shape[0]
+    if units < features:
+        kind = KindSpec(0, "Normal", (), (1, 1, features), (Rect((), ()),))
+        return MatrixSpec(dy, x, False, "grad", "wgrad_mck", (kind,))
+    kind = KindSpec(0, "Normal", (), (1, 1, units), (Rect((), ()),))
+    return MatrixSpec(x, dy, False, "grad", "wgrad_cmk", (kind,))
 
 
 def _plan_kinds(geo: ConvGeometry, plan: dict) -> tuple[KindSpec, ...]:
