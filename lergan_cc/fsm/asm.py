@@ -16,6 +16,7 @@ import lark
 from lergan_cc.errors import SourceError
 from lergan_cc.fsm.program import FSM_VERSION, Decl, Instr, Program, State, Transition
 from lergan_cc.fsm.values import SIGIL_KIND, Prog, Ref, Sym, Win
+from lergan_cc.lark_errors import describe
 
 
 @cache
@@ -30,7 +31,7 @@ def parse_fsm(text: str, path: str = "<fsm>", check: bool = True) -> Program:
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as e:
-        raise SourceError(path, e.line, e.column, _describe(e)) from None
+        raise SourceError(path, e.line, e.column, describe(e)) from None
     program = _Builder(path).transform(tree)
     if check:
         from lergan_cc.fsm.check import check_program
@@ -46,14 +47,6 @@ def _check_version(text: str, path: str) -> None:
         raise SourceError(path, line, 12, f"FSM version {first[1]} is not supported (this simulator reads "
                                           f"version {FSM_VERSION})")
 
-
-def _describe(e: lark.exceptions.UnexpectedInput) -> str:
-    if isinstance(e, lark.exceptions.UnexpectedToken):
-        expected = ", ".join(sorted(e.expected)[:8])
-        return f"unexpected {str(e.token)!r}, expected one of: {expected}"
-    if isinstance(e, lark.exceptions.UnexpectedCharacters):
-        return f"unexpected character {e.char!r}"
-    return "unexpected end of input"
 
 
 def _unref(token: str) -> Ref:

@@ -13,6 +13,7 @@ from lergan_cc.errors import LerganError, SourceError
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import OP_CLASSES, make_op
 from lergan_cc.ir.printer import LIR_VERSION
+from lergan_cc.lark_errors import describe
 
 
 @cache
@@ -25,17 +26,9 @@ def parse_ir(text: str, path: str = "<ir>") -> Graph:
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as e:
-        raise SourceError(path, e.line, e.column, _describe(e)) from None
+        raise SourceError(path, e.line, e.column, describe(e)) from None
     return _Builder(path).build(tree)
 
-
-def _describe(e: lark.exceptions.UnexpectedInput) -> str:
-    if isinstance(e, lark.exceptions.UnexpectedToken):
-        expected = ", ".join(sorted(e.expected)[:8])
-        return f"unexpected {e.token!r}, expected one of: {expected}"
-    if isinstance(e, lark.exceptions.UnexpectedCharacters):
-        return f"unexpected character {e.char!r}"
-    return "unexpected end of input"
 
 
 def _unname(token: str) -> str:
