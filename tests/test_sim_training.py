@@ -93,8 +93,9 @@ def close(sim: np.ndarray, ref: np.ndarray, rtol: float = 1e-4, floor: float = 1
     return float(np.abs(sim - ref).max()) <= rtol * scale
 
 
-def compile_gan(gp: Path, dp: Path, zero_free: str, batch: int, target: str = "lergan-3d") -> tuple[object, dict]:
-    options = Options(discriminator=str(dp), zero_free=zero_free, batch=batch, target=target)
+def compile_gan(gp: Path, dp: Path, zero_free: str, batch: int, target: str = "lergan-3d",
+                replica: str = "low") -> tuple[object, dict]:
+    options = Options(discriminator=str(dp), zero_free=zero_free, batch=batch, target=target, replica=replica)
     from lergan_cc.fsm.asm import parse_fsm
 
     e = emitted(compile_model(str(gp), options, emit="fsm"))
@@ -124,6 +125,21 @@ def test_training_matches_reference(tmp_path: Path, zero_free: str, rank: int, s
     # floor: a bias right before batch norm has an exactly zero gradient; float32 leaves ~1e-8 of noise
     bad = [k for k, v in ref["grads"].items() if not close(result.grads[k], v, floor=1e-2)]
     assert not bad, f"gradients differ: {bad}"
+
+
+@pytest.mark.parametrize("replica", ["none", "high"])
+def test_training_matches_reference_with_replicas(tmp_path: Path, replica: str) -> None:
+    """Copies of a kind share its positions over several axes (``high``): still every gradient exact."""
+    gp, dp = make_gan(tmp_path, 2, 16, False)
+    rng = np.random.default_rng(11)
+    noise = rng.standard_normal((2, NOISE)).astype(np.float32)
+    real = rng.uniform(-1, 1, (2, 2, 16, 16)).astype(np.float32)
+    program, tensors = compile_gan(gp, dp, "zfdr", 2, replica=replica)
+    result = simulate(program, "gan.fsm", tensors, SimOptions(1, 0.05, inputs={"noise": noise, "real": real}))
+    ref = reference(gp, dp, noise, real, 1, 0.05, False)
+    np.testing.assert_allclose(result.losses["loss_d"], ref["loss_d"], rtol=1e-4, atol=1e-6)
+    assert not [k for k, v in ref["params"].items() if not close(result.params[k], v)]
+    assert not [k for k, v in ref["grads"].items() if not close(result.grads[k], v, floor=1e-2)]
 
 
 def test_nonsaturating_g_loss(tmp_path: Path) -> None:

@@ -154,18 +154,36 @@ def _normal(name: str, geo: ConvGeometry, x: str, dy: str | None) -> tuple[KindS
 
 
 def split_rect(rect: Rect, parts: int) -> list[Rect]:
-    """Share a loop nest among ``parts`` replicas along its first axis (rank 0: not split)."""
-    if not rect.ranges or parts <= 1:
+    """Share a loop nest among at most ``parts`` replicas (rank 0: not split).
+
+    The first axis is cut into ``min(parts, count)`` slices; when there are more replicas than
+    positions on it, every slice is one position wide and its share of the replicas splits the next
+    axis the same way — so an Inside kind of 15 × 15 positions with 225 replicas takes one round,
+    not 15 (a split along the first axis alone would leave 210 of the copies idle).
+    """
+    return _split(rect, 0, parts) if rect.ranges else [rect]
+
+
+def _split(rect: Rect, axis: int, parts: int) -> list[Rect]:
+    if parts <= 1 or axis == len(rect.ranges):
         return [rect]
-    r0, w0 = rect.ranges[0], rect.wins[0]
-    parts = min(parts, r0.count)
-    bounds = [r0.count * i // parts for i in range(parts + 1)]
+    count = rect.ranges[axis].count
+    slices = min(parts, count)
+    bounds = [count * i // slices for i in range(slices + 1)]
     out = []
-    for lo, hi in itertools.pairwise(bounds):
-        shifted = _shift(w0.seq, w0.a * lo)
-        out.append(Rect((Prog(r0.start + r0.step * lo, r0.step, hi - lo), *rect.ranges[1:]),
-                        (Win(w0.a, shifted), *rect.wins[1:])))
+    for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        share = parts // slices + (1 if i < parts % slices else 0)
+        out += _split(_slice(rect, axis, lo, hi), axis + 1, share)
     return out
+
+
+def _slice(rect: Rect, axis: int, lo: int, hi: int) -> Rect:
+    """Positions ``lo`` ≤ j < ``hi`` of ``axis``, with the operand window shifted to match."""
+    r, w = rect.ranges[axis], rect.wins[axis]
+    ranges, wins = list(rect.ranges), list(rect.wins)
+    ranges[axis] = Prog(r.start + r.step * lo, r.step, hi - lo)
+    wins[axis] = Win(w.a, _shift(w.seq, w.a * lo))
+    return Rect(tuple(ranges), tuple(wins))
 
 
 def _shift(s: Prog | tuple[int, ...], by: int) -> Prog | tuple[int, ...]:
