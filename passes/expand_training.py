@@ -47,10 +47,18 @@ class ExpandTraining:
 
 
 def interface(op: _Conv) -> str:
-    """Which zero-free interface a conv op needs: T-CONV-like ops ZFDR_T, W-CONV of a strided conv ZFDR_WS."""
+    """Which zero-free interface a conv op needs: strided T-CONV-like ops ZFDR_T, W-CONV of a strided
+    conv ZFDR_WS, anything with stride 1 none.
+
+    ZFDR removes the zeros a stride inserts. A stride-1 T-CONV inserts none: it *is* a convolution
+    padded by K−1−P, whose padding zeros are of the same nature as any padded S-CONV's, which no
+    scheme reshapes (the paper counts MAGAN's 7k1s layer out: "only one T-CONV", §VI-C).
+    """
+    if max(op.stride) == 1:
+        return "none"
     if isinstance(op, TConv) or (isinstance(op, WConv) and op.transposed):
         return "ZFDR_T"
-    if isinstance(op, WConv) and max(op.stride) > 1:
+    if isinstance(op, WConv):
         return "ZFDR_WS"
     return "none"
 

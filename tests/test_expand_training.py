@@ -125,3 +125,18 @@ def test_discogan_generator_gets_both_interfaces() -> None:
     assert (tag["D1"], tag["D1.wgrad"], tag["D1.err"]) == ("none", "ZFDR_WS", "ZFDR_T")
     phases = {op.phase for op in g.ops()}
     assert phases == {"G_fwd", "D_fwd", "D_err", "D_wgrad", "G_err", "G_wgrad"}
+
+
+def test_stride_one_layers_need_no_interface() -> None:
+    """A stride-1 T-CONV inserts no zeros (it is a padded convolution): none in every phase, like a
+    stride-1 S-CONV's weight gradient; MAGAN's 7k1s layer and ArtGAN's 4k1s/3k1s layers."""
+    from lergan_cc.pipeline import compile_model
+    from tests.conftest import EXAMPLES
+
+    for model, stride_one in (("magan_mnist", ["G2"]), ("artgan_cifar10", ["G2", "G6", "D2"])):
+        g = compile_model(str(EXAMPLES / f"{model}.lergan"), Options(), stop_after="expand-training")
+        convs = [op for op in g.ops() if op.OP in ("sconv", "tconv", "wconv")]
+        assert sorted({op.layer for op in convs if max(op.stride) == 1}) == sorted(stride_one)
+        for op in convs:
+            strided = max(op.stride) > 1
+            assert (op.extra["interface"] != "none") == (strided and op.OP != "sconv"), op.name
