@@ -1,7 +1,11 @@
 """The pass ``replicate``: how many copies of every matrix (paper §V "Compiler", Table III, Eq. 14).
 
 ZFDM ops (reshaped by zfdr or deform) follow Table III: Corner kinds get one copy, Edge kinds
-``replica_e`` and Inside kinds ``replica_i``. ``replica_e_max`` is the largest r for which the
+``replica_e`` and Inside kinds ``replica_i``. The paper fixes replica_c = 1 "since reuse_c is 1"; where
+the enumeration finds a Corner kind reused (W-CONV-S with S > 1 and P > 1: DCGAN's D_wgrad corners
+cover 2 × 2 taps), it gets Edge copies, ``min(reuse, replica_e)``, else that kind alone sets the
+layer's rounds whatever the degree (DCGAN D4 D_wgrad: 4 rounds per channel at middle and high).
+``replica_e_max`` is the largest r for which the
 *high* configuration (1, r, LL x r) still moves a layer's results no slower than it computes them,
 t_t_total <= t_c_total, so low and middle (fewer copies: less to move, more to compute) meet it too:
 
@@ -75,7 +79,8 @@ def loop_length(ms: list[Matrix], rects: list[dict[str, Any]]) -> int:
 
 
 def table3_copies(ms: list[Matrix], e: int, i: int) -> list[int]:
-    by_role = {"c": 1, "e": e, "i": i}
+    """Copies per kind; a Corner kind is normally reused once, so its ``e`` copies are capped to 1."""
+    by_role = {"c": e, "e": e, "i": i}
     return [max(1, min(m.reuse, by_role[ROLE.get(m.cls, "c")])) for m in ms]
 
 

@@ -54,8 +54,22 @@ def test_schema_caps_and_none(model: str) -> None:
                 assert rep["rule"] == "one" and set(rep["per_kind"]) == {1}
             else:
                 assert rep["rule"] == ("table3" if op.extra["reshape"]["scheme"] != "normal" else "eq14")
-            if rep["rule"] == "table3":
-                assert all(n == 1 for n, m in zip(rep["per_kind"], ms, strict=True) if m.cls == "Corner")
+            if rep["rule"] == "table3":  # Corner: 1, or Edge copies when the Corner is reused
+                e = 1 if degree == "low" else rep["e_max"]
+                assert all(n == min(m.reuse, e) for n, m in zip(rep["per_kind"], ms, strict=True)
+                           if m.cls == "Corner")
+
+
+def test_reused_corner_gets_edge_copies() -> None:
+    """DCGAN D4 D_wgrad (W-CONV-S, K5 S2 P2): its Corner kind covers 2 x 2 taps; at middle it gets as
+    many copies as the Edge kinds (up to its reuse), so it no longer sets the rounds alone."""
+    ops = {op.name: op for op in matrix_ops(run("dcgan", "middle"))}
+    rep, ms = ops["D4.wgrad"].extra["replicas"], matrices(ops["D4.wgrad"])
+    corners = [(n, m.reuse) for n, m in zip(rep["per_kind"], ms, strict=True) if m.cls == "Corner"]
+    assert max(reuse for _, reuse in corners) == 4
+    assert all(n == min(reuse, rep["e_max"]) for n, reuse in corners) and rep["e_max"] > 1
+    rounds = max(math.ceil(m.reuse / n) for n, m in zip(rep["per_kind"], ms, strict=True))
+    assert rounds == 1
 
 
 def test_dcgan_g2_table3() -> None:
