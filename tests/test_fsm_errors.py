@@ -43,6 +43,7 @@ CORRUPTIONS = {  # class -> (old, new, expected message fragment)
     "window out of range": ("win=[0j+<1,-1,2>, 0j+<1,-1,2>]", "win=[0j+<9,-1,2>, 0j+<1,-1,2>]",
                             "window reads outside"),
     "bad transition": ("  goto run", "  goto nowhere", "unknown state 'nowhere'"),
+    "duplicate operand": ("fn=tanh", "fn=tanh fn=relu", "act: duplicate operand 'fn'"),
 }
 
 
@@ -59,6 +60,23 @@ def test_malformed_program(tmp_path: Path, capsys: pytest.CaptureFixture[str], p
     assert message in err
     assert f"{path}:{_line_of(bad, new.splitlines()[0].strip())}:" in err
     assert not out.exists()
+
+
+def test_positions_are_exact(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes]) -> None:
+    """line:column of the instruction, of the operand, of the state keyword (tokens carry them)."""
+    text, npz = program
+    cases = [("act dst=%fake", "frobnicate dst=%fake", "frobnicate"), ("fn=tanh", "fn=tanh fn=relu", "fn=relu")]
+    for old, new, at in cases:
+        bad = text.replace(old, new, 1)
+        line = _line_of(bad, new)
+        column = bad.splitlines()[line - 1].index(at) + 1
+        _run(tmp_path, bad, npz)
+        assert f":{line}:{column}: " in capsys.readouterr().err
+    bad = text.replace("  goto run", "  halt\n  goto run", 1)
+    state_line = max(i for i, ln in enumerate(bad.splitlines(), 1) if ln.startswith("state ")
+                     and i < _line_of(bad, "  halt"))
+    _run(tmp_path, bad, npz)
+    assert f":{state_line}:1: state " in capsys.readouterr().err
 
 
 def test_version_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes]) -> None:
