@@ -32,3 +32,5 @@ def test_wheel_installs_and_runs(tmp_path: Path) -> None:
     out = run(env_dir / "bin" / "lerganc", ROOT / "examples" / "dcgan.lergan", "--stop-after", "import",
               "--emit", "ir", cwd=tmp_path)
     assert "%G2 = tconv" in out
+    devices = run(py, "-c", "from lergan_cc.bench import baselines; print(sorted(baselines.devices()))", cwd=tmp_path)
+    assert devices.strip() == "['fpga-gan', 'gpu']", "the wheel must ship lergan_cc/bench/baselines.toml"

@@ -20,6 +20,10 @@ FIGURES: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
     "fig19_speedup_ns.png": ("Speedup over PRIME at normalized space (PRIME scaled ideally to the same crossbars)",
                              "speedup_vs_prime_ns",
                              ("3d-zfdr", "lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-high"), True),
+    "fig21_vs_gpu.png": ("LerGAN over the GPU (ideal Titan X roofline): speedup", "speedup_vs_gpu",
+                         ("prime", "lergan-low", "lergan-middle", "lergan-high"), True),
+    "fig21_vs_fpga.png": ("LerGAN over the FPGA-GAN accelerator (ideal VCU118 roofline): speedup", "speedup_vs_fpga",
+                          ("prime", "lergan-low", "lergan-middle", "lergan-high"), True),
     "fig20_energy.png": ("Energy saving over PRIME", "energy_saving_vs_prime",
                          ("lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-middle", "zara-high"), True),
 }
@@ -90,6 +94,17 @@ def metric_figure(rows: Rows, title: str, field: str, configs: tuple[str, ...], 
     return bars(_labels(models), series, title, field.replace("_", " "), log)
 
 
+def fields_figure(rows: Rows, config: str, fields: dict[str, str], title: str, ylabel: str) -> bytes | None:
+    """One design point, a bar per field (e.g. energy saving over each baseline), a group per benchmark."""
+    by, models = index(rows), models_of(rows)
+    series = {}
+    for name, field in fields.items():
+        values = [by.get((m, config), {}).get(field) for m in models]
+        if any(v is not None for v in values):
+            series[name] = [*values, mean(values)]
+    return bars(_labels(models), series, title, ylabel, True) if series else None
+
+
 def phase_figure(rows: Rows, config: str, ns: bool) -> bytes | None:
     """Fig. 16: per-phase speedup of ``config`` over PRIME (at normalized space when ``ns``), a bar per phase."""
     by, models = index(rows), models_of(rows)
@@ -152,6 +167,9 @@ def figures(rows: Rows, sarray: Rows) -> dict[str, bytes]:
     out["fig16_phases_2d_zfdr.png"] = phase_figure(rows, "2d-zfdr", False)
     out["fig16_phases_2d_zfdr_ns.png"] = phase_figure(rows, "2d-zfdr", True)
     out["fig16_phases_lergan_low.png"] = phase_figure(rows, "lergan-low", False)
+    out["fig22_energy_vs_gpu_fpga.png"] = fields_figure(
+        rows, "lergan-low", {"over the GPU": "energy_saving_vs_gpu", "over FPGA-GAN": "energy_saving_vs_fpga"},
+        "Energy saving of LerGAN-low over the GPU and the FPGA-GAN accelerator (Fig. 22)", "energy saving (×)")
     out["sarray.png"] = sarray_figure(sarray)
     out["fig23_energy_breakdown.png"] = breakdown_figure(rows, "lergan-low", "energy_breakdown", "Energy breakdown")
     out["fig24_tile_energy.png"] = breakdown_figure(rows, "lergan-low", "tile_energy", "Energy of the ReRAM tiles")

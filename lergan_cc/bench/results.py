@@ -19,8 +19,11 @@ from typing import Any
 
 from lergan_cc.bench.configs import BASELINE, MODELS
 
+# The non-PIM baselines (``baselines.py``) and the suffix of the fields comparing against them.
+REFERENCES = {"gpu": "gpu", "fpga-gan": "fpga"}
 CSV_FIELDS = ("model", "config", "time_ns", "energy_pj", "speedup_vs_prime", "energy_saving_vs_prime",
-              "speedup_vs_prime_ns", "space_vs_prime", "crossbars_used", "error")
+              "speedup_vs_prime_ns", "space_vs_prime", "speedup_vs_gpu", "energy_saving_vs_gpu",
+              "speedup_vs_fpga", "energy_saving_vs_fpga", "crossbars_used", "error")
 
 
 def phase_value(entry: Any, what: str) -> float | None:
@@ -66,9 +69,14 @@ def tile_energy(report: dict[str, Any]) -> dict[str, float] | None:
 
 
 def compare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add the speedups, energy savings and spaces relative to PRIME to every row, total and per phase."""
+    """Add the speedups, energy savings and spaces relative to PRIME to every row, total and per phase,
+    and the speedups and energy savings relative to each non-PIM baseline (``speedup_vs_gpu``, …)."""
     by = {(r["model"], r["config"]): r for r in rows}
     for r in rows:
+        for name, suffix in REFERENCES.items():
+            ref = by.get((r["model"], name), {})
+            r[f"speedup_vs_{suffix}"] = _ratio(ref.get("time_ns"), r["time_ns"])
+            r[f"energy_saving_vs_{suffix}"] = _ratio(ref.get("energy_pj"), r["energy_pj"])
         base = by.get((r["model"], BASELINE), {})
         r["speedup_vs_prime"] = _ratio(base.get("time_ns"), r["time_ns"])
         r["energy_saving_vs_prime"] = _ratio(base.get("energy_pj"), r["energy_pj"])

@@ -25,6 +25,7 @@ from lergan_cc.bench.configs import Model
 from lergan_cc.errors import LerganError
 
 ANALYSIS = "analysis"  # the pseudo design point of ``lerganc --emit analysis`` (one per model)
+WORKLOAD_VERSION = 1  # bump when ``workload.table`` changes: analysis records carry its rows
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ class Job:
     hw: str | None = None
 
     def key(self) -> str:
-        extra = {"batch": self.batch, "functional": self.functional}
+        extra: dict[str, Any] = {"batch": self.batch, "functional": self.functional}
+        if self.config == ANALYSIS:
+            extra["workload"] = WORKLOAD_VERSION
         return cache_mod.key(self.model.path, self.config, self.flags, extra, self.hw)
 
     def lerganc_args(self) -> list[str]:
@@ -65,10 +68,11 @@ def run_job(job: Job) -> dict[str, Any]:
 
 def _analyse(job: Job) -> dict[str, Any]:
     from lergan_cc import analysis
+    from lergan_cc.bench import workload
     from lergan_cc.pipeline import compile_model
 
     g = compile_model(str(job.model.path), _options(job), "analysis")
-    return {"analysis": json.loads(analysis.dumps(g))}
+    return {"analysis": json.loads(analysis.dumps(g)), "work": workload.table(g)}
 
 
 def _options(job: Job):  # -> Options

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lergan_cc.bench.configs import BASELINE, MODELS
-from lergan_cc.bench.results import mean
+from lergan_cc.bench.results import REFERENCES, mean
 
 PHASES = ("G_fwd", "G_wgrad", "G_err", "D_fwd", "D_wgrad", "D_err")
 Rows = list[dict[str, Any]]
@@ -14,7 +14,10 @@ Cell = Callable[[str, str], float | None]
 
 
 def fmt(v: float | None, digits: int = 2) -> str:
-    return "—" if v is None else f"{v:.{digits}f}"
+    """Fixed decimals, or three significant digits below 0.1 (speedups over a GPU can be that small)."""
+    if v is None:
+        return "—"
+    return f"{v:.3g}" if 0 < abs(v) < 0.1 else f"{v:.{digits}f}"
 
 
 def grid(rows: list[str], cols: list[str], cell: Cell, labels: dict[str, str], with_mean: bool = True,
@@ -115,6 +118,13 @@ def markdown(rows: Rows, sarray: Rows, head: str = "") -> str:
     parts = ["# lergan-bench results\n", *([head] if head else []),
              "## Speedup over PRIME (Fig. 17–19)\n", metric_table(rows, "speedup_vs_prime"),
              "## Energy saving over PRIME (Fig. 20)\n", metric_table(rows, "energy_saving_vs_prime")]
+    for ref, suffix in REFERENCES.items():
+        if ref in cfgs:
+            others = [c for c in cfgs if c != ref]
+            parts += [f"## Speedup over {ref} (Fig. 21; an ideal roofline, docs/results.md)\n",
+                      metric_table(rows, f"speedup_vs_{suffix}", others),
+                      f"## Energy saving over {ref} (Fig. 22)\n",
+                      metric_table(rows, f"energy_saving_vs_{suffix}", others)]
     if ns:
         parts += ["## Space: crossbars relative to PRIME\n", metric_table(rows, "space_vs_prime", ns),
                   "## Speedup over PRIME at normalized space (NS: PRIME scaled ideally to the same crossbars)\n",

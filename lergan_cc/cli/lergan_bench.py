@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lergan_cc.bench import cache, configs, directions, paper, results, runner, tables
+from lergan_cc.bench import baselines, cache, configs, directions, paper, results, runner, tables
 from lergan_cc.cli.common import ArgumentParser, guarded, write_atomic
 from lergan_cc.errors import LerganError
 
@@ -61,8 +61,10 @@ def run(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     jobs = plan(models, names, args.batch, args.functional, args.hw)
     records = runner.execute(jobs, store, args.jobs, _progress)
-    rows = results.compare([results.make_row(records[j]) for j in jobs if j.config != runner.ANALYSIS])
-    sarray = [results.sarray_row(records[j]) for j in jobs if j.config == runner.ANALYSIS and records[j]["ok"]]
+    analyses = [records[j] for j in jobs if j.config == runner.ANALYSIS and records[j]["ok"]]
+    simulated = [results.make_row(records[j]) for j in jobs if j.config != runner.ANALYSIS]
+    rows = results.compare(simulated + [r for a in analyses for r in baselines.rows(a["model"], a["work"], args.batch)])
+    sarray = [results.sarray_row(a) for a in analyses]
     elapsed = time.perf_counter() - start
     write_outputs(Path(args.out), rows, sarray, _meta(args, names, elapsed), not args.no_plots)
     failed = [r for r in rows if r.get("error")]
@@ -74,6 +76,7 @@ def run(argv: list[str] | None = None) -> int:
 def _meta(args: Any, names: list[str], elapsed: float) -> dict[str, Any]:
     return {"batch": args.batch, "timing_only": not args.functional, "iterations": 1, "hw": args.hw,
             "configs": {n: list(configs.CONFIGS[n].flags) for n in names}, "source": cache.source_digest(),
+            "baselines": {n: vars(d) for n, d in baselines.devices().items()},
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
             "wall_s": round(elapsed, 2)}
 
