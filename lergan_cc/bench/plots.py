@@ -67,6 +67,8 @@ def bars(groups: list[str], series: dict[str, list[float | None]], title: str, y
 def _short(v: float | None) -> str:
     if v is None:
         return ""
+    if 0 < abs(v) < 0.1:
+        return f"{v:.2g}"
     return f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 

@@ -16,7 +16,8 @@ from lergan_cc.errors import LerganError
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="lergan-bench", description="Run the LerGAN paper's evaluation: benchmarks x design "
-                       "points, one training iteration each, into tables and plots.")
+                       "points, one training iteration each, beside GPU and FPGA-GAN rooflines (always computed, "
+                       "from lergan_cc/bench/baselines.toml), into tables and plots.")
     p.add_argument("--models", metavar="NAMES", help=f"comma-separated: {', '.join(configs.MODELS)}, or .lergan "
                    "files (default: all)")
     p.add_argument("--configs", metavar="NAMES", help=f"comma-separated: {', '.join(configs.CONFIGS)} "
