@@ -21,6 +21,7 @@ from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import SConv
 from lergan_cc.options import Options
 from lergan_cc.pipeline import compile_model
+from tests.conftest import run_cli
 
 TINY_GAN = """gan {
   generator     "10f-(16t-8t)(4k2s)-t1"
@@ -173,3 +174,22 @@ def test_bench_writes_baseline_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert set(data["meta"]["baselines"]) == {"gpu", "fpga-gan"}
     assert "## Speedup over gpu" in (out / "tables.md").read_text()
     assert {"fig21_vs_gpu.png", "fig21_vs_fpga.png", "fig22_energy_vs_gpu_fpga.png"} <= {p.name for p in out.iterdir()}
+
+
+def test_runs_are_what_the_program_executes(tmp_path: Path) -> None:
+    """The iteration of the work table is the FSM program's: under normal reshaping with no replicas
+    every matrix op takes the same rounds per sample each time, so the simulator's total rounds of a
+    (layer, phase) over its rounds per sample and the batch count the times the program ran it."""
+    model = tmp_path / "tiny.lergan"
+    model.write_text(TINY_GAN, encoding="utf-8")
+    flags = ["--zero-free", "none", "--replica", "none", "--batch", "4"]
+    assert run_cli("lerganc", model, *flags, "-o", tmp_path / "t.fsm").returncode == 0
+    proc = run_cli("lergan-sim", tmp_path / "t.fsm", "--timing-only", "--report", tmp_path / "r.json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    g = compile_model(str(model), Options(batch=4, zero_free="none", replica="none"), "analysis")
+    runs = {(w["layer"], w["phase"]): w["runs"] for w in workload.table(g) if w["macs"]}
+    executed = {(r["layer"], r["phase"]): r["mmv_rounds_total"] / (4 * r["mmv_rounds"])
+                for r in report["layers"] if r["mmv_rounds"]}
+    assert executed == runs
+    assert set(runs.values()) == {1, 2, 3}
