@@ -59,6 +59,7 @@ def test_table_is_exactly_the_expected_design_points() -> None:
 def test_select_names() -> None:
     assert configs.select_configs(None) == list(configs.CONFIGS)
     assert configs.select_configs(["lergan-high", "3d-nr"]) == ["prime", "3d-nr", "lergan-high"]
+    assert configs.select_configs(["gpu", "lergan-low"]) == ["prime", "lergan-low"]  # rooflines: always computed
     assert [m.name for m in configs.select_models(None)] == list(BENCHMARKS)
     assert configs.split_names("a, b,") == ["a", "b"] and configs.split_names("all") is None
     with pytest.raises(LerganError, match="unknown design point 'lergan-huge'"):

@@ -15,8 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lergan_cc.bench.configs import MODELS
-from lergan_cc.bench.results import REFERENCES
+from lergan_cc.bench.configs import MODELS, REFERENCES
 from lergan_cc.errors import LerganError
 
 

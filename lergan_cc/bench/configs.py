@@ -40,6 +40,10 @@ CONFIGS: dict[str, Config] = {
     "zara-high": Config(_flags("deform", "lergan-3d", "high"), "ZARA-high"),
 }
 
+# The non-PIM baselines (``baselines.py``: rooflines computed from the analysis on every run, never
+# simulated) and the suffix of the result fields that compare against them (``speedup_vs_gpu``).
+REFERENCES = {"gpu": "gpu", "fpga-gan": "fpga"}
+
 # Table V, in the paper's order: name -> the label its figures use. Files are examples/<name>.lergan.
 MODELS: dict[str, str] = {
     "dcgan": "DCGAN", "cgan": "cGAN", "3dgan": "3D-GAN", "artgan_cifar10": "ArtGAN-CIFAR-10",
@@ -69,12 +73,14 @@ def split_names(text: str | None) -> list[str] | None:
 
 
 def select_configs(names: list[str] | None) -> list[str]:
-    """The design points to run, in table order; the PRIME baseline is always among them."""
+    """The design points to simulate, in table order; the PRIME baseline is always among them (naming a
+    roofline baseline is allowed: those are always computed)."""
     if names is None:
         return list(CONFIGS)
-    unknown = [n for n in names if n not in CONFIGS]
+    unknown = [n for n in names if n not in CONFIGS and n not in REFERENCES]
     if unknown:
-        raise LerganError(f"--configs: unknown design point '{unknown[0]}' (known: {', '.join(CONFIGS)})")
+        raise LerganError(f"--configs: unknown design point '{unknown[0]}' (known: {', '.join(CONFIGS)}; "
+                          f"{', '.join(REFERENCES)} are always computed)")
     wanted = {BASELINE, *names}
     return [n for n in CONFIGS if n in wanted]
 

@@ -17,10 +17,8 @@ import json
 import statistics
 from typing import Any
 
-from lergan_cc.bench.configs import BASELINE, MODELS
+from lergan_cc.bench.configs import BASELINE, MODELS, REFERENCES
 
-# The non-PIM baselines (``baselines.py``) and the suffix of the fields comparing against them.
-REFERENCES = {"gpu": "gpu", "fpga-gan": "fpga"}
 CSV_FIELDS = ("model", "config", "time_ns", "energy_pj", "speedup_vs_prime", "energy_saving_vs_prime",
               "speedup_vs_prime_ns", "space_vs_prime", "speedup_vs_gpu", "energy_saving_vs_gpu",
               "speedup_vs_fpga", "energy_saving_vs_fpga", "crossbars_used", "error")

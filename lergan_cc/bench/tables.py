@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lergan_cc.bench.configs import BASELINE, MODELS
-from lergan_cc.bench.results import REFERENCES, mean
+from lergan_cc.bench.configs import BASELINE, MODELS, REFERENCES
+from lergan_cc.bench.results import mean
 
 PHASES = ("G_fwd", "G_wgrad", "G_err", "D_fwd", "D_wgrad", "D_err")
 Rows = list[dict[str, Any]]
