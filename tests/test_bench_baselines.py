@@ -21,7 +21,7 @@ from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import SConv
 from lergan_cc.options import Options
 from lergan_cc.pipeline import compile_model
-from tests.conftest import run_cli
+from tests.conftest import assert_one_line_error, run_cli
 
 TINY_GAN = """gan {
   generator     "10f-(16t-8t)(4k2s)-t1"
@@ -193,3 +193,38 @@ def test_runs_are_what_the_program_executes(tmp_path: Path) -> None:
                 for r in report["layers"] if r["mmv_rounds"]}
     assert executed == runs
     assert set(runs.values()) == {1, 2, 3}
+
+
+def test_baselines_override_scales_the_roofline(graph: Graph, tmp_path: Path) -> None:
+    slower = tmp_path / "half.toml"
+    d = baselines.devices()["gpu"]
+    slower.write_text(f"[gpu]\nmacs_per_s = {d.macs_per_s / 2}\nbytes_per_s = {d.bytes_per_s / 2}\n"
+                      'label = "half a Titan X"\n', encoding="utf-8")
+    work_rows = workload.table(graph)
+    default = {r["config"]: r for r in baselines.rows("tiny", work_rows, 4)}
+    halved = {r["config"]: r for r in baselines.rows("tiny", work_rows, 4, str(slower))}
+    assert halved["gpu"]["time_ns"] == pytest.approx(2 * default["gpu"]["time_ns"])
+    assert halved["fpga-gan"]["time_ns"] == default["fpga-gan"]["time_ns"]
+    assert baselines.devices(str(slower))["gpu"].label == "half a Titan X"
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("[tpu]\npower_w = 1\n", "unknown baseline [tpu]"),
+    ("[gpu]\nflops = 1\n", "[gpu] has no key 'flops'"),
+    ("[gpu]\npower_w = -5\n", "[gpu] power_w must be a positive number"),
+    ("[fpga-gan]\nvalue_bytes = 1.5\n", "value_bytes must be a positive integer"),
+    ("[gpu]\nlabel = 3\n", "label must be a string"),
+    ("[gpu\n", "line 1"),
+])
+def test_bad_baselines_file_one_line_exit_2(tmp_path: Path, text: str, needle: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text, encoding="utf-8")
+    proc = run_cli("lergan-bench", "--baselines", bad, "--models", "dcgan", "--out", tmp_path / "out",
+                   "--cache-dir", tmp_path / "c")
+    assert_one_line_error(proc, needle)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_baselines_file(tmp_path: Path) -> None:
+    proc = run_cli("lergan-bench", "--baselines", tmp_path / "nope.toml", "--out", tmp_path / "out")
+    assert_one_line_error(proc, "nope.toml")

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lergan_cc.bench.configs import MODELS, REFERENCES
+from lergan_cc.bench.configs import MODELS
 from lergan_cc.errors import LerganError
 
 
@@ -35,13 +35,46 @@ class Device:
         return 1e9 * max(compute, memory), compute >= memory
 
 
+DEFAULTS = Path(__file__).with_name("baselines.toml")
+
+
 @cache
-def devices() -> dict[str, Device]:
-    """The baselines of ``baselines.toml``, by name (``gpu``, ``fpga-gan``)."""
-    data = tomllib.loads((Path(__file__).with_name("baselines.toml")).read_text(encoding="utf-8"))
-    if set(data) != set(REFERENCES):
-        raise LerganError(f"baselines.toml: expected sections {sorted(REFERENCES)}, found {sorted(data)}")
+def devices(override: str | None = None) -> dict[str, Device]:
+    """The baselines of ``baselines.toml`` by name (``gpu``, ``fpga-gan``), with the sections and keys
+    of ``override`` (``lergan-bench --baselines FILE``) replacing the defaults they name."""
+    data = _read(str(DEFAULTS))
+    for name, fields in (_read(override) if override else {}).items():
+        if name not in data or not isinstance(fields, dict):
+            raise LerganError(f"{override}: unknown baseline [{name}] (known: {', '.join(data)})")
+        for key, value in fields.items():
+            data[name][key] = _checked(override, name, key, value)
     return {name: Device(name, **fields) for name, fields in data.items()}
+
+
+def _read(path: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise LerganError(f"{path}: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise LerganError(f"{path}: {e}") from None
+
+
+FIELDS = {"label": str, "macs_per_s": float, "bytes_per_s": float, "value_bytes": int, "power_w": float}
+
+
+def _checked(path: str, name: str, key: str, value: Any) -> Any:
+    """One override value: a known key, of its type, positive when a number."""
+    kind = FIELDS.get(key)
+    if kind is None:
+        raise LerganError(f"{path}: [{name}] has no key '{key}' (keys: {', '.join(FIELDS)})")
+    if kind is str:
+        if not isinstance(value, str):
+            raise LerganError(f"{path}: [{name}] {key} must be a string")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 or (kind is int and value % 1):
+        raise LerganError(f"{path}: [{name}] {key} must be a positive {'integer' if kind is int else 'number'}")
+    return kind(value)
 
 
 def roofline(device: Device, work: list[dict[str, Any]], batch: int) -> dict[str, Any]:
@@ -60,10 +93,10 @@ def roofline(device: Device, work: list[dict[str, Any]], batch: int) -> dict[str
             "compute_bound_share": compute_bound / time_ns if time_ns else None}
 
 
-def rows(model: str, work: list[dict[str, Any]], batch: int) -> list[dict[str, Any]]:
+def rows(model: str, work: list[dict[str, Any]], batch: int, override: str | None = None) -> list[dict[str, Any]]:
     """A result row per baseline for one benchmark, in the shape ``results.make_row`` gives a simulation."""
     out = []
-    for name, device in devices().items():
+    for name, device in devices(override).items():
         r = roofline(device, work, batch)
         out.append({"model": model, "config": name, "label": MODELS.get(model, model), "baseline": True,
                     "time_ns": r["time_ns"], "energy_pj": r["energy_pj"], "phases": r["phases"],

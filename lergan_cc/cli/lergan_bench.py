@@ -27,6 +27,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--batch", type=_positive, default=64)
     p.add_argument("--functional", action="store_true", help="also compute the tensors (slow; default timing-only)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description passed to lerganc")
+    p.add_argument("--baselines", metavar="FILE", help="TOML overriding the GPU / FPGA-GAN roofline parameters "
+                   "(sections [gpu], [fpga-gan]; keys as in lergan_cc/bench/baselines.toml)")
     p.add_argument("--cache-dir", metavar="DIR", help=f"result cache (default: {cache.default_dir()})")
     p.add_argument("--no-cache", action="store_true", help="recompute everything and store nothing")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -58,13 +60,15 @@ def run(argv: list[str] | None = None) -> int:
     models = configs.select_models(configs.split_names(args.models))
     if args.hw is not None and not Path(args.hw).is_file():
         raise LerganError(f"{args.hw}: no such file")
+    baselines.devices(args.baselines)  # a bad --baselines file fails before any simulation
     store = cache.Cache(None if args.no_cache else Path(args.cache_dir) if args.cache_dir else cache.default_dir())
     start = time.perf_counter()
     jobs = plan(models, names, args.batch, args.functional, args.hw)
     records = runner.execute(jobs, store, args.jobs, _progress)
     analyses = [records[j] for j in jobs if j.config == runner.ANALYSIS and records[j]["ok"]]
     simulated = [results.make_row(records[j]) for j in jobs if j.config != runner.ANALYSIS]
-    rows = results.compare(simulated + [r for a in analyses for r in baselines.rows(a["model"], a["work"], args.batch)])
+    roofs = [r for a in analyses for r in baselines.rows(a["model"], a["work"], args.batch, args.baselines)]
+    rows = results.compare(simulated + roofs)
     sarray = [results.sarray_row(a) for a in analyses]
     elapsed = time.perf_counter() - start
     write_outputs(Path(args.out), rows, sarray, _meta(args, names, elapsed), not args.no_plots)
@@ -77,7 +81,7 @@ def run(argv: list[str] | None = None) -> int:
 def _meta(args: Any, names: list[str], elapsed: float) -> dict[str, Any]:
     return {"batch": args.batch, "timing_only": not args.functional, "iterations": 1, "hw": args.hw,
             "configs": {n: list(configs.CONFIGS[n].flags) for n in names}, "source": cache.source_digest(),
-            "baselines": {n: vars(d) for n, d in baselines.devices().items()},
+            "baselines": {n: vars(d) for n, d in baselines.devices(args.baselines).items()},
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
             "wall_s": round(elapsed, 2)}
 
