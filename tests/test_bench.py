@@ -210,3 +210,14 @@ def test_real_simulation_of_a_tiny_gan(tiny: Path, tmp_path: Path) -> None:
         assert r["energy_breakdown"] and r["traffic"] and r["crossbars_used"] > 0
     assert rows["prime"]["speedup_vs_prime"] == 1.0
     assert rows["3d-zfdr"]["space_vs_prime"] > 1.0  # ZFDR kinds hold more weight copies than one im2col matrix
+
+
+def test_analysis_key_follows_the_workload_source(tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Analysis records carry the work table of the GPU/FPGA rooflines: editing workload.py recomputes
+    them (and only them: the bench's other modules stay out of the simulation keys)."""
+    analysis = runner.Job(configs.Model("tiny", tiny, "tiny"), runner.ANALYSIS, (), batch=4)
+    before, sim_before = analysis.key(), _job(tiny).key()
+    real = cache.file_digest
+    monkeypatch.setattr(cache, "file_digest", lambda p: "edited" if str(p).endswith("workload.py") else real(p))
+    assert analysis.key() != before
+    assert _job(tiny).key() == sim_before

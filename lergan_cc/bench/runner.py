@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from lergan_cc.bench import cache as cache_mod
+from lergan_cc.bench import workload
 from lergan_cc.bench.configs import Model
 from lergan_cc.errors import LerganError
 
 ANALYSIS = "analysis"  # the pseudo design point of ``lerganc --emit analysis`` (one per model)
-WORKLOAD_VERSION = 1  # bump when ``workload.table`` changes: analysis records carry its rows
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class Job:
 
     def key(self) -> str:
         extra: dict[str, Any] = {"batch": self.batch, "functional": self.functional}
-        if self.config == ANALYSIS:
-            extra["workload"] = WORKLOAD_VERSION
+        if self.config == ANALYSIS:  # its record carries ``workload.table``'s rows: a change there recomputes it
+            extra["workload"] = cache_mod.file_digest(workload.__file__)
         return cache_mod.key(self.model.path, self.config, self.flags, extra, self.hw)
 
     def lerganc_args(self) -> list[str]:
@@ -68,7 +68,6 @@ def run_job(job: Job) -> dict[str, Any]:
 
 def _analyse(job: Job) -> dict[str, Any]:
     from lergan_cc import analysis
-    from lergan_cc.bench import workload
     from lergan_cc.pipeline import compile_model
 
     g = compile_model(str(job.model.path), _options(job), "analysis")
