@@ -13,9 +13,9 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
-from lergan_cc.bench.configs import MODELS
+from lergan_cc.bench.configs import MODELS, REFERENCES
 from lergan_cc.errors import LerganError
 
 
@@ -43,6 +43,8 @@ def devices(override: str | None = None) -> dict[str, Device]:
     """The baselines of ``baselines.toml`` by name (``gpu``, ``fpga-gan``), with the sections and keys
     of ``override`` (``lergan-bench --baselines FILE``) replacing the defaults they name."""
     data = _read(str(DEFAULTS))
+    if set(data) != set(REFERENCES):  # results.compare names its fields after REFERENCES
+        raise LerganError(f"{DEFAULTS}: expected sections {sorted(REFERENCES)}, found {sorted(data)}")
     for name, fields in (_read(override) if override else {}).items():
         if name not in data or not isinstance(fields, dict):
             raise LerganError(f"{override}: unknown baseline [{name}] (known: {', '.join(data)})")
@@ -60,7 +62,7 @@ def _read(path: str) -> dict[str, Any]:
         raise LerganError(f"{path}: {e}") from None
 
 
-FIELDS = {"label": str, "macs_per_s": float, "bytes_per_s": float, "value_bytes": int, "power_w": float}
+FIELDS = {k: v for k, v in get_type_hints(Device).items() if k != "name"}  # the keys a section may set
 
 
 def _checked(path: str, name: str, key: str, value: Any) -> Any:
