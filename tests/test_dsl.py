@@ -15,6 +15,7 @@ from lergan_cc.cli.lerganc import main as lerganc
 from lergan_cc.errors import LerganError, SourceError
 from lergan_cc.frontends.dsl import load_dsl, loads_dsl, parse_dsl
 from lergan_cc.frontends.tablev import same_conv, same_tconv
+from lergan_cc.ir.attrs import GanRoles, ReplicaDegree
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.parser import parse_ir
 from lergan_cc.ir.printer import print_graph
@@ -124,7 +125,7 @@ def test_dcgan_auxiliary_ops_and_params() -> None:
     assert ops["D1.act"].OP == "leaky_relu" and ops["D1.act"].alpha == 0.2 and "D1.bn" not in ops
     assert ops["D2.bn"].layer == "D2" and ops["D5.act"].OP == "sigmoid"
     assert {"G/G1.bn.scale", "G/G1.bn.var", "D/D5.weight", "D/D5.bias"} <= set(g.params)
-    assert g.meta["replica_degree"] == "low"
+    assert g.need(ReplicaDegree).degree == "low"
 
 
 def test_verbose_dcgan_builds_the_same_ir() -> None:
@@ -164,7 +165,7 @@ def test_single_network_is_a_net_in_phase_fwd() -> None:
     assert g.op("enc2").pads == (0, 1, 2, 1) and g.op("enc2").group == 4
     assert g.op("dec1").output_padding == (1, 0) and g.op("mid").dilation == (2, 2)
     assert g.op("enc1.act").alpha == 0.1 and g.op("mid.act").OP == "relu"
-    assert g.op(g.outputs[0]).OP == "dense" and g.meta["replica_degree"] == "middle"
+    assert g.op(g.outputs[0]).OP == "dense" and g.need(ReplicaDegree).degree == "middle"
 
 
 # ----------------------------------------------------------------------------- after
@@ -177,7 +178,7 @@ def test_after_overrides_defaults() -> None:
     assert ops["G2.act"].OP == "leaky_relu" and ops["G2.act"].alpha == 0.1 and "G2.bn" not in ops
     assert "G3.act" not in ops and ops["G3.bn"].OP == "batchnorm"
     assert ops["G5.act"].OP == "tanh" and "D5.act" not in ops
-    assert g.meta["discriminator_probability"] is False
+    assert g.need(GanRoles).discriminator_probability is False
 
 
 # ----------------------------------------------------------------------------- padding rule
@@ -337,7 +338,7 @@ def test_cli_emits_ir_json_for_an_example(capsys: pytest.CaptureFixture[str]) ->
     import json
 
     code, out, _ = run_cli(EXAMPLES / "dcgan.lergan", capsys)
-    assert code == 0 and out.startswith("lir 1\n")
+    assert code == 0 and out.startswith("lir 2\n")
     assert lerganc([str(EXAMPLES / "dcgan.lergan"), "--stop-after", "import", "--emit", "ir-json"]) == 0
     nodes = {n["name"]: n for n in json.loads(capsys.readouterr().out)["nodes"]}
     assert nodes["G2"]["input_shapes"] == [[1024, 4, 4]] and nodes["G2"]["attrs"]["output_padding"] == [1, 1]

@@ -10,8 +10,10 @@ from typing import Any
 import lark
 
 from lergan_cc.errors import LerganError, SourceError
+from lergan_cc.ir.attribute import Attr, AttrError, Site
+from lergan_cc.ir.attrs import GRAPH_ATTRS, OP_ATTRS
 from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.ops import OP_CLASSES, make_op
+from lergan_cc.ir.ops import OP_CLASSES, make_op, typed_fields
 from lergan_cc.ir.printer import LIR_VERSION
 from lergan_cc.lark_errors import describe
 
@@ -84,10 +86,27 @@ class _Builder:
         if version != LIR_VERSION:
             raise self.error(header, f"IR version {version} is not supported (expected {LIR_VERSION})")
         name, kind, *meta = model.children
-        g = Graph(model=json.loads(name), kind=str(kind), meta=meta[0] if meta else {})
+        g = Graph(model=json.loads(name), kind=str(kind))
+        self.graph_attrs = (meta[0] if meta else {}, model)
         for item in items:
             getattr(self, item.data)(g, item)
+        values, node = self.graph_attrs
+        g.attach(*self._attached(values, GRAPH_ATTRS, Site(g), node, "model"))
         return g
+
+    def _attached(self, values: dict[str, Any], registry: dict[str, type[Attr]], site: Site, node: lark.Tree,
+                  where: str) -> list[Attr]:
+        out = []
+        for key, value in values.items():
+            cls = registry.get(key)
+            if cls is None:
+                known = ", ".join(sorted(registry))
+                raise self.error(node, f"{where}: unknown attribute '{key}' (known: {known})")
+            try:
+                out.append(cls.from_value(value, site))
+            except (AttrError, ValueError) as e:
+                raise self.error(node, f"{where}: {e}") from None
+        return out
 
     def param(self, g: Graph, node: lark.Tree) -> None:
         name, shape = node.children
@@ -99,12 +118,16 @@ class _Builder:
         shape = rest.pop()
         if str(opname) not in OP_CLASSES:
             raise self.error(node, f"unknown op '{opname}'")
+        declared = typed_fields(OP_CLASSES[str(opname)])
+        own = {k: v for k, v in attrs.items() if k in declared}
+        passes = {k: v for k, v in attrs.items() if k not in declared and k not in ("layer", "phase")}
         try:
             op = make_op(str(opname), name=_unname(out), inputs=tuple(_unname(r) for r in rest), shape=shape,
-                         layer=attrs.pop("layer", ""), phase=attrs.pop("phase", ""), **attrs)
+                         layer=attrs.get("layer", ""), phase=attrs.get("phase", ""), **own)
             g.add(op)
         except (TypeError, ValueError) as e:
             raise self.error(node, str(e)) from None
+        g.replace(op.attach(*self._attached(passes, OP_ATTRS, Site(g, op), node, f"op '{op.name}'")))
 
     def outputs(self, g: Graph, node: lark.Tree) -> None:
         for r in node.children:

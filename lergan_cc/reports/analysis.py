@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from lergan_cc.errors import LerganError
+from lergan_cc.ir.attrs import Interface, ZeroInsertionFigures, ZfdrSummary
 from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.ops import _Conv
+from lergan_cc.ir.ops import TConv, WConv, _Conv
 
 COUNTS = ("zero_inserted_inputs", "useful_inputs", "macs_zero_inserted", "macs_useful")
 
@@ -22,15 +23,17 @@ def analysis(g: Graph) -> dict[str, Any]:
 
 
 def _layer(g: Graph, op: _Conv) -> dict[str, Any] | None:
-    counts = op.extra.get("zero_insertion")
+    counts = op.get(ZeroInsertionFigures)
     if counts is None:
         return None
+    interface = op.get(Interface)
+    output_padding = op.output_padding if isinstance(op, (TConv, WConv)) else ()
     return {"layer": op.layer, "phase": op.phase, "op": op.OP, "name": op.name,
-            "interface": op.extra.get("interface"),
+            "interface": interface.name if interface else None,
             "input_shape": list(g.op(op.inputs[0]).shape), "output_shape": list(op.shape),
             "kernel": list(op.kernel), "stride": list(op.stride), "pads": list(op.pads),
-            "output_padding": list(getattr(op, "output_padding", ())), **counts,
-            "zfdr": dict(op.extra["zfdr_summary"])}
+            "output_padding": list(output_padding), **counts.counts(), "efficiency": counts.efficiency,
+            "zfdr": op.need(ZfdrSummary).to_value()}
 
 
 def _sum(rows: list[dict[str, Any]]) -> dict[str, Any]:
