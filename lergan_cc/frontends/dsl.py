@@ -186,7 +186,6 @@ DEFAULT_AFTER: dict[str, NetAfter] = {
 }
 ROLES = ("first", "hidden", "output")
 REPLICA_DEGREES = ("low", "middle", "high")
-NET_LETTER = {"generator": "G", "discriminator": "D", "network": "N"}
 CONV_KEYS = ("kernel", "stride", "pads", "dilation", "group", "weight")
 LAYER_KEYS: dict[str, tuple[str, ...]] = {
     "dense": ("weight",), "sconv": CONV_KEYS, "tconv": (*CONV_KEYS, "output_padding"),
