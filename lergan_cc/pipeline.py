@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from lergan_cc.context import CompileContext
 from lergan_cc.errors import LerganError
@@ -118,7 +119,8 @@ def compile_graph(model: object, ctx: CompileContext, emit: str = "ir", stop_aft
     ``stop_after``)."""
     instruments = instruments or Instruments(log=lambda _: None)
     start = time.perf_counter()
-    g = get_pass_class("import")(model).load(ctx.options)  # type: ignore[call-arg]  # the front end's argument
+    front_end: Any = get_pass_class("import")  # the front end takes the model, not options: see passes/import.py
+    g = front_end(model).load(ctx.options)
     verify(g, ctx.hw)
     instruments.after(0, "import", g, time.perf_counter() - start)
     names = truncate(pipeline(ctx.options, g.kind == "gan"), emit, stop_after)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lergan_cc.errors import LerganError
 from lergan_cc.frontends.gan import REAL
 from lergan_cc.ir.attrs import GanRoles, Interface
 from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.ops import BatchNorm, Op, SConv, TConv, WConv, _Conv, make_op
+from lergan_cc.ir.ops import BatchNorm, Dense, Op, SConv, TConv, WConv, _Conv, make_op
 from lergan_cc.pass_base import Pass
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def _weight_shape(g: Graph, op: _Conv) -> tuple[int, ...]:
     return weight_shape(op, g.op(op.inputs[0]).shape[0])
 
 
-def _conv_geometry(op: _Conv) -> dict[str, object]:
+def _conv_geometry(op: _Conv) -> dict[str, Any]:
     return dict(out_channels=op.out_channels, kernel=op.kernel, stride=op.stride, pads=op.pads,
                 dilation=op.dilation, group=op.group)
 
@@ -142,6 +142,7 @@ def _tconv_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
 
 
 def _dense_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    assert isinstance(op, Dense)
     return b._add(op, "err", "dense", b.err, (dy,), x_shape, units=x_shape[0], weight=op.weight, transposed=True)
 
 

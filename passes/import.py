@@ -55,7 +55,7 @@ def load_one(model: object) -> Graph:
     if type(model).__name__ == "ModelProto":
         from lergan_cc.frontends.onnx_frontend import import_model
 
-        return import_model(model, "<onnx>")
+        return import_model(model, "<onnx>")  # type: ignore[arg-type]  # onnx is imported by the front end only
     raise LerganError(f"cannot compile a {type(model).__name__}: give a .lergan or .onnx path, DSL text or an "
                       f"onnx.ModelProto")
 

@@ -9,6 +9,7 @@ which values are the fakes and D's output.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.attrs import GanRoles, OutputNames, ReplicaDegree
@@ -69,7 +70,7 @@ def _single_io(net: Graph, role: str) -> tuple[str, str]:
 def _copy(src: Graph, dst: Graph, net: str, phase: str, renames: dict[str, str], prefix_ops: bool) -> dict[str, str]:
     names = {op.name: renames.get(op.name, f"{net}/{op.name}" if prefix_ops else op.name) for op in src.ops()}
     for op in src.ops():
-        params = {f: f"{net}/{getattr(op, f)}" for f in PARAM_FIELDS
+        params: dict[str, Any] = {f: f"{net}/{getattr(op, f)}" for f in PARAM_FIELDS
                   if isinstance(getattr(op, f, None), str)}
         dst.add(dataclasses.replace(op, name=names[op.name], phase=phase,
                                     layer=renames.get(op.name, op.layer),

@@ -9,6 +9,7 @@ attribute's ``verify`` after every pass.
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -69,58 +70,58 @@ class Attr:
 class Fields:
     """Typed, strict access to a parsed dict: every key read once, none unknown, types checked."""
 
-    def __init__(self, value: Any, what: str) -> None:
-        if not isinstance(value, dict):
+    def __init__(self, value: Any, what: builtins.str) -> None:
+        if not isinstance(value, builtins.dict):
             raise AttrError(f"{what}: expected {{...}}, got {_show(value)}")
-        self.value, self.what, self.seen = value, what, set[str]()
+        self.value, self.what, self.seen = value, what, set[builtins.str]()
 
-    def _get(self, key: str) -> Any:
+    def _get(self, key: builtins.str) -> Any:
         if key not in self.value:
             raise AttrError(f"{self.what}: missing '{key}'")
         self.seen.add(key)
         return self.value[key]
 
-    def has(self, key: str) -> bool:
+    def has(self, key: builtins.str) -> builtins.bool:
         return key in self.value
 
-    def int(self, key: str, low: int = 0) -> int:
+    def int(self, key: builtins.str, low: builtins.int = 0) -> builtins.int:
         return as_int(self._get(key), f"{self.what}.{key}", low)
 
-    def bool(self, key: str) -> bool:
+    def bool(self, key: builtins.str) -> builtins.bool:
         v = self._get(key)
-        if not isinstance(v, bool):
+        if not isinstance(v, builtins.bool):
             raise AttrError(f"{self.what}.{key}: expected true or false, got {_show(v)}")
         return v
 
-    def float(self, key: str) -> float:
+    def float(self, key: builtins.str) -> builtins.float:
         v = self._get(key)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if isinstance(v, builtins.bool) or not isinstance(v, (builtins.int, builtins.float)) or not math.isfinite(v):
             raise AttrError(f"{self.what}.{key}: expected a finite number, got {_show(v)}")
         return float(v)
 
-    def str(self, key: str, choices: Iterable[str] | None = None) -> str:
+    def str(self, key: builtins.str, choices: Iterable[builtins.str] | None = None) -> builtins.str:
         v = self._get(key)
         options = tuple(choices) if choices is not None else None
-        if not isinstance(v, str) or (options is not None and v not in options):
+        if not isinstance(v, builtins.str) or (options is not None and v not in options):
             expected = f"one of {', '.join(repr(c) for c in options)}" if options else "a string"
             raise AttrError(f"{self.what}.{key}: expected {expected}, got {_show(v)}")
         return v
 
-    def ints(self, key: str, low: int = 0) -> tuple[int, ...]:
+    def ints(self, key: builtins.str, low: builtins.int = 0) -> tuple[builtins.int, ...]:
         return tuple(as_int(x, f"{self.what}.{key}", low) for x in self.list(key))
 
-    def list(self, key: str) -> list[Any]:
+    def list(self, key: builtins.str) -> builtins.list[Any]:
         v = self._get(key)
-        if not isinstance(v, list):
+        if not isinstance(v, builtins.list):
             raise AttrError(f"{self.what}.{key}: expected [...], got {_show(v)}")
         return v
 
-    def each(self, key: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
+    def each(self, key: builtins.str, parse: Callable[[Any, builtins.str], T]) -> tuple[T, ...]:
         return tuple(parse(x, f"{self.what}.{key}[{i}]") for i, x in enumerate(self.list(key)))
 
-    def dict(self, key: str) -> dict[str, Any]:
+    def dict(self, key: builtins.str) -> builtins.dict[builtins.str, Any]:
         v = self._get(key)
-        if not isinstance(v, dict):
+        if not isinstance(v, builtins.dict):
             raise AttrError(f"{self.what}.{key}: expected {{...}}, got {_show(v)}")
         return v
 

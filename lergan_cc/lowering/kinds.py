@@ -134,18 +134,12 @@ def _normal(name: str, geo: ConvGeometry, x: str, dy: str | None) -> tuple[KindS
             zin_len.append(geo.input_size[a] + pb + geo.pads[a + n])
             zin_before.append(pb)
             zin_stride.append(1)
-        o = geo.output_size[a]
-        if kind == "tconv":
-            ranges.append(Prog(0, 1, o)), wins.append(Win(1, Prog(d * (k - 1), -d, k))), taps.append(Prog(0, 1, k))
-        elif kind == "sconv":
-            ranges.append(Prog(0, 1, o)), wins.append(Win(s, Prog(0, d, k))), taps.append(Prog(0, 1, k))
-        elif kind == "wconv":
-            length = dilated_gradient_length(geo, a)
-            dy_len.append(length)
-            ranges.append(Prog(0, 1, k)), wins.append(Win(d, Prog(0, 1, length))), taps.append(Prog(0, 1, length))
-        else:
-            ranges.append(Prog(0, 1, k)), wins.append(Win(-d, Prog(d * (k - 1), 1, o)))
-            taps.append(Prog(0, 1, o))
+        if kind == "wconv":
+            dy_len.append(dilated_gradient_length(geo, a))
+        result, win, tap = _normal_axis(geo, a)
+        ranges.append(result)
+        wins.append(win)
+        taps.append(tap)
     zpads = [Zpad(f"{name}.zin", x, (geo.in_channels, *zin_len), tuple(zin_stride), tuple(zin_before))]
     if kind == "wconv":
         assert dy is not None
@@ -154,6 +148,19 @@ def _normal(name: str, geo: ConvGeometry, x: str, dy: str | None) -> tuple[KindS
     rows = t if geo.is_wgrad else geo.in_per_group * t
     spec = KindSpec(0, "Normal", tuple(taps), (geo.group, rows, geo.out_per_group), (Rect(tuple(ranges), tuple(wins)),))
     return spec, zpads
+
+
+def _normal_axis(geo: ConvGeometry, a: int) -> tuple[Prog, Win, Prog]:
+    """One axis of the normal mapping: result positions, the affine window, the taps of the matrix."""
+    s, d, k, o = geo.stride[a], geo.dilation[a], geo.kernel[a], geo.output_size[a]
+    if geo.kind == "tconv":
+        return Prog(0, 1, o), Win(1, Prog(d * (k - 1), -d, k)), Prog(0, 1, k)
+    if geo.kind == "sconv":
+        return Prog(0, 1, o), Win(s, Prog(0, d, k)), Prog(0, 1, k)
+    if geo.kind == "wconv":
+        length = dilated_gradient_length(geo, a)
+        return Prog(0, 1, k), Win(d, Prog(0, 1, length)), Prog(0, 1, length)
+    return Prog(0, 1, k), Win(-d, Prog(d * (k - 1), 1, o)), Prog(0, 1, o)
 
 
 def split_rect(rect: Rect, parts: int) -> list[Rect]:

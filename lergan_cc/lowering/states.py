@@ -54,7 +54,7 @@ class StateBuilder:
             self.where[op.name] = {self.lw.tile_of(op)}
         body += list(post or [])
         banks = {self.lw.bank(op.phase) for op in ops} if compute else set()
-        modes = {b: Sym("Cmode" if b in banks else "Smode") for b in self.lw.topo.banks}
+        modes: dict[str, Value] = {b: Sym("Cmode" if b in banks else "Smode") for b in self.lw.topo.banks}
         self.states.append(State(name, modes, dict(sorted(switches.items())), body,
                                  transition or Transition("halt")))
 

@@ -14,8 +14,9 @@ COUNTS = ("zero_inserted_inputs", "useful_inputs", "macs_zero_inserted", "macs_u
 
 
 def analysis(g: Graph) -> dict[str, Any]:
-    layers = [_layer(g, op) for op in g.ops() if isinstance(op, _Conv)]
-    if any(layer is None for layer in layers):
+    found = [_layer(g, op) for op in g.ops() if isinstance(op, _Conv)]
+    layers = [layer for layer in found if layer is not None]
+    if len(layers) != len(found):
         raise LerganError("--emit analysis needs the pass 'zero-insertion' (do not stop before it)")
     phases = sorted({row["phase"] for row in layers}, key=[row["phase"] for row in layers].index)
     totals = {**_sum(layers), "phases": {p: _sum([r for r in layers if r["phase"] == p]) for p in phases}}
