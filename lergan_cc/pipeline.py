@@ -3,6 +3,7 @@ around them (print-after, dump directory, timing: MLIR/TVM style)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -109,8 +110,30 @@ def run_passes(passes: list[Pass], g: Graph, ctx: CompileContext, instruments: I
 
 
 def resolve(names: list[str], options: Options) -> list[Pass]:
-    """Passes by name, each configured from the options."""
-    return [get_pass_class(n).from_options(options) for n in names]
+    """Passes by name, each configured from the options, then from its own ``name{key=value,...}``
+    options when the spec gives them (xDSL style: ``replicate{degree=high}``)."""
+    return [_configure(spec, options) for spec in names]
+
+
+def _configure(spec: str, options: Options) -> Pass:
+    name, _, rest = spec.partition("{")
+    cls = get_pass_class(name)
+    p = cls.from_options(options)
+    if not rest:
+        return p
+    if not rest.endswith("}"):
+        raise LerganError(f"pass '{spec}': expected {name}{{key=value,...}}")
+    known = {f.name: f for f in dataclasses.fields(p)} if dataclasses.is_dataclass(p) else {}
+    changes = {}
+    for item in filter(None, (i.strip() for i in rest[:-1].split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or key.strip() not in known:
+            raise LerganError(f"pass '{name}': unknown option '{key.strip()}' (options: {', '.join(known) or 'none'})")
+        changes[key.strip()] = value.strip()
+    try:
+        return dataclasses.replace(p, **changes)
+    except (TypeError, ValueError) as e:
+        raise LerganError(f"pass '{name}': {e}") from None
 
 
 def compile_graph(model: object, ctx: CompileContext, emit: str = "ir", stop_after: str | None = None,

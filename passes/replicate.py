@@ -37,11 +37,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from lergan_cc.errors import LerganError
 from lergan_cc.ir.attrs import ReplicaDegree, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
 from lergan_cc.mapping.matrices import Matrix, bank_of, crossbars, is_zfdm, layer_key, matrices, matrix_ops
-from lergan_cc.options import Options
+from lergan_cc.options import REPLICAS, Options
 from lergan_cc.pass_base import Pass
 from lergan_cc.targets.hw import Hardware
 
@@ -182,6 +183,10 @@ class Replicate(Pass):
     requires = (Reshape,)
     provides = (Replicas,)
     degree: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.degree is not None and self.degree not in REPLICAS:
+            raise LerganError(f"replica degree '{self.degree}': expected one of {', '.join(REPLICAS)}")
 
     @classmethod
     def from_options(cls, options: Options) -> Replicate:
