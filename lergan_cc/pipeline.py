@@ -31,7 +31,8 @@ def pipeline(options: Options, is_gan: bool) -> list[str]:
     mode = options.mode or ("train" if is_gan else "infer")
     training = ["expand-training"] if mode == "train" else []
     reshape = ZERO_FREE_PASS[options.zero_free]
-    return ["import", *training, "zero-insertion", reshape, "replicate", PLACER[options.target], "emit-fsm"]
+    copies = ["data-parallel"] if options.data_parallel != 1 else []
+    return ["import", *training, "zero-insertion", reshape, "replicate", *copies, PLACER[options.target], "emit-fsm"]
 
 
 def truncate(names: list[str], emit: str, stop_after: str | None) -> list[str]:
@@ -41,7 +42,8 @@ def truncate(names: list[str], emit: str, stop_after: str | None) -> list[str]:
             raise LerganError(f"--stop-after {stop_after}: not a pass of this pipeline ({', '.join(names)})")
         return names[: names.index(stop_after) + 1]
     need = EMIT_NEEDS[emit]
-    last = {"place": names[-2], "zero-free": names[-5]}.get(need, need)
+    reshaping = next(n for n in names if n in ZERO_FREE_PASS.values())
+    last = {"place": names[-2], "zero-free": reshaping}.get(need, need)
     return names[: names.index(last) + 1]
 
 

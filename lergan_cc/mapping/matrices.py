@@ -78,3 +78,16 @@ def bank_of(phase: str) -> str:
 
 def phases_present(ops: Iterable[Op]) -> list[str]:
     return list(dict.fromkeys(op.phase for op in ops))
+
+
+def bank_budget(hw: Hardware, ops: list[Op]) -> int:
+    """A bank's crossbars less one row slice per tile: the most a placer may lose to slices that cannot
+    straddle tiles, so a set of matrices within this budget always fits a bank."""
+    widest = max((crossbars(hw, (1, 1, m.shape[2])) for op in ops for m in matrices(op)), default=1)
+    return hw.crossbars_per_bank - hw.tiles_per_bank * (min(widest, hw.crossbars_per_tile) - 1)
+
+
+def spill_banks(hw: Hardware) -> list[str]:
+    """The banks no phase computes in (Fig. 13 uses B1-B6): where sample-parallel copies may spill."""
+    used = set(PHASE_BANK.values())
+    return [f"B{b}" for b in range(1, hw.banks + 1) if f"B{b}" not in used]
