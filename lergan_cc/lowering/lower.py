@@ -253,7 +253,10 @@ def _kinds(lw: Lowering, op: Op, spec: MatrixSpec, dst: str, acc: bool) -> tuple
         name = matrix_name(op, kind.index)
         placed = [copies[(kind.index, s, r)] for s in range(shards) for r in range(n)]
         lw.declare("matrix", name, kind.shape, **_matrix_attrs(lw, kind.cls, n, placed))
-        writes.append(_instr("write", mat=Ref("mat", name), src=src_ref, layout=Sym(spec.layout), taps=list(kind.taps)))
+        fanout: dict[str, Value] = {"fanout": Sym(lw.options.dp_programming)} if shards > 1 and spec.operand_is_param \
+            else {}
+        writes.append(_instr("write", mat=Ref("mat", name), src=src_ref, layout=Sym(spec.layout), taps=list(kind.taps),
+                             **fanout))
         mmvs += [_instr("mmv", dst=buf(dst), mat=Ref("mat", name), src=buf(spec.streamed), mode=Sym(spec.mode),
                         rect=list(rect.ranges), win=list(rect.wins), acc=int(acc), pad=int(kind.padded))
                  for rect in kind.rects]

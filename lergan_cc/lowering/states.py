@@ -154,12 +154,14 @@ def _training(sb: StateBuilder) -> None:
                 _i("host.loss", dst=Sym(dst), src=buf(d_out), form=form, term=Sym(term)),
                 _i("host.loss_grad", dst=buf("loss.grad"), src=buf(d_out), form=form, term=Sym(term))]
 
-    def sgd(names: list[str]) -> list[Instr]:
-        """Sum the copies' partial gradients (``--grad-reduce``), then SGD on the host."""
+    def reduce(names: list[str]) -> list[Instr]:
+        """Sum the copies' partial gradients (``--grad-reduce``) while the banks holding them are in Cmode."""
         partial = [n for n in names if "partials" in lw.decls[("buffer", n)].attrs]
-        reduce = [_i("layer", name="reduce", phase=Sym("host"))] + [
+        return [_i("layer", name="reduce", phase=Sym("reduce"))] + [
             _i("reduce", dst=buf(n), mode=Sym(lw.options.grad_reduce)) for n in partial] if partial else []
-        return reduce + [_i("layer", name="update", phase=Sym("host"))] + [
+
+    def sgd(names: list[str]) -> list[Instr]:
+        return [_i("layer", name="update", phase=Sym("host"))] + [
             _i("host.sgd", param=param(n[len("grad/"):]), grad=buf(n)) for n in names]
 
     def zero(names: list[str]) -> list[Instr]:
@@ -189,13 +191,13 @@ def _training(sb: StateBuilder) -> None:
     sb.state("d.real.d_back", d_back, transition=sb.goto("d.fake.d_fwd"))
     sb.state("d.fake.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {})],
              post=loss("loss_d", "fake"), transition=sb.goto("d.fake.d_back"))
-    sb.state("d.fake.d_back", d_back, transition=sb.goto("d.update"))
+    sb.state("d.fake.d_back", d_back, post=reduce(d_grads), transition=sb.goto("d.update"))
     sb.state("d.update", [], pre=sgd(d_grads), transition=sb.goto("d.program"), compute=False)
     sb.state("d.program", [], pre=_writes(lw, "D"), transition=sb.goto("g.g_fwd"), compute=False)
     sb.state("g.g_fwd", g_fwd, pre=zero(g_grads), transition=sb.goto("g.d_fwd"))
     sb.state("g.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {})],
              post=loss("loss_g", "gen"), transition=sb.goto("g.back"))
-    sb.state("g.back", g_back, transition=sb.goto("g.update"), frozen="D")
+    sb.state("g.back", g_back, post=reduce(g_grads), transition=sb.goto("g.update"), frozen="D")
     sb.state("g.update", [], pre=sgd(g_grads), transition=sb.goto("g.program"), compute=False)
     sb.state("g.program", [], pre=_writes(lw, "G"), transition=Transition("iterate", "d.g_fwd"))
     sb.states[-1].modes = {b: Sym("Smode") for b in lw.topo.banks}

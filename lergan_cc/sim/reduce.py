@@ -3,10 +3,11 @@
 ``reduce mode=tree``: the partials are summed pairwise, level by level (partial ``i + s`` into partial
 ``i`` for ``s = 1, 2, 4, …``): the partial travels the route between the two homes and is added in
 flight by the bypassable adder of the node where the route turns (its node closest to the root; the
-destination tile when both sit on one tile). Pairs of one level use disjoint routes where the
-topology has them, so a level costs about one transfer; ``log2 K`` levels. ``mode=home``: every partial
-travels to partial 0's home and is added there by the tile's peripherals, one after another: the
-transfers converge on one tile's links.
+destination tile when both sit on one tile). The adders pass sums on as they are formed, so the levels
+stream: one task holds every link and adder of the tree for the serialisation of the busiest link
+(the bytes of every pair routed over it) plus each level's longest route latency and one adder
+latency per level. ``mode=home``: every partial travels to partial 0's home and is added there by the
+tile's peripherals, one after another: the transfers converge on one tile's links.
 
 Batch statistics over a sharded batch (``bn``/``bn_grad`` with ``sync=global``) reduce each copy's
 per-channel sums (two values per channel) the same way up a tree and broadcast the result back down.
@@ -37,11 +38,31 @@ def reduce_tasks(ins: Instr, ctx: Context, places: Places) -> list[TaskSpec]:
     if str(ins.operands["mode"]) == "home":
         return [(f"reduce {piece[j]}->{piece[0]}", _combine(ctx, places, homes[j], homes[0], nbytes, elements, False),
                  [piece[j], piece[0]], [piece[0]]) for j in range(1, k)]
-    out = []
-    for i, j in tree_pairs(k):
-        cost = _combine(ctx, places, homes[j], homes[i], nbytes, elements, True)
-        out.append((f"reduce {piece[j]}->{piece[i]}", cost, [piece[j], piece[i]], [piece[i]]))
-    return out
+    return [(f"reduce {dst.name} ({k} partials)", _streamed_tree(ctx, places, homes, nbytes, elements), piece,
+             [piece[0]])]
+
+
+def _streamed_tree(ctx: Context, places: Places, homes: list[str], nbytes: int, elements: int) -> Cost:
+    hw, topo = ctx.hw, places.topo
+    load: dict[str, int] = {}  # link id -> bytes it carries over the whole reduction
+    widths: dict[str, int] = {}
+    total = Cost()
+    latency = 0.0
+    level_of = {pair: math.ceil(math.log2(pair[1] - pair[0] + 1)) for pair in tree_pairs(len(homes))}
+    per_level: dict[int, float] = {}
+    for (i, j), level in level_of.items():
+        links = shortest(topo, homes[j], homes[i], places.mode(homes[j], homes[i]))
+        step = _combine(ctx, places, homes[j], homes[i], nbytes, elements, True)
+        total = total.add(Cost(0.0, step.energy, step.resources, step.traffic))
+        per_level[level] = max(per_level.get(level, 0.0), sum(link.cost.latency_ns for link in links))
+        for link in links:
+            load[link.id] = load.get(link.id, 0) + nbytes
+            widths[link.id] = link.cost.width_bits
+    latency = sum(per_level.values()) + len(per_level) * (hw.interconnect.adder_ns + hw.tile.read_ns)
+    busiest = max((-(-8 * b // widths[i]) for i, b in load.items()), default=0)
+    words = ctx.words(elements)  # partials on one tile are added by its peripherals, a word a cycle
+    ns = latency + max(busiest, words) * hw.io_cycle_ns + hw.tile.write_ns
+    return Cost(ns, total.energy, total.resources, total.traffic)
 
 
 def sync_tasks(ins: Instr, ctx: Context, places: Places) -> list[TaskSpec]:
