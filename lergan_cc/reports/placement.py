@@ -52,8 +52,8 @@ def report(g: Graph) -> dict[str, Any]:
         layers.append({"layer": op.layer, "phase": op.phase, "op": op.name, "bank": op.need(Placement).bank,
                        "degree": op.need(Replicas).degree, "shards": shards,
                        "crossbars": sum(k["crossbars"] for k in kinds), "kinds": kinds})
-    phases = {p: {**v, "copies": copies_per_phase(g, p)} for p, v in summary.to_value()["phases"].items()}
-    return {"target": summary.target, "phases": phases, "layers": layers, "crossbars_used": summary.crossbars_used,
+    phases = summary.to_value()["phases"]
+    return {"target": summary.target, "phases": phases, "copies": {p: copies_per_phase(g, p) for p in phases}, "layers": layers, "crossbars_used": summary.crossbars_used,
             "tiles_used": summary.tiles_used}
 
 
