@@ -53,7 +53,9 @@ def report(g: Graph) -> dict[str, Any]:
                        "degree": op.need(Replicas).degree, "shards": shards,
                        "crossbars": sum(k["crossbars"] for k in kinds), "kinds": kinds})
     phases = summary.to_value()["phases"]
-    return {"target": summary.target, "phases": phases, "copies": {p: copies_per_phase(g, p) for p in phases}, "layers": layers, "crossbars_used": summary.crossbars_used,
+    copies = {p: copies_per_phase(g, p) for p in phases}
+    return {"target": summary.target, "phases": phases, "copies": copies, "layers": layers,
+            "crossbars_used": summary.crossbars_used,
             "tiles_used": summary.tiles_used}
 
 
