@@ -222,3 +222,49 @@ def test_auto_warns_when_the_activations_alone_overflow_the_sarray(tmp_path) -> 
         mine = [op for op in matrix_ops(g) if op.phase == phase]
         size = sum(part_size(ctx.hw, op) for op in mine)
         assert g.need(DataParallel).copies[phase] == min(64, bank_budget(ctx.hw, mine) // size)
+
+
+@pytest.mark.parametrize(("model", "copies", "degree"), [("dcgan", "auto", "low"), ("dcgan", 1, "low"),
+                                                         ("cgan", "auto", "high"), ("dcgan", "auto", "none")])
+def test_the_program_spells_every_placed_piece(model: str, copies: int | str, degree: str) -> None:
+    """The compact operand (with ``split`` for copies the placer broke into pieces) names exactly the crossbars
+    the placement took, copy by copy, and the assembler accepts it (no crossbar held twice, none past a bank)."""
+    from lergan_cc.fsm.copies import copies_of
+    from lergan_cc.lowering.lower import matrix_name
+
+    program = api.compile(EXAMPLES / f"{model}.lergan", data_parallel=copies, replica=degree, warn=lambda _: None)
+    fsm = parse_fsm(program.text, "p.fsm")  # the assembler's range and overlap checks
+    declared = {d.name: copies_of(d.attrs) for d in fsm.decls if d.kind == "matrix"}
+    per_tile = HW.crossbars_per_tile
+    split = 0
+    assert program.graph is not None
+    for op in matrix_ops(program.graph):
+        pieces: dict[tuple[int, int, int], list[tuple[int, int]]] = defaultdict(list)
+        for c in op.need(Placement).copies:
+            pieces[(c.kind, c.shard, c.replica)].append((c.tile_index * per_tile + c.crossbar, c.crossbars))
+        for (kind, shard, replica), placed_pieces in pieces.items():
+            spelled = declared[matrix_name(op, kind)]
+            ranges = spelled.pieces(spelled.index(shard, replica))
+            covered = sorted(x for o, n in ranges for x in range(o, o + n))
+            assert covered == sorted(x for o, n in placed_pieces for x in range(o, o + n)), (op.name, kind)
+            split += len(ranges) > 1
+    if (model, copies, degree) == ("dcgan", "auto", "low"):
+        assert split > 0  # the case the operand's ``split`` exists for
+
+
+def test_the_assembler_refuses_crossbars_held_twice_or_past_the_bank() -> None:
+    program = api.compile(EXAMPLES / "dcgan.lergan", data_parallel="auto", warn=lambda _: None)
+    text = program.text
+    line = next(ln for ln in text.splitlines() if " split=[(" in ln)
+    first = line.split(" xbars=[<")[1].split(",")[0]
+    moved = line.replace(f"xbars=[<{first},", "xbars=[<0,", 1)
+    with pytest.raises(LerganError, match="split: copy 0's pieces must start at its offset 0|held by both"):
+        parse_fsm(text.replace(line, moved, 1), "p.fsm")
+    other = next(ln for ln in text.splitlines() if ln.startswith("matrix ") and " split=" not in ln)
+    start = int(other.split(" xbars=[<")[1].split(",")[0])
+    clash = other.replace(f"xbars=[<{start},", f"xbars=[<{start + 1},", 1)
+    with pytest.raises(LerganError, match="held by both"):
+        parse_fsm(text.replace(other, clash, 1), "p.fsm")
+    past = other.replace(f"xbars=[<{start},", "xbars=[<131071,", 1)
+    with pytest.raises(LerganError, match="out of range"):
+        parse_fsm(text.replace(other, past, 1), "p.fsm")

@@ -7,12 +7,13 @@ crossbar indices), undeclared names, transitions to nowhere. One error, with its
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from typing import Any
 
 from lergan_cc.errors import SourceError
-from lergan_cc.fsm.copies import copies_of, sharding_of
+from lergan_cc.fsm.copies import Copies, copies_of, sharding_of
 from lergan_cc.fsm.isa import ISA, MODES, SWITCH_STATES, WIRES, Operand
 from lergan_cc.fsm.program import Program
 from lergan_cc.fsm.values import Prog, Ref, Sym, Win
@@ -133,14 +134,18 @@ def check_program(p: Program, path: str) -> None:
         fail(3, 1, f"hw line: missing or bad {', '.join(missing)}")
     ctx = _Ctx(p)
     seen: set[tuple[str, str]] = set()
+    used = _Crossbars()
     for d in p.decls:
         if (d.kind, d.name) in seen:
             fail(d.line, d.column, f"{d.kind} '{d.name}' declared twice")
         seen.add((d.kind, d.name))
         if d.kind == "matrix":
             _check_placement(d.attrs, ctx, lambda msg, d=d: fail(d.line, d.column, msg))
+            used.claim(d, copies_of(d.attrs))
         elif "tile" in d.attrs and (msg := _tile(d.attrs["tile"], ctx)):
             fail(d.line, d.column, msg)
+    if (clash := used.clash()) is not None:
+        fail(clash[0].line, clash[0].column, clash[1])
     for d in p.decls:
         if d.kind == "buffer" and (msg := _check_sharding(d, p)):
             fail(d.line, d.column, msg)
@@ -171,11 +176,33 @@ def _check_placement(attrs: dict[str, Any], ctx: _Ctx, fail: Callable[[str], Non
         fail(f"matrix copies: {e}")
         return
     room = int(ctx.hw["crossbars_per_tile"]) * int(ctx.hw["tiles_per_bank"])
-    for bank, offset in copies.places:
+    for i, (bank, _) in enumerate(copies.places):
         if (msg := _bank(Sym(bank), ctx)) is not None:
             fail(msg)
-        if offset + copies.crossbars > room:
-            fail(f"crossbars {offset}+{copies.crossbars} out of range (a bank has {room})")
+        for offset, n in copies.pieces(i):
+            if offset < 0 or offset + n > room:
+                fail(f"crossbars {offset}+{n} out of range (a bank has {room})")
+
+
+class _Crossbars:
+    """The crossbars every matrix declaration occupies, per bank: two copies never share a crossbar."""
+
+    def __init__(self) -> None:
+        self.ranges: dict[str, list[tuple[int, int, Any]]] = {}
+
+    def claim(self, decl: Any, copies: Copies) -> None:
+        for i, (bank, _) in enumerate(copies.places):
+            self.ranges.setdefault(bank, []).extend((o, o + n, decl) for o, n in copies.pieces(i))
+
+    def clash(self) -> tuple[Any, str] | None:
+        """The later of two declarations whose crossbars overlap, and the message, or None."""
+        for bank, ranges in self.ranges.items():
+            ranges.sort(key=lambda r: (r[0], r[1]))
+            for (_, hi, a), (lo, _, b) in itertools.pairwise(ranges):
+                if lo < hi:
+                    later = max(a, b, key=lambda d: d.line)
+                    return later, f"crossbar {lo} of bank {bank} is held by both ${a.name} and ${b.name}"
+        return None
 
 
 def _check_sharding(d: Any, p: Program) -> str | None:

@@ -5,7 +5,9 @@ how an instruction on a matrix spreads over its copies, and where a sharded buff
 xbars=[<3584,512,6>]``: 6 copies (2 shards of 3 replicas), copy ``i = shard * replicas + replica`` at
 crossbar ``xbars`` offset ``i`` of bank ``banks`` (a run of offsets per bank, in the bank's crossbar
 numbering: tile = offset // crossbars_per_tile). A copy occupies ``crossbars`` crossbars from its
-offset on (it may run on into the next tile).
+offset on (it may run on into the next tile), unless ``split`` lists it: ``split=[(5,89620,480,90112,32)]``
+says copy 5 is two pieces, 480 crossbars at offset 89620 and 32 at 90112 (row slices in order; the placer
+fills gaps a whole copy would not fit). A copy computes at the tile of its first piece.
 
 An ``mmv`` on such a matrix runs, for every shard ``s`` (samples ``shard_ranges(batch, shards)[s]``),
 its loop nest split among that shard's replicas by :func:`split_rect`; a ``write`` programs every copy.
@@ -19,9 +21,11 @@ shard, summed by ``reduce``. Without ``shards``/``partials`` a buffer is one pie
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lergan_cc.fsm.values import Prog, Ref, Sym, Value, Win
+
+Pieces = tuple[tuple[int, int], ...]  # (offset in the bank, crossbars), in row-slice order
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,11 @@ class Copies:
     shards: int
     crossbars: int
     places: tuple[tuple[str, int], ...]  # (bank, offset in the bank's crossbar numbering) per copy
+    split: dict[int, Pieces] = field(default_factory=dict)  # copy -> its pieces, when more than one
+
+    def pieces(self, i: int) -> Pieces:
+        """Copy ``i``'s crossbar ranges, (offset, crossbars) in its bank, in row-slice order."""
+        return self.split.get(i) or ((self.places[i][1], self.crossbars),)
 
     @property
     def count(self) -> int:
@@ -61,19 +70,42 @@ def copies_of(attrs: dict[str, Value]) -> Copies:
         raise ValueError(f"{len(places)} placed copies for copies={count}")
     if count % replicas:
         raise ValueError(f"copies={count} is not a whole number of shards of replicas={replicas}")
-    return Copies(replicas, count // replicas, crossbars, tuple(places))
+    split = _pieces_of(attrs.get("split"), places, crossbars)
+    return Copies(replicas, count // replicas, crossbars, tuple(places), split)
 
 
-def spell_copies(replicas: int, crossbars: int, places: list[tuple[str, int]]) -> dict[str, Value]:
-    """The operands of :func:`copies_of`: offsets grouped into runs (an arithmetic progression per bank run)."""
+def _pieces_of(value: Value | None, places: list[tuple[str, int]], crossbars: int) -> dict[int, Pieces]:
+    if value is None:
+        return {}
+    if not isinstance(value, list) or not all(isinstance(t, tuple) and len(t) >= 5 and len(t) % 2 for t in value):
+        raise ValueError("split=[(copy, offset, crossbars, offset, crossbars, ...), ...] expected")
+    out: dict[int, Pieces] = {}
+    for t in value:
+        i, flat = t[0], t[1:]
+        pieces = tuple(zip(flat[::2], flat[1::2], strict=True))
+        if not 0 <= i < len(places) or i in out:
+            raise ValueError(f"split: copy {i} is not a copy of this matrix or is listed twice")
+        if pieces[0][0] != places[i][1] or any(n < 1 for _, n in pieces) or sum(n for _, n in pieces) != crossbars:
+            raise ValueError(f"split: copy {i}'s pieces must start at its offset {places[i][1]} and hold its "
+                             f"{crossbars} crossbars")
+        out[i] = pieces
+    return out
+
+
+def spell_copies(replicas: int, crossbars: int, places: list[tuple[str, Pieces]]) -> dict[str, Value]:
+    """The operands of :func:`copies_of` from each copy's bank and pieces: first offsets grouped into runs (an
+    arithmetic progression per bank run), ``split`` for the copies of more than one piece."""
     banks: list[Value] = []
     runs: list[Value] = []
     for bank, group in itertools.groupby(places, key=lambda p: p[0]):
-        offsets = [o for _, o in group]
+        offsets = [pieces[0][0] for _, pieces in group]
         for run in _progressions(offsets):
             banks.append(Sym(bank))
             runs.append(run)
-    return {"replicas": replicas, "copies": len(places), "crossbars": crossbars, "banks": banks, "xbars": runs}
+    split: list[Value] = [(i, *itertools.chain.from_iterable(pieces)) for i, (_, pieces) in enumerate(places)
+                          if len(pieces) > 1]
+    return {"replicas": replicas, "copies": len(places), "crossbars": crossbars, "banks": banks, "xbars": runs,
+            **({"split": split} if split else {})}
 
 
 def _progressions(values: list[int]) -> list[Prog]:

@@ -263,25 +263,32 @@ def _kinds(lw: Lowering, op: Op, spec: MatrixSpec, dst: str, acc: bool) -> tuple
     return writes, mmvs
 
 
-def _copies(pieces: tuple[Copy, ...]) -> dict[tuple[int, int, int], Copy]:
-    """One record per (kind, shard, replica): a copy that straddles tiles is several pieces (consecutive row
-    slices); the copy starts at the first piece's tile and crossbar and spans all of their crossbars."""
-    out: dict[tuple[int, int, int], Copy] = {}
-    for c in pieces:
-        key = (c.kind, c.shard, c.replica)
-        first = out.get(key)
-        out[key] = c if first is None else Copy(first.kind, first.replica, first.tile, first.crossbar,
-                                                 first.crossbars + c.crossbars, first.row_start,
-                                                 first.row_slices + c.row_slices, first.col_slices, first.shard)
+def _copies(pieces: tuple[Copy, ...]) -> dict[tuple[int, int, int], list[Copy]]:
+    """The pieces of each (kind, shard, replica) in row-slice order: a copy that did not fit where its first
+    slices went continues elsewhere in its bank (the next tile, or a gap)."""
+    out: dict[tuple[int, int, int], list[Copy]] = {}
+    for c in sorted(pieces, key=lambda c: c.row_start):
+        out.setdefault((c.kind, c.shard, c.replica), []).append(c)
     return out
 
 
-def _matrix_attrs(lw: Lowering, cls: str, replicas: int, placed: list[Copy]) -> dict[str, Value]:
+def _matrix_attrs(lw: Lowering, cls: str, replicas: int, placed: list[list[Copy]]) -> dict[str, Value]:
     per_tile = lw.hw.crossbars_per_tile
     first = placed[0]
-    offsets = [(c.bank, c.tile_index * per_tile + c.crossbar) for c in placed]
-    return {"class": Sym(cls), **spell_copies(replicas, first.crossbars, offsets), "rs": first.row_slices,
-            "cs": first.col_slices}
+    places = [(c[0].bank, _merged([(p.tile_index * per_tile + p.crossbar, p.crossbars) for p in c])) for c in placed]
+    return {"class": Sym(cls), **spell_copies(replicas, sum(p.crossbars for p in first), places),
+            "rs": sum(p.row_slices for p in first), "cs": first[0].col_slices}
+
+
+def _merged(pieces: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Adjacent pieces (a copy running on into the next tile) as one range."""
+    out: list[tuple[int, int]] = []
+    for offset, n in pieces:
+        if out and out[-1][0] + out[-1][1] == offset:
+            out[-1] = (out[-1][0], out[-1][1] + n)
+        else:
+            out.append((offset, n))
+    return tuple(out)
 
 
 LOWER: dict[str, Callable[[Lowering, Op], list[Instr]]] = {
