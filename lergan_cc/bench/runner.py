@@ -120,13 +120,13 @@ def _by_phase(layers: list[dict[str, Any]]) -> dict[str, int]:
 def _write_program(g: Any, path: str, tensors: bool) -> None:
     """What ``lerganc --emit fsm -o PATH`` writes: the program, and its tensors beside it when the
     simulation computes numbers (``--timing-only`` reads no sidecar, and DCGAN's is 144 MB)."""
-    from lergan_cc.cli.common import write_atomic
-    from lergan_cc.fsm.sidecar import npz_bytes
+    from lergan_cc.cli.common import write_atomic, write_atomic_with
+    from lergan_cc.fsm.sidecar import write_npz
     from lergan_cc.passes.emit_fsm import emitted
 
     program = emitted(g)
     if tensors:
-        write_atomic(f"{path}.npz", npz_bytes(program.tensors))
+        write_atomic_with(f"{path}.npz", lambda f: write_npz(f, program.tensors))
     write_atomic(path, program.text)
 
 

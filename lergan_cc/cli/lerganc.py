@@ -79,14 +79,15 @@ def run(argv: list[str] | None = None) -> int:
 
 def _write_program(g: Graph, model: str, out: str | None) -> int:
     """The program to ``-o`` (default: the model's stem + .fsm here) and its tensors to ``<out>.npz``."""
-    from lergan_cc.fsm.sidecar import npz_bytes
+    from lergan_cc.cli.common import write_atomic_with
+    from lergan_cc.fsm.sidecar import write_npz
     from lergan_cc.passes.emit_fsm import emitted
 
     if not hasattr(g, "_emitted_fsm"):
         raise LerganError("--emit fsm: the pipeline stopped before emit-fsm")
     program = emitted(g)
     path = out if out not in (None, "-") else Path(model).stem + ".fsm"
-    write_atomic(f"{path}.npz", npz_bytes(program.tensors))
+    write_atomic_with(f"{path}.npz", lambda f: write_npz(f, program.tensors))
     write_atomic(path, program.text)
     return 0
 
