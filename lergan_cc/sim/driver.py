@@ -16,7 +16,9 @@ import numpy as np
 from lergan_cc.errors import LerganError
 from lergan_cc.fsm.program import Program, State
 from lergan_cc.fsm.values import Ref
-from lergan_cc.sim.machine import Host, Machine, Step, compile_instr
+from lergan_cc.sim.instrs import compile_instr
+from lergan_cc.sim.liveness import WALK_ITERATIONS, dead_after
+from lergan_cc.sim.machine import Host, Machine, Step
 from lergan_cc.sim.timing import Timing
 
 MAX_STATES = 1_000_000
@@ -123,12 +125,13 @@ def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: S
     inputs = Inputs(program, opts, source)
     machine = Machine(program, path, dict(params), Host(inputs, opts.lr, opts.g_loss), precision=opts.precision)
     code = {s.name: [compile_instr(i, machine) for i in s.body] for s in program.states}
+    keep = generator_output(program)
+    drops = dead_after(program, (s for s, _ in walk(program, WALK_ITERATIONS)), {keep[1]} if keep else set())
     timing = Timing(program, path, opts.trace) if opts.timing or opts.trace else None
     losses: dict[str, list[float]] = {}
     said = start
-    keep = generator_output(program)
     for state, _ in walk(program, opts.iterations):
-        _run(code[state.name], machine)
+        _run(code[state.name], drops[state.name], machine)
         if keep and keep[0] == state.name and keep[1] not in machine.snapshots:
             machine.snapshots[keep[1]] = machine.bufs[keep[1]].copy()
         if timing:
@@ -164,9 +167,11 @@ def generator_output(program: Program) -> tuple[str, str] | None:
     return None
 
 
-def _run(steps: list[Step], machine: Machine) -> None:
-    for step in steps:
+def _run(steps: list[Step], drops: list[list[Ref]], machine: Machine) -> None:
+    for step, gone in zip(steps, drops, strict=True):
         step(machine)
+        if gone:
+            machine.drop(gone)
 
 
 def _line(i: int, n: int, losses: dict[str, list[float]], seconds: float) -> str:

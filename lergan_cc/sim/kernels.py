@@ -84,15 +84,21 @@ def gather_window(x: np.ndarray, grids: tuple[np.ndarray, ...]) -> np.ndarray:
 
 
 # ---- buffers and peripherals --------------------------------------------------------------------------
-def zpad(src: np.ndarray, dst_shape: tuple[int, ...], stride: list[int], before: list[int]) -> np.ndarray:
-    out = np.zeros(dst_shape, dtype=src.dtype)
+def zpad(src: np.ndarray, out: np.ndarray, stride: list[int], before: list[int]) -> np.ndarray:
+    """``src`` spread into the zeros ``out``: input i of axis a lands at ``before[a] + stride[a] * i``
+    (positions outside ``out`` dropped); strided slices on both sides."""
     src_idx, dst_idx = [], []
     for a, (s, b0) in enumerate(zip(stride, before, strict=True)):
-        pos = b0 + s * np.arange(src.shape[2 + a])
-        ok = (pos >= 0) & (pos < dst_shape[2 + a])
-        src_idx.append(np.nonzero(ok)[0])
-        dst_idx.append(pos[ok])
-    out[(slice(None), slice(None), *np.ix_(*dst_idx))] = src[(slice(None), slice(None), *np.ix_(*src_idx))]
+        n_in, n_out = src.shape[2 + a], out.shape[2 + a]
+        if s < 1:
+            raise ValueError(f"zpad stride {s} on axis {a}: expected a positive integer")
+        first = max(0, -(b0 // s)) if b0 < 0 else 0  # the first i with b0 + s*i >= 0
+        last = min(n_in, (n_out - 1 - b0) // s + 1) if n_out - 1 - b0 >= 0 else 0  # one past the last in range
+        if last <= first:
+            return out
+        src_idx.append(slice(first, last))
+        dst_idx.append(slice(b0 + s * first, b0 + s * (last - 1) + 1, s))
+    out[(slice(None), slice(None), *dst_idx)] = src[(slice(None), slice(None), *src_idx)]
     return out
 
 

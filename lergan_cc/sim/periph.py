@@ -1,0 +1,167 @@
+"""Buffer, peripheral and host instructions as closures (everything but the crossbars).
+
+Results keep their operands' memory layout (numpy's element-wise order ``K``), so activations
+that the MMVs wrote channels-last stay channels-last through bias, batch norm and activation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from lergan_cc.errors import LerganError
+from lergan_cc.fsm.values import Ref
+from lergan_cc.sim import kernels as K
+from lergan_cc.sim.machine import Machine, Step
+
+
+def _n(v: Any) -> str:
+    assert isinstance(v, Ref)
+    return v.name
+
+
+# ---- buffers and peripherals ---------------------------------------------------------------------------
+def _zero(o: dict[str, Any], m: Machine) -> Step:
+    dst = _n(o["dst"])
+    return lambda mm: mm.bufs.__setitem__(dst, mm.alloc(dst))
+
+
+def _zpad(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    stride, before = list(o["stride"]), list(o["before"])
+    if not len(stride) == len(before) == len(m.full_shape(dst)) - 2 == len(m.full_shape(src)) - 2:
+        raise ValueError("stride/before do not fit the buffers' rank")
+    return lambda mm: mm.put(dst, K.zpad(mm.bufs[src], mm.alloc(dst), stride, before))
+
+
+def _copy(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    if dst == src:  # a move of the same buffer between tiles: no change to the numbers
+        return lambda mm: None
+    if m.full_shape(dst) != m.full_shape(src):
+        raise ValueError(f"%{src} {list(m.full_shape(src))} and %{dst} {list(m.full_shape(dst))} differ")
+    return lambda mm: mm.put(dst, mm.bufs[src].copy(order="K"))
+
+
+def _add(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    return lambda mm: mm.put(dst, mm.bufs[dst] + mm.bufs[src])
+
+
+def _reshape(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    shape = m.full_shape(dst)
+    if np.prod(shape) != np.prod(m.full_shape(src)):
+        raise ValueError(f"cannot reshape %{src} {list(m.full_shape(src))} to {list(shape)}")
+    return lambda mm: mm.put(dst, mm.bufs[src].reshape(shape))
+
+
+def _act(o: dict[str, Any], m: Machine) -> Step:
+    dst, src, fn, alpha = _n(o["dst"]), _n(o["src"]), K.ACT[str(o["fn"])], float(o["alpha"])
+    return lambda mm: mm.put(dst, fn(mm.bufs[src], alpha))
+
+
+def _act_grad(o: dict[str, Any], m: Machine) -> Step:
+    dst, y, dy, fn, alpha = _n(o["dst"]), _n(o["y"]), _n(o["dy"]), K.ACT_GRAD[str(o["fn"])], float(o["alpha"])
+    return lambda mm: mm.put(dst, fn(mm.bufs[y], mm.bufs[dy], alpha))
+
+
+def _bn(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    names = [_n(o[k]) for k in ("scale", "bias", "mean", "var")]
+    eps, batch = float(o["eps"]), str(o["stats"]) == "batch"
+    return lambda mm: mm.put(dst, K.batchnorm(mm.bufs[src], *(mm.params[n] for n in names), eps, batch))
+
+
+def _bn_grad(o: dict[str, Any], m: Machine) -> Step:
+    dst, x, dy, scale = _n(o["dst"]), _n(o["x"]), _n(o["dy"]), _n(o["scale"])
+    if ("dscale" in o) != ("dbias" in o):
+        raise ValueError("give both dscale and dbias, or neither")
+    dscale, dbias, eps = _n(o.get("dscale", o["dst"])), _n(o.get("dbias", o["dst"])), float(o["eps"])
+    train = "dscale" in o
+
+    def run(mm: Machine) -> None:
+        dx, ds, db = K.batchnorm_grad(mm.bufs[x], mm.bufs[dy], mm.params[scale], eps)
+        mm.put(dst, dx)
+        if train:
+            mm.bufs[dscale] += ds
+            mm.bufs[dbias] += db
+    return run
+
+
+def _bias(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    nd = len(m.full_shape(dst))
+    return lambda mm: mm.put(dst, mm.bufs[dst] + mm.params[src].reshape((1, -1) + (1,) * (nd - 2)))
+
+
+def _bias_grad(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    axes = (0, *range(2, len(m.full_shape(src))))
+
+    def run(mm: Machine) -> None:
+        mm.bufs[dst] += mm.bufs[src].sum(axis=axes)
+    return run
+
+
+def _nothing(o: dict[str, Any], m: Machine) -> Step:
+    return lambda mm: None
+
+
+# ---- host ----------------------------------------------------------------------------------------------
+def _input(o: dict[str, Any], m: Machine) -> Step:
+    dst, key = _n(o["dst"]), str(o["key"])
+
+    def run(mm: Machine) -> None:
+        value = mm.host.inputs(key)
+        if value.shape != mm.full_shape(dst):
+            raise LerganError(f"input '{key}': shape {list(value.shape)}, the program needs "
+                              f"{list(mm.full_shape(dst))}")
+        mm.put(dst, value)
+    return run
+
+
+def _output(o: dict[str, Any], m: Machine) -> Step:
+    src, key = _n(o["src"]), str(o["key"])
+
+    def run(mm: Machine) -> None:
+        mm.host.outputs[key] = mm.bufs[src].copy()
+    return run
+
+
+def _loss(o: dict[str, Any], m: Machine) -> Step:
+    dst, src, form, term = str(o["dst"]), _n(o["src"]), str(o["form"]), str(o["term"])
+
+    def run(mm: Machine) -> None:
+        mm.losses[dst] = mm.losses.get(dst, 0.0) + K.loss_term(mm.bufs[src], term, form, mm.host.g_loss)
+    return run
+
+
+def _loss_grad(o: dict[str, Any], m: Machine) -> Step:
+    dst, src, form, term = _n(o["dst"]), _n(o["src"]), str(o["form"]), str(o["term"])
+    return lambda mm: mm.put(dst, K.loss_term_grad(mm.bufs[src], term, form, mm.host.g_loss))
+
+
+def _sgd(o: dict[str, Any], m: Machine) -> Step:
+    p, grad = _n(o["param"]), _n(o["grad"])
+    if tuple(m.params[p].shape) != m.full_shape(grad):
+        raise ValueError(f"@{p} {list(m.params[p].shape)} and %{grad} {list(m.full_shape(grad))} differ")
+
+    def run(mm: Machine) -> None:
+        # -lr*g + p (the same float32 sum as p - lr*g) in the gradient's memory layout, which is the
+        # crossbars' (kernel..., C, M): the next cut of the updated weight needs no transposition
+        new = np.multiply(mm.bufs[grad], np.float32(-mm.host.lr), dtype=np.float32)
+        new += mm.params[p]
+        mm.replace_param(p, new)
+    return run
+
+
+COMPILERS: dict[str, Callable[[dict[str, Any], Machine], Step]] = {
+    "zero": _zero, "zpad": _zpad, "load": _copy, "store": _copy, "xfer": _copy,
+    "add": _add, "reshape": _reshape, "act": _act, "act_grad": _act_grad, "bn": _bn, "bn_grad": _bn_grad,
+    "bias": _bias, "bias_grad": _bias_grad, "layer": _nothing, "setmode": _nothing, "setswitch": _nothing,
+    "barrier": _nothing, "host.input": _input, "host.output": _output, "host.loss": _loss,
+    "host.loss_grad": _loss_grad, "host.sgd": _sgd,
+}
