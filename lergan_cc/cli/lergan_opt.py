@@ -6,11 +6,7 @@ import sys
 
 from lergan_cc.cli.common import ArgumentParser, emit_text, guarded
 from lergan_cc.errors import LerganError
-from lergan_cc.ir.parser import parse_ir, parse_ir_file
-from lergan_cc.ir.printer import print_graph
-from lergan_cc.ir.verifier import verify
 from lergan_cc.options import REPLICAS, TARGETS, ZERO_FREE, Options
-from lergan_cc.pipeline import Instruments, resolve, run_passes
 
 
 def build_parser() -> ArgumentParser:
@@ -30,6 +26,11 @@ def build_parser() -> ArgumentParser:
 
 def optimize(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from lergan_cc.ir.parser import parse_ir, parse_ir_file
+    from lergan_cc.ir.printer import print_graph
+    from lergan_cc.ir.verifier import verify
+    from lergan_cc.pipeline import Instruments, resolve, run_passes
+
     g = parse_ir(sys.stdin.read(), "<stdin>") if args.input == "-" else parse_ir_file(args.input)
     verify(g)
     names = [n for n in args.passes.split(",") if n]

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import json
 import sys
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from lergan_cc.cli.common import ArgumentParser, guarded, write_atomic
 from lergan_cc.errors import LerganError
-from lergan_cc.fsm.sidecar import npz_bytes, read_npz
-from lergan_cc.sim.driver import SimOptions, SimResult, simulate
-from lergan_cc.sim.fixed import precision_error
-from lergan_cc.sim.loader import check_params, load_program, load_text
-from lergan_cc.sim.report import build_report, summary
-from lergan_cc.sim.trace import trace_json
+
+if TYPE_CHECKING:  # the simulator is imported when it runs (``--help`` loads none of it)
+    import numpy as np
+
+    from lergan_cc.sim.driver import SimResult
 
 
 def build_parser() -> ArgumentParser:
@@ -55,6 +53,13 @@ def _progress(s: str) -> None:
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _check_flags(args)
+    from lergan_cc.fsm.sidecar import npz_bytes, read_npz
+    from lergan_cc.sim.driver import SimOptions, simulate
+    from lergan_cc.sim.fixed import precision_error
+    from lergan_cc.sim.loader import check_params, load_program, load_text
+    from lergan_cc.sim.report import build_report, summary
+    from lergan_cc.sim.trace import trace_json
+
     timing = bool(args.report or args.trace or args.timing_only)
     opts = SimOptions(args.iterations, args.lr, args.g_loss, args.seed, timing=timing,
                       timing_only=args.timing_only, trace=bool(args.trace), precision=args.precision)
@@ -86,6 +91,8 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _outputs(kind: str, r: SimResult) -> dict[str, np.ndarray]:
+    import numpy as np
+
     if kind != "gan":
         return dict(r.outputs)
     losses = {k: np.asarray(v, dtype=np.float32) for k, v in r.losses.items()}

@@ -6,19 +6,26 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lergan_cc import analysis, placement_report
 from lergan_cc.cli.common import ArgumentParser, emit_text, guarded, write_atomic
 from lergan_cc.errors import LerganError
-from lergan_cc.ir import jsonform
-from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.printer import print_graph
 from lergan_cc.options import MODES, REPLICAS, TARGETS, ZERO_FREE, Options
-from lergan_cc.pipeline import Instruments, compile_model
 
-EMITTERS: dict[str, Callable[[Graph], str]] = {"ir": print_graph, "ir-json": jsonform.dumps,
-                                               "analysis": analysis.dumps, "placement": placement_report.dumps}
+if TYPE_CHECKING:
+    from lergan_cc.ir.graph import Graph
+
 EMITS = ("fsm", "ir", "ir-json", "analysis", "placement")
+
+
+def emitters() -> dict[str, Callable[[Graph], str]]:
+    """The text emitters (imported when used: ``--help`` and ``--emit fsm`` load none of them)."""
+    from lergan_cc import analysis, placement_report
+    from lergan_cc.ir import jsonform
+    from lergan_cc.ir.printer import print_graph
+
+    return {"ir": print_graph, "ir-json": jsonform.dumps, "analysis": analysis.dumps,
+            "placement": placement_report.dumps}
 
 
 def build_parser() -> ArgumentParser:
@@ -53,6 +60,8 @@ def _positive(text: str) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from lergan_cc.pipeline import Instruments, compile_model
+
     options = Options(mode=args.mode, discriminator=args.discriminator, zero_free=args.zero_free,
                       target=args.target, replica=args.replica, hw=args.hw, batch=args.batch)
     if args.hw is not None and not Path(args.hw).is_file():
@@ -67,9 +76,10 @@ def run(argv: list[str] | None = None) -> int:
     instruments.report()
     if args.emit == "fsm":
         return _write_program(g, args.model, args.out)
-    if args.emit not in EMITTERS:
+    text_emitters = emitters()
+    if args.emit not in text_emitters:
         raise LerganError(f"--emit {args.emit} is not implemented in this version of lergan_cc")
-    text = EMITTERS[args.emit](g)
+    text = text_emitters[args.emit](g)
     png = _plot(g, args) if args.plot_placement else None
     emit_text(text, args.out)
     if png is not None:
@@ -96,6 +106,7 @@ def _plot(g: Graph, args: argparse.Namespace) -> bytes:
     """The placement picture; the placement passes must have run (not cut off by --stop-after)."""
     if "placement" not in g.meta:
         raise LerganError(f"--plot-placement: the placement passes did not run (--stop-after {args.stop_after})")
+    from lergan_cc import placement_report
     from lergan_cc.targets.hw import load_hw
 
     hw = load_hw(args.hw)
