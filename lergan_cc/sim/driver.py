@@ -121,6 +121,14 @@ def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: S
              source: str = "--inputs", progress: Callable[[str], None] = lambda _: None) -> SimResult:
     if opts.timing_only:
         return time_only(program, path, opts)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):  # the simulator's worker threads share out the GEMMs
+        return _simulate(program, path, params, opts, source, progress)
+
+
+def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: SimOptions, source: str,
+              progress: Callable[[str], None]) -> SimResult:
     start = time.perf_counter()
     inputs = Inputs(program, opts, source)
     machine = Machine(program, path, dict(params), Host(inputs, opts.lr, opts.g_loss), precision=opts.precision)

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
@@ -124,26 +128,124 @@ def batch_chunk(batch: int, per_sample: int) -> int:
     return max(1, min(batch, GATHER_BYTES // max(per_sample, 1)))
 
 
-def mmv_forward(x: np.ndarray, idx: np.ndarray, mat: np.ndarray, chunk: int
-                ) -> Iterator[tuple[slice, np.ndarray]]:
-    """Every position of the nest, every sample, ``chunk`` samples per GEMM: ``(samples, (B_c * P, M))``."""
-    b = x.shape[0]
-    for b0 in range(0, b, chunk):
-        part = x[b0:b0 + chunk]
-        v = np.take(part, idx, axis=1).reshape(part.shape[0] * idx.shape[0], -1)  # take: ~10x faster than x[:, idx]
-        yield slice(b0, b0 + part.shape[0]), v @ mat
+def _scratch(shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 work array of ``shape`` reused by this thread (no fresh pages to fault in per GEMM)."""
+    n = math.prod(shape)
+    buf = getattr(_local, "buf", None)
+    if buf is None or buf.size < n:
+        buf = _local.buf = np.empty(max(n, 1 << 20), dtype=np.float32)
+    return buf[:n].reshape(shape)
 
 
-def mmv_wgrad(x: np.ndarray, idx: np.ndarray, rows: np.ndarray, chunk: int) -> np.ndarray:
-    """Sum over samples of (gathered operand)^T x dy: ``(P * C, M)`` rows (position, channel)."""
+def _split(n: int, parts: int) -> list[slice]:
+    step = -(-n // parts)
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def forward(x: np.ndarray, idx: np.ndarray, mat: np.ndarray, chunk: int,
+            store: Callable[[slice, slice, np.ndarray], None]) -> None:
+    """Every position of the nest, every sample: ``store(samples, columns, (samples * P, columns))``.
+
+    Work is split over the worker threads by samples (each thread gathers and multiplies its own)
+    or, when there are too few GEMM rows for that, by the matrix's columns."""
+    b, (p, t), c = x.shape[0], idx.shape, x.shape[2]
+    m, jobs = mat.shape[1], []
+    for chunk_samples in _split(b, max(1, -(-b // chunk))):
+        n = chunk_samples.stop - chunk_samples.start
+        if n * p >= 2 * MIN_ROWS and workers() > 1:
+            jobs += [partial(_forward_rows, x, idx, mat, s, store) for s in _split_within(chunk_samples, workers())]
+        elif m >= 2 * MIN_ROWS and workers() > 1:
+            v = np.take(x[chunk_samples], idx, axis=1).reshape(n * p, t * c)
+            jobs += [partial(_forward_cols, v, mat, chunk_samples, cols, store) for cols in _split(m, workers())]
+        else:
+            jobs.append(partial(_forward_rows, x, idx, mat, chunk_samples, store))
+    run_all(jobs)
+
+
+def _split_within(s: slice, parts: int) -> list[slice]:
+    return [slice(s.start + q.start, s.start + q.stop) for q in _split(s.stop - s.start, parts)]
+
+
+def _forward_rows(x: np.ndarray, idx: np.ndarray, mat: np.ndarray, samples: slice,
+                  store: Callable[[slice, slice, np.ndarray], None]) -> None:
+    n, (p, t), c = samples.stop - samples.start, idx.shape, x.shape[2]
+    v = _scratch((n, p, t, c))
+    np.take(x[samples], idx, axis=1, out=v, mode="clip")  # ~10x faster than x[:, idx]; indices are in range
+    store(samples, slice(0, mat.shape[1]), v.reshape(n * p, t * c) @ mat)
+
+
+def _forward_cols(v: np.ndarray, mat: np.ndarray, samples: slice, cols: slice,
+                  store: Callable[[slice, slice, np.ndarray], None]) -> None:
+    store(samples, cols, v @ mat[:, cols])
+
+
+def wgrad(x: np.ndarray, idx: np.ndarray, rows: np.ndarray, chunk: int) -> np.ndarray:
+    """Sum over samples of (gathered operand)^T x dy: ``(P * C, M)`` rows (position, channel).
+
+    The gather is split over the worker threads by samples, the GEMM by its larger output side."""
     b, c = x.shape[0], x.shape[2]
     p, t = idx.shape
-    out = None
-    for b0 in range(0, b, chunk):
-        part = x[b0:b0 + chunk]
-        n = part.shape[0]
-        v = np.take(part, idx.T, axis=1).reshape(n * t, p * c)  # rows (sample, tap), columns (position, channel)
-        prod = v.T @ rows[b0 * t:(b0 + n) * t]
-        out = prod if out is None else np.add(out, prod, out=out)
-    assert out is not None
+    m = rows.shape[1]
+    out = np.empty((p * c, m), dtype=np.float32)
+    for k, samples in enumerate(_split(b, max(1, -(-b // chunk)))):
+        n = samples.stop - samples.start
+        v = _scratch((n, t, p, c))  # rows (sample, tap), columns (position, channel)
+        run_all([partial(_gather, x, idx.T, v, s) for s in _split(n, workers())], samples.start)
+        v2, d = v.reshape(n * t, p * c), rows[samples.start * t:samples.stop * t]
+        target = out if k == 0 else np.empty_like(out)
+        if p * c >= m:
+            run_all([partial(_matmul_into, v2[:, r].T, d, target[r]) for r in _split(p * c, workers())])
+        else:
+            run_all([partial(_matmul_cols, v2.T, d, target, cols) for cols in _split(m, workers())])
+        if k:
+            out += target
     return out
+
+
+def _gather(x: np.ndarray, idx: np.ndarray, out: np.ndarray, part: slice, offset: int = 0) -> None:
+    np.take(x[offset + part.start:offset + part.stop], idx, axis=1, out=out[part], mode="clip")
+
+
+def _matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    np.matmul(a, b, out=out)
+
+
+def _matmul_cols(a: np.ndarray, b: np.ndarray, out: np.ndarray, cols: slice) -> None:
+    out[:, cols] = a @ b[:, cols]
+
+
+# ---- worker threads ------------------------------------------------------------------------------------
+MIN_ROWS = 256  # GEMM rows (or columns) per thread below which splitting a GEMM does not pay
+_local = threading.local()
+_pool: ThreadPoolExecutor | None = None
+_workers = 0
+
+
+def workers() -> int:
+    """Threads the simulator uses: one per core it may run on (``set_workers`` overrides)."""
+    global _workers
+    if not _workers:
+        _workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return _workers
+
+
+def set_workers(n: int) -> None:
+    """Use ``n`` threads (0: one per core)."""
+    global _workers, _pool
+    _workers = max(0, n)
+    if _pool is not None:
+        _pool.shutdown(wait=True)
+        _pool = None
+
+
+def run_all(jobs: list[Callable[..., object]], *args: object) -> list[object]:
+    """Call every job (with ``args``), the first in this thread and the rest on the worker threads
+    (numpy releases the GIL in take, copies and BLAS calls), and wait for all of them."""
+    global _pool
+    if len(jobs) <= 1 or workers() == 1:
+        return [job(*args) for job in jobs]
+    if _pool is None:
+        _pool = ThreadPoolExecutor(workers(), thread_name_prefix="lergan-sim")
+    futures = [_pool.submit(job, *args) for job in jobs[1:]]
+    first = jobs[0](*args)
+    return [first, *(f.result() for f in futures)]

@@ -132,8 +132,7 @@ def _mmv_forward(names: tuple[str, str, str], idx: np.ndarray, outside: bool, co
                  slices: tuple[slice, ...], store: Store, m: Machine) -> Step:
     """Positions x samples as GEMM rows; results stored channels-last, ``(B, counts..., M)``."""
     dst, mat, src = names
-    per_sample = idx.size * m.full_shape(src)[1] * 4
-    chunk = m.batch if (m.fixed or dst == src) else F.batch_chunk(m.batch, per_sample)  # fixed16: one scale
+    chunk = m.batch if dst == src else F.batch_chunk(m.batch, idx.size * m.full_shape(src)[1] * 4)
 
     def run(mm: Machine) -> None:
         w = mm.matrix(mat)
@@ -141,9 +140,14 @@ def _mmv_forward(names: tuple[str, str, str], idx: np.ndarray, outside: bool, co
         if w.shape[0] != idx.shape[1] * x.shape[2]:
             raise ValueError(f"matrix {list(w.shape)} does not fit {x.shape[2]} channels x {idx.shape[1]} taps")
         out = np.moveaxis(mm.bufs[dst], 1, -1)  # (B, spatial..., M): a view
-        for samples, y in F.mmv_forward(x, idx, w, chunk):
-            res = mm.quantize(y, "output").reshape(samples.stop - samples.start, *counts, w.shape[1])
-            store(out, (samples, *slices), res)
+
+        def put(samples: slice, cols: slice, y: np.ndarray) -> None:
+            store(out, (samples, *slices, cols), y.reshape(samples.stop - samples.start, *counts, -1))
+        if mm.fixed:  # one scale for the whole result: computed whole, then rounded
+            y = np.take(x, idx, axis=1).reshape(x.shape[0] * idx.shape[0], -1) @ w
+            put(slice(0, x.shape[0]), slice(None), mm.quantize(y, "output"))
+        else:
+            F.forward(x, idx, w, chunk, put)
     return run
 
 
@@ -152,15 +156,14 @@ def _mmv_wgrad(names: tuple[str, str, str], idx: np.ndarray, outside: bool, coun
     """Sum over samples of (gathered operand)^T x dy rows, stored into the ``(kernel..., C, M)`` view of dst."""
     dst, mat, src = names
     b = m.batch
-    per_sample = idx.size * m.full_shape(src)[1] * 4
-    chunk = b if m.fixed else F.batch_chunk(b, per_sample)
+    chunk = F.batch_chunk(b, idx.size * m.full_shape(src)[1] * 4)
 
     def run(mm: Machine) -> None:
         rows = mm.matrix(mat)
         x = mm.streamed(src, outside)
         if rows.shape[0] != b * idx.shape[1]:
             raise ValueError(f"gradient matrix {list(rows.shape)} does not fit {b} samples x {idx.shape[1]} taps")
-        res = mm.quantize(F.mmv_wgrad(x, idx, rows, chunk), "output")
+        res = mm.quantize(F.wgrad(x, idx, rows, chunk), "output")
         store(mm.bufs[dst].transpose(order), slices, res.reshape(*counts, x.shape[2], rows.shape[1]))
     return run
 
