@@ -140,6 +140,7 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
     said = start
     for state, _ in walk(program, opts.iterations):
         _run(code[state.name], drops[state.name], machine)
+        machine.end_state()
         if keep and keep[0] == state.name and keep[1] not in machine.snapshots:
             machine.snapshots[keep[1]] = machine.bufs[keep[1]].copy()
         if timing:

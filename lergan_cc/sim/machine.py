@@ -80,6 +80,7 @@ class Machine:
         self.layouts: dict[str, tuple[int, ...]] = {}  # buffer -> memory order chosen by its writers
         self.streams: dict[tuple[str, bool], tuple[int, np.ndarray]] = {}
         self.transposed: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+        self.transposed_used: set[tuple[int, str]] = set()
         self.cut: tuple[WeightCut, np.ndarray] | None = None  # the last cut: a kind's replicas share it
         self.rows: tuple[tuple[Any, ...], np.ndarray] | None = None  # the last dy rows, likewise
 
@@ -132,7 +133,15 @@ class Machine:
         if hit is None or hit[0] is not w:
             hit = (w, F.transposed_weight(w, layout))
             self.transposed[key] = hit
+        self.transposed_used.add(key)
         return hit[1]
+
+    def end_state(self) -> None:
+        """Forget the transposed weights this state did not use (a phase's layouts are not the next
+        phase's: keeping them all would hold a second copy of every weight)."""
+        for key in [k for k in self.transposed if k not in self.transposed_used]:
+            del self.transposed[key]
+        self.transposed_used.clear()
 
     def matrix(self, name: str) -> np.ndarray:
         """What crossbars ``$name`` hold, as rows (taps, channel) x columns for an ungrouped matrix."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from lergan_cc.errors import LerganError
 from lergan_cc.fsm.values import Ref
+from lergan_cc.sim import fast as F
 from lergan_cc.sim import kernels as K
 from lergan_cc.sim.machine import Machine, Step
 
@@ -152,8 +153,12 @@ def _sgd(o: dict[str, Any], m: Machine) -> Step:
     def run(mm: Machine) -> None:
         # -lr*g + p (the same float32 sum as p - lr*g) in the gradient's memory layout, which is the
         # crossbars' (kernel..., C, M): the next cut of the updated weight needs no transposition
-        new = np.multiply(mm.bufs[grad], np.float32(-mm.host.lr), dtype=np.float32)
-        new += mm.params[p]
+        g, w = mm.bufs[grad], mm.params[p]
+        new = np.multiply(g, np.float32(-mm.host.lr), dtype=np.float32)
+        if new.strides == w.strides:
+            new += w
+        else:  # layouts differ (a weight from the sidecar, its gradient in the crossbars' order)
+            new += F.copy_blocked(w, np.empty_like(new))
         mm.replace_param(p, new)
     return run
 
