@@ -46,6 +46,24 @@ def _check_flags(args: object) -> None:
         raise LerganError("--timing-only computes no tensors: --precision needs the functional simulation")
 
 
+def _keep_freed_memory() -> None:
+    """glibc: serve large arrays from the heap and keep freed ones there. The functional simulation
+    allocates and frees arrays of tens of MB all the time; by default each is a fresh mmap whose pages
+    fault in (half its system time). The peak resident size does not change. No-op elsewhere."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = libc.mallopt if libc is not None else None
+    except (OSError, AttributeError):
+        return
+    if mallopt is not None:
+        mallopt(-3, 1 << 29)  # M_MMAP_THRESHOLD: arrays under 512 MB from the heap
+        mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: give memory back to the system only past 1 GB free
+
+
 def _progress(s: str) -> None:
     print(f"lergan-sim: {s}", file=sys.stderr, flush=True)
 
@@ -66,6 +84,7 @@ def run(argv: list[str] | None = None) -> int:
     if args.timing_only:
         program, params = load_text(args.program), {}
     else:
+        _keep_freed_memory()
         program, params = load_program(args.program)
         opts.inputs = read_npz(args.inputs) if args.inputs else {}
         params.update(check_params(program, opts.inputs, args.inputs or "", args.program, required=False))
