@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import io
 import mmap
+import os
 import struct
 import zipfile
+import zlib
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import IO
 
 import numpy as np
@@ -36,12 +40,14 @@ _DATE = (1980, 1, 1, 0, 0, 0)  # a fixed member date: the same tensors give the 
 
 def initial_tensors(shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, str],
                     given: Mapping[str, np.ndarray], seed: int = INIT_SEED) -> dict[str, np.ndarray]:
-    """The given tensors, and seeded draws (in sorted name order) for the params that have none.
+    """The given tensors, and seeded draws for the params that have none.
 
-    Draws are float32 normals scaled by 0.02 (numpy's float32 ziggurat: 3.6x faster than drawing
-    float64 and rounding, for the same distribution)."""
-    rng = np.random.default_rng(seed)
-    out = {}
+    Each drawn tensor has its own stream, seeded by ``seed`` and its name (so a tensor's values do
+    not depend on the other params), drawn as float32 normals scaled by 0.02 (numpy's float32
+    ziggurat: 3.6x faster than drawing float64 and rounding), on as many threads as there are cores
+    (numpy releases the GIL while it fills an array)."""
+    out: dict[str, np.ndarray] = {}
+    drawn = []
     for name in sorted(shapes):
         if name in given:
             out[name] = np.asarray(given[name], dtype=np.float32)
@@ -50,10 +56,22 @@ def initial_tensors(shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, s
         if role in _CONSTANT:
             out[name] = np.full(shapes[name], _CONSTANT[role], dtype=np.float32)
         else:
-            draw = rng.standard_normal(shapes[name], dtype=np.float32)
-            draw *= np.float32(0.02)
-            out[name] = draw
+            out[name] = np.empty(shapes[name], dtype=np.float32)
+            drawn.append(name)
+    jobs = [partial(_draw, out[n], seed, n) for n in drawn]
+    if sum(out[n].size for n in drawn) < 1 << 20 or (os.cpu_count() or 1) < 2:
+        for job in jobs:
+            job()
+    else:
+        with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
+            list(pool.map(lambda job: job(), jobs))
     return out
+
+
+def _draw(out: np.ndarray, seed: int, name: str) -> None:
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    rng.standard_normal(out.shape, dtype=np.float32, out=out)
+    out *= np.float32(0.02)
 
 
 def write_npz(f: IO[bytes], tensors: Mapping[str, np.ndarray]) -> None:
