@@ -149,7 +149,7 @@ def contiguous(a: np.ndarray) -> np.ndarray:
     if a.nbytes < PARALLEL_COPY_BYTES or a.shape[0] < 2:
         out[...] = a
         return out
-    run_all([partial(_copy_part, a, out, part) for part in _split(a.shape[0], workers())])
+    run_all([partial(_copy_part, a, out, part) for part in split(a.shape[0], workers())])
     return out
 
 
@@ -171,7 +171,7 @@ def _scratch(shape: tuple[int, ...]) -> np.ndarray:
     return buf[:n].reshape(shape)
 
 
-def _split(n: int, parts: int) -> list[slice]:
+def split(n: int, parts: int) -> list[slice]:
     step = -(-n // parts)
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
@@ -184,20 +184,20 @@ def forward(x: np.ndarray, idx: np.ndarray, mat: np.ndarray, chunk: int,
     or, when there are too few GEMM rows for that, by the matrix's columns."""
     b, (p, t), c = x.shape[0], idx.shape, x.shape[2]
     m, jobs = mat.shape[1], []
-    for chunk_samples in _split(b, max(1, -(-b // chunk))):
+    for chunk_samples in split(b, max(1, -(-b // chunk))):
         n = chunk_samples.stop - chunk_samples.start
         if n * p >= 2 * MIN_ROWS and workers() > 1:
             jobs += [partial(_forward_rows, x, idx, mat, s, store) for s in _split_within(chunk_samples, workers())]
         elif m >= 2 * MIN_ROWS and workers() > 1:
             v = np.take(x[chunk_samples], idx, axis=1).reshape(n * p, t * c)
-            jobs += [partial(_forward_cols, v, mat, chunk_samples, cols, store) for cols in _split(m, workers())]
+            jobs += [partial(_forward_cols, v, mat, chunk_samples, cols, store) for cols in split(m, workers())]
         else:
             jobs.append(partial(_forward_rows, x, idx, mat, chunk_samples, store))
     run_all(jobs)
 
 
 def _split_within(s: slice, parts: int) -> list[slice]:
-    return [slice(s.start + q.start, s.start + q.stop) for q in _split(s.stop - s.start, parts)]
+    return [slice(s.start + q.start, s.start + q.stop) for q in split(s.stop - s.start, parts)]
 
 
 def _forward_rows(x: np.ndarray, idx: np.ndarray, mat: np.ndarray, samples: slice,
@@ -221,16 +221,16 @@ def wgrad(x: np.ndarray, idx: np.ndarray, rows: np.ndarray, chunk: int) -> np.nd
     p, t = idx.shape
     m = rows.shape[1]
     out = np.empty((p * c, m), dtype=np.float32)
-    for k, samples in enumerate(_split(b, max(1, -(-b // chunk)))):
+    for k, samples in enumerate(split(b, max(1, -(-b // chunk)))):
         n = samples.stop - samples.start
         v = _scratch((n, t, p, c))  # rows (sample, tap), columns (position, channel)
-        run_all([partial(_gather, x, idx.T, v, s) for s in _split(n, workers())], samples.start)
+        run_all([partial(_gather, x, idx.T, v, s) for s in split(n, workers())], samples.start)
         v2, d = v.reshape(n * t, p * c), rows[samples.start * t:samples.stop * t]
         target = out if k == 0 else np.empty_like(out)
         if p * c >= m:
-            run_all([partial(_matmul_into, v2[:, r].T, d, target[r]) for r in _split(p * c, workers())])
+            run_all([partial(_matmul_into, v2[:, r].T, d, target[r]) for r in split(p * c, workers())])
         else:
-            run_all([partial(_matmul_cols, v2.T, d, target, cols) for cols in _split(m, workers())])
+            run_all([partial(_matmul_cols, v2.T, d, target, cols) for cols in split(m, workers())])
         if k:
             out += target
     return out

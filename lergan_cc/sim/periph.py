@@ -7,6 +7,7 @@ that the MMVs wrote channels-last stay channels-last through bias, batch norm an
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,28 @@ def _n(v: Any) -> str:
     return v.name
 
 
+def _parts(x: np.ndarray, axis: int) -> list[slice]:
+    """``x`` cut along ``axis`` into one part per worker thread (a small array: one part)."""
+    if x.nbytes < F.PARALLEL_COPY_BYTES or x.ndim <= axis or x.shape[axis] < 2:
+        return [slice(None)]
+    return F.split(x.shape[axis], F.workers())
+
+
+def _at(axis: int, part: slice) -> tuple[slice, ...]:
+    return (slice(None),) * axis + (part,)
+
+
+def by_samples(fn: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
+    """``fn(*arrays)`` of an element-wise ``fn``, computed a batch part per worker thread (the result
+    in the first array's memory layout)."""
+    out = np.empty_like(arrays[0])
+
+    def part(p: slice) -> None:
+        out[p] = fn(*(a[p] for a in arrays))
+    F.run_all([partial(part, p) for p in _parts(out, 0)])
+    return out
+
+
 # ---- buffers and peripherals ---------------------------------------------------------------------------
 def _zero(o: dict[str, Any], m: Machine) -> Step:
     dst = _n(o["dst"])
@@ -34,7 +57,11 @@ def _zpad(o: dict[str, Any], m: Machine) -> Step:
     stride, before = list(o["stride"]), list(o["before"])
     if not len(stride) == len(before) == len(m.full_shape(dst)) - 2 == len(m.full_shape(src)) - 2:
         raise ValueError("stride/before do not fit the buffers' rank")
-    return lambda mm: mm.put(dst, K.zpad(mm.bufs[src], mm.alloc(dst), stride, before))
+    def run(mm: Machine) -> None:
+        x, out = mm.bufs[src], mm.alloc(dst)
+        F.run_all([partial(lambda p: K.zpad(x[p], out[p], stride, before), p) for p in _parts(out, 0)])
+        mm.put(dst, out)
+    return run
 
 
 def _copy(o: dict[str, Any], m: Machine) -> Step:
@@ -43,12 +70,12 @@ def _copy(o: dict[str, Any], m: Machine) -> Step:
         return lambda mm: None
     if m.full_shape(dst) != m.full_shape(src):
         raise ValueError(f"%{src} {list(m.full_shape(src))} and %{dst} {list(m.full_shape(dst))} differ")
-    return lambda mm: mm.put(dst, mm.bufs[src].copy(order="K"))
+    return lambda mm: mm.put(dst, by_samples(lambda a: a, mm.bufs[src]))
 
 
 def _add(o: dict[str, Any], m: Machine) -> Step:
     dst, src = _n(o["dst"]), _n(o["src"])
-    return lambda mm: mm.put(dst, mm.bufs[dst] + mm.bufs[src])
+    return lambda mm: mm.put(dst, by_samples(np.add, mm.bufs[dst], mm.bufs[src]))
 
 
 def _reshape(o: dict[str, Any], m: Machine) -> Step:
@@ -61,19 +88,28 @@ def _reshape(o: dict[str, Any], m: Machine) -> Step:
 
 def _act(o: dict[str, Any], m: Machine) -> Step:
     dst, src, fn, alpha = _n(o["dst"]), _n(o["src"]), K.ACT[str(o["fn"])], float(o["alpha"])
-    return lambda mm: mm.put(dst, fn(mm.bufs[src], alpha))
+    return lambda mm: mm.put(dst, by_samples(lambda x: fn(x, alpha), mm.bufs[src]))
 
 
 def _act_grad(o: dict[str, Any], m: Machine) -> Step:
     dst, y, dy, fn, alpha = _n(o["dst"]), _n(o["y"]), _n(o["dy"]), K.ACT_GRAD[str(o["fn"])], float(o["alpha"])
-    return lambda mm: mm.put(dst, fn(mm.bufs[y], mm.bufs[dy], alpha))
+    return lambda mm: mm.put(dst, by_samples(lambda a, b: fn(a, b, alpha), mm.bufs[y], mm.bufs[dy]))
 
 
 def _bn(o: dict[str, Any], m: Machine) -> Step:
     dst, src = _n(o["dst"]), _n(o["src"])
     names = [_n(o[k]) for k in ("scale", "bias", "mean", "var")]
     eps, batch = float(o["eps"]), str(o["stats"]) == "batch"
-    return lambda mm: mm.put(dst, K.batchnorm(mm.bufs[src], *(mm.params[n] for n in names), eps, batch))
+
+    def run(mm: Machine) -> None:  # channels are independent: a part of them per worker thread
+        x, vectors = mm.bufs[src], [mm.params[n] for n in names]
+        out = np.empty_like(x)
+
+        def part(p: slice) -> None:
+            out[_at(1, p)] = K.batchnorm(x[_at(1, p)], *(v[p] for v in vectors), eps, batch)
+        F.run_all([partial(part, p) for p in _parts(x, 1)])
+        mm.put(dst, out)
+    return run
 
 
 def _bn_grad(o: dict[str, Any], m: Machine) -> Step:
@@ -83,8 +119,14 @@ def _bn_grad(o: dict[str, Any], m: Machine) -> Step:
     dscale, dbias, eps = _n(o.get("dscale", o["dst"])), _n(o.get("dbias", o["dst"])), float(o["eps"])
     train = "dscale" in o
 
-    def run(mm: Machine) -> None:
-        dx, ds, db = K.batchnorm_grad(mm.bufs[x], mm.bufs[dy], mm.params[scale], eps)
+    def run(mm: Machine) -> None:  # channels are independent: a part of them per worker thread
+        xs, dys, gamma = mm.bufs[x], mm.bufs[dy], mm.params[scale]
+        dx = np.empty_like(xs)
+        ds, db = np.empty(xs.shape[1], dtype=np.float32), np.empty(xs.shape[1], dtype=np.float32)
+
+        def part(p: slice) -> None:
+            dx[_at(1, p)], ds[p], db[p] = K.batchnorm_grad(xs[_at(1, p)], dys[_at(1, p)], gamma[p], eps)
+        F.run_all([partial(part, p) for p in _parts(xs, 1)])
         mm.put(dst, dx)
         if train:
             mm.bufs[dscale] += ds
@@ -95,7 +137,8 @@ def _bn_grad(o: dict[str, Any], m: Machine) -> Step:
 def _bias(o: dict[str, Any], m: Machine) -> Step:
     dst, src = _n(o["dst"]), _n(o["src"])
     nd = len(m.full_shape(dst))
-    return lambda mm: mm.put(dst, mm.bufs[dst] + mm.params[src].reshape((1, -1) + (1,) * (nd - 2)))
+    return lambda mm: mm.put(dst, by_samples(lambda x: x + mm.params[src].reshape((1, -1) + (1,) * (nd - 2)),
+                                             mm.bufs[dst]))
 
 
 def _bias_grad(o: dict[str, Any], m: Machine) -> Step:
