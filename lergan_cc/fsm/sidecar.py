@@ -135,12 +135,12 @@ def _write_data(out: IO[bytes], arr: np.ndarray) -> None:
 def read_npz(path: str) -> dict[str, np.ndarray]:
     """All arrays of an ``.npz`` file; a missing or unreadable file is a one-line error.
 
-    Members stored uncompressed are memory-mapped (copy-on-write: the arrays are writable, the file
-    never changes); compressed ones (``np.savez_compressed``) are read."""
+    Members stored uncompressed are memory-mapped read-only (as ``np.load(..., mmap_mode="r")``: the
+    arrays are not writable; copy one to change it); compressed ones (``np.savez_compressed``) are read."""
     try:
         with open(path, "rb") as f, zipfile.ZipFile(f) as zf:
             infos = zf.infolist()
-            view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY) if _mappable(infos) else None
+            view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if _mappable(infos) else None
             return {_key(i.filename): _member(zf, f, view, i) for i in infos}
     except FileNotFoundError:
         raise LerganError(f"{path}: no such file") from None
@@ -180,3 +180,17 @@ def _member(zf: zipfile.ZipFile, f: IO[bytes], view: mmap.mmap | None, info: zip
     if offset + count * dtype.itemsize > len(view):
         raise ValueError(f"{info.filename}: data runs past the end of the file")
     return np.ndarray(shape, dtype, buffer=view, offset=offset, order="F" if fortran else "C")
+
+
+def release(arr: np.ndarray) -> None:
+    """Drop the pages of a tensor :func:`read_npz` mapped from this process's memory (a replaced weight:
+    the pages are clean copies of the file, read again if anything still uses the array). Any other
+    array: nothing happens."""
+    view = arr.base
+    if not isinstance(view, mmap.mmap) or not hasattr(view, "madvise") or view.closed:
+        return
+    start = arr.ctypes.data - np.frombuffer(view, dtype=np.uint8).ctypes.data
+    first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+    last = (start + arr.nbytes) // mmap.PAGESIZE * mmap.PAGESIZE
+    if last > first:
+        view.madvise(mmap.MADV_DONTNEED, first, last - first)

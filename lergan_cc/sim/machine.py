@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from lergan_cc.fsm.program import Program
+from lergan_cc.fsm.sidecar import release
 from lergan_cc.fsm.values import Ref
 from lergan_cc.sim import fast as F
 from lergan_cc.sim.fixed import quantize
@@ -164,6 +165,7 @@ class Machine:
         self.params[name] = value
         for key in [k for k, v in self.transposed.items() if v[0] is old]:
             del self.transposed[key]
+        release(old)  # a weight mapped from the sidecar: its pages leave this process's memory
 
     def drop(self, gone: Iterable[Ref]) -> None:
         """Forget buffers and matrices the program overwrites before it reads them again."""
