@@ -22,7 +22,6 @@ from lergan_cc.fsm.sidecar import release
 from lergan_cc.fsm.values import Ref
 from lergan_cc.sim import fast as F
 from lergan_cc.sim.fixed import quantize
-from lergan_cc.sim.hardware import hardware_of
 
 Step = Callable[["Machine"], None]
 
@@ -74,7 +73,7 @@ class Machine:
     def __post_init__(self) -> None:
         self.batch = self.program.batch
         self.version: dict[str, int] = {}
-        self.hw = hardware_of(self.program, self.path) if self.fixed else None
+        self.hw = self.program.hardware(self.path) if self.fixed else None
         self.buffers = self.program.table("buffer")
         self.matrices = self.program.table("matrix")
         self.bufs = Buffers(self.alloc)
