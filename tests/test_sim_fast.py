@@ -75,3 +75,12 @@ def test_zeros_and_channels_last_keep_the_logical_shape() -> None:
     assert not copied and np.array_equal(view, np.moveaxis(x, 1, -1).reshape(2, 20, 3))
     slot, copied = F.channels_last(x, zero_slot=True)
     assert copied and np.array_equal(slot[:, :20], view) and not slot[:, 20].any()
+
+
+@pytest.mark.parametrize("perm", [(2, 3, 0, 1), (2, 3, 1, 0), (1, 0, 2, 3)])
+def test_copy_blocked_is_a_transposing_copy(workers: int, perm: tuple[int, ...]) -> None:
+    """Blocks along the source's outermost memory axis, shared out over the threads: the same as one copy."""
+    w = np.random.default_rng(2).standard_normal((9, 7, 5, 3), dtype=np.float32)
+    view = w.transpose(perm)
+    got = F.copy_blocked(view, np.empty(view.shape, dtype=np.float32), block_bytes=200)
+    np.testing.assert_array_equal(got, np.ascontiguousarray(view))

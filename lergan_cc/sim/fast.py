@@ -95,18 +95,24 @@ def transposed_weight(w: np.ndarray, layout: str) -> np.ndarray:
 
 def copy_blocked(src: np.ndarray, out: np.ndarray, block_bytes: int = 1 << 20) -> np.ndarray:
     """``out[...] = src`` a block of ``src``'s outermost memory axis at a time: a transposing copy whose
-    source block stays in cache (2-4x faster than one ``np.ascontiguousarray`` of a weight)."""
+    source block stays in cache (2-4x faster than one ``np.ascontiguousarray`` of a weight), the blocks
+    shared out over the worker threads."""
     live = [abs(st) if n > 1 else 0 for st, n in zip(src.strides, src.shape, strict=True)]
     if not live:
         out[...] = src
         return out
     axis = int(np.argmax(live))
     per = max(1, block_bytes // max(1, live[axis]))
-    index: list[slice] = [slice(None)] * src.ndim
-    for start in range(0, src.shape[axis], per):
-        index[axis] = slice(start, start + per)
-        out[tuple(index)] = src[tuple(index)]
+    blocks = [slice(start, start + per) for start in range(0, src.shape[axis], per)]
+    groups = [blocks[g] for g in split(len(blocks), workers())] if len(blocks) > 1 else [blocks]
+    run_all([partial(_copy_blocks, src, out, axis, group) for group in groups])
     return out
+
+
+def _copy_blocks(src: np.ndarray, out: np.ndarray, axis: int, blocks: list[slice]) -> None:
+    for block in blocks:
+        index = (slice(None),) * axis + (block,)
+        out[index] = src[index]
 
 
 def _index(taps: list[int]) -> slice | list[int]:
@@ -189,8 +195,10 @@ def forward(x: np.ndarray, idx: np.ndarray, mat: np.ndarray, chunk: int,
         if n * p >= 2 * MIN_ROWS and workers() > 1:
             jobs += [partial(_forward_rows, x, idx, mat, s, store) for s in _split_within(chunk_samples, workers())]
         elif m >= 2 * MIN_ROWS and workers() > 1:
-            v = np.take(x[chunk_samples], idx, axis=1).reshape(n * p, t * c)
-            jobs += [partial(_forward_cols, v, mat, chunk_samples, cols, store) for cols in split(m, workers())]
+            v = np.empty((n, p, t, c), dtype=np.float32)
+            run_all([partial(_gather, x, idx, v, s) for s in split(n, workers())], chunk_samples.start)
+            v2 = v.reshape(n * p, t * c)
+            jobs += [partial(_forward_cols, v2, mat, chunk_samples, cols, store) for cols in split(m, workers())]
         else:
             jobs.append(partial(_forward_rows, x, idx, mat, chunk_samples, store))
     run_all(jobs)
