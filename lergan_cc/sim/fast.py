@@ -13,6 +13,7 @@ literal form for grouped matrices.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import os
@@ -29,7 +30,14 @@ GATHER_BYTES = 24 << 20  # the largest gathered operand one GEMM takes (larger: 
 def flat_window(counts: list[int], a: list[int], seqs: list[list[int]], sizes: tuple[int, ...]
                 ) -> tuple[np.ndarray, bool]:
     """``(P, T)`` flat positions read by the loop nest (out-of-range reads -> the zero slot
-    ``prod(sizes)``), and whether any read is out of range."""
+    ``prod(sizes)``), and whether any read is out of range. Kept per distinct window (a program's
+    runs and its kinds' replicas share them); the array is read-only."""
+    return _flat_window(tuple(counts), tuple(a), tuple(tuple(q) for q in seqs), tuple(sizes))
+
+
+@functools.lru_cache(maxsize=4096)
+def _flat_window(counts: tuple[int, ...], a: tuple[int, ...], seqs: tuple[tuple[int, ...], ...],
+                 sizes: tuple[int, ...]) -> tuple[np.ndarray, bool]:
     n = len(counts)
     flat = np.zeros([1] * (2 * n), dtype=np.int64)
     ok = np.ones([1] * (2 * n), dtype=bool)
@@ -45,6 +53,7 @@ def flat_window(counts: list[int], a: list[int], seqs: list[list[int]], sizes: t
     flat, ok = np.broadcast_arrays(flat, ok)
     p, t = math.prod(counts), math.prod(len(s) for s in seqs)
     out = np.where(ok, flat, stride).reshape(p, t)
+    out.flags.writeable = False
     return out, not bool(ok.all())
 
 
