@@ -38,9 +38,9 @@ def main() -> None:
     from lergan_cc.sim.loader import load_program
 
     if args.serial:
-        from lergan_cc.sim import fast
+        from lergan_cc.sim import workers
 
-        fast.set_workers(1)
+        workers.set_workers(1)
     with tempfile.TemporaryDirectory() as tmp:
         fsm = str(Path(tmp) / "dcgan.fsm")
         prof = cProfile.Profile()

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from lergan_cc.sim import fast as F
+from lergan_cc.sim import workers as W
 
 
 def _literal_forward(x: np.ndarray, idx: np.ndarray, mat: np.ndarray) -> np.ndarray:
@@ -28,9 +29,9 @@ def _literal_wgrad(x: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> np.ndarr
 
 @pytest.fixture(params=[1, 2, 3])
 def workers(request: pytest.FixtureRequest) -> Iterator[int]:
-    F.set_workers(request.param)
+    W.set_workers(request.param)
     yield request.param
-    F.set_workers(0)
+    W.set_workers(0)
 
 
 @pytest.mark.parametrize(("b", "n", "c", "p", "t", "m", "budget"), [

@@ -4,11 +4,11 @@ The ISA's matrices have rows (input channel, taps); here they are kept with rows
 so that the streamed operand can be gathered from a channels-last view of its buffer,
 ``(B, positions [+ 1 zero slot], C)``, straight into one contiguous ``(B * P, T * C)`` matrix: every
 MMV of a loop nest and of the whole batch is then one GEMM (in batch chunks that bound the
-gathered copy), and a weight-gradient nest is one GEMM against dy's ``(B * T, M)`` rows. The
-machine keeps activations channels-last in memory (``(B, C, spatial...)`` views of
-``(B, spatial..., C)`` arrays), so streaming a buffer copies nothing and a GEMM's result rows land
-in the destination as contiguous rows. The math is the ISA's, reordered; ``kernels`` keeps the
-literal form for grouped matrices.
+gathered copy, shared out over :mod:`lergan_cc.sim.workers`), and a weight-gradient nest is one
+GEMM against dy's ``(B * T, M)`` rows. The machine keeps activations channels-last in memory
+(``(B, C, spatial...)`` views of ``(B, spatial..., C)`` arrays), so streaming a buffer copies
+nothing and a GEMM's result rows land in the destination as contiguous rows. The math is the ISA's,
+reordered; ``kernels`` keeps the literal form for grouped matrices.
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
 
+from lergan_cc.sim.workers import run_all, scratch, split, workers
+
 GATHER_BYTES = 24 << 20  # the largest gathered operand one GEMM takes (larger: split over the batch)
+PARALLEL_COPY_BYTES = 4 << 20  # a copy at least this large is shared out over the threads
+MIN_ROWS = 256  # GEMM rows (or columns) per thread below which splitting a GEMM does not pay
 
 
 def flat_window(counts: list[int], a: list[int], seqs: list[list[int]], sizes: tuple[int, ...]
@@ -177,20 +178,6 @@ def batch_chunk(batch: int, per_sample: int) -> int:
     return max(1, min(batch, GATHER_BYTES // max(per_sample, 1)))
 
 
-def _scratch(shape: tuple[int, ...]) -> np.ndarray:
-    """A float32 work array of ``shape`` reused by this thread (no fresh pages to fault in per GEMM)."""
-    n = math.prod(shape)
-    buf = getattr(_local, "buf", None)
-    if buf is None or buf.size < n:
-        buf = _local.buf = np.empty(max(n, 1 << 20), dtype=np.float32)
-    return buf[:n].reshape(shape)
-
-
-def split(n: int, parts: int) -> list[slice]:
-    step = -(-n // parts)
-    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
-
-
 def forward(x: np.ndarray, idx: np.ndarray, mat: np.ndarray, chunk: int,
             store: Callable[[slice, slice, np.ndarray], None]) -> None:
     """Every position of the nest, every sample: ``store(samples, columns, (samples * P, columns))``.
@@ -220,7 +207,7 @@ def _split_within(s: slice, parts: int) -> list[slice]:
 def _forward_rows(x: np.ndarray, idx: np.ndarray, mat: np.ndarray, samples: slice,
                   store: Callable[[slice, slice, np.ndarray], None]) -> None:
     n, (p, t), c = samples.stop - samples.start, idx.shape, x.shape[2]
-    v = _scratch((n, p, t, c))
+    v = scratch((n, p, t, c))
     np.take(x[samples], idx, axis=1, out=v, mode="clip")  # ~10x faster than x[:, idx]; indices are in range
     store(samples, slice(0, mat.shape[1]), v.reshape(n * p, t * c) @ mat)
 
@@ -240,7 +227,7 @@ def wgrad(x: np.ndarray, idx: np.ndarray, rows: np.ndarray, chunk: int) -> np.nd
     out = np.empty((p * c, m), dtype=np.float32)
     for k, samples in enumerate(split(b, max(1, -(-b // chunk)))):
         n = samples.stop - samples.start
-        v = _scratch((n, t, p, c))  # rows (sample, tap), columns (position, channel)
+        v = scratch((n, t, p, c))  # rows (sample, tap), columns (position, channel)
         run_all([partial(_gather, x, idx.T, v, s) for s in split(n, workers())], samples.start)
         v2, d = v.reshape(n * t, p * c), rows[samples.start * t:samples.stop * t]
         target = out if k == 0 else np.empty_like(out)
@@ -263,41 +250,3 @@ def _matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
 
 def _matmul_cols(a: np.ndarray, b: np.ndarray, out: np.ndarray, cols: slice) -> None:
     out[:, cols] = a @ b[:, cols]
-
-
-# ---- worker threads ------------------------------------------------------------------------------------
-PARALLEL_COPY_BYTES = 4 << 20  # a copy at least this large is shared out over the threads
-MIN_ROWS = 256  # GEMM rows (or columns) per thread below which splitting a GEMM does not pay
-_local = threading.local()
-_pool: ThreadPoolExecutor | None = None
-_workers = 0
-
-
-def workers() -> int:
-    """Threads the simulator uses: one per core it may run on (``set_workers`` overrides)."""
-    global _workers
-    if not _workers:
-        _workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return _workers
-
-
-def set_workers(n: int) -> None:
-    """Use ``n`` threads (0: one per core)."""
-    global _workers, _pool
-    _workers = max(0, n)
-    if _pool is not None:
-        _pool.shutdown(wait=True)
-        _pool = None
-
-
-def run_all(jobs: list[Callable[..., object]], *args: object) -> list[object]:
-    """Call every job (with ``args``), the first in this thread and the rest on the worker threads
-    (numpy releases the GIL in take, copies and BLAS calls), and wait for all of them."""
-    global _pool
-    if len(jobs) <= 1 or workers() == 1:
-        return [job(*args) for job in jobs]
-    if _pool is None:
-        _pool = ThreadPoolExecutor(workers(), thread_name_prefix="lergan-sim")
-    futures = [_pool.submit(job, *args) for job in jobs[1:]]
-    first = jobs[0](*args)
-    return [first, *(f.result() for f in futures)]

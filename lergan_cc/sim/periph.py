@@ -16,6 +16,7 @@ from lergan_cc.errors import LerganError
 from lergan_cc.fsm.values import Ref
 from lergan_cc.sim import fast as F
 from lergan_cc.sim import kernels as K
+from lergan_cc.sim import workers as W
 from lergan_cc.sim.machine import Machine, Step
 
 
@@ -28,7 +29,7 @@ def _parts(x: np.ndarray, axis: int) -> list[slice]:
     """``x`` cut along ``axis`` into one part per worker thread (a small array: one part)."""
     if x.nbytes < F.PARALLEL_COPY_BYTES or x.ndim <= axis or x.shape[axis] < 2:
         return [slice(None)]
-    return F.split(x.shape[axis], F.workers())
+    return W.split(x.shape[axis], W.workers())
 
 
 def _at(axis: int, part: slice) -> tuple[slice, ...]:
@@ -42,7 +43,7 @@ def by_samples(fn: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray
 
     def part(p: slice) -> None:
         out[p] = fn(*(a[p] for a in arrays))
-    F.run_all([partial(part, p) for p in _parts(out, 0)])
+    W.run_all([partial(part, p) for p in _parts(out, 0)])
     return out
 
 
@@ -59,7 +60,7 @@ def _zpad(o: dict[str, Any], m: Machine) -> Step:
         raise ValueError("stride/before do not fit the buffers' rank")
     def run(mm: Machine) -> None:
         x, out = mm.bufs[src], mm.alloc(dst)
-        F.run_all([partial(lambda p: K.zpad(x[p], out[p], stride, before), p) for p in _parts(out, 0)])
+        W.run_all([partial(lambda p: K.zpad(x[p], out[p], stride, before), p) for p in _parts(out, 0)])
         mm.put(dst, out)
     return run
 
@@ -107,7 +108,7 @@ def _bn(o: dict[str, Any], m: Machine) -> Step:
 
         def part(p: slice) -> None:
             out[_at(1, p)] = K.batchnorm(x[_at(1, p)], *(v[p] for v in vectors), eps, batch)
-        F.run_all([partial(part, p) for p in _parts(x, 1)])
+        W.run_all([partial(part, p) for p in _parts(x, 1)])
         mm.put(dst, out)
     return run
 
@@ -126,7 +127,7 @@ def _bn_grad(o: dict[str, Any], m: Machine) -> Step:
 
         def part(p: slice) -> None:
             dx[_at(1, p)], ds[p], db[p] = K.batchnorm_grad(xs[_at(1, p)], dys[_at(1, p)], gamma[p], eps)
-        F.run_all([partial(part, p) for p in _parts(xs, 1)])
+        W.run_all([partial(part, p) for p in _parts(xs, 1)])
         mm.put(dst, dx)
         if train:
             mm.bufs[dscale] += ds
