@@ -58,7 +58,7 @@ class Lowering:
         self.dp = g.get(DataParallel)
         self.bn_sync = ctx.options.bn_sync
         self.decls: dict[tuple[str, str], Decl] = {}
-        self.programming: dict[str, list[Instr]] = {}  # network -> writes of @param matrices
+        self.programming: dict[str, list[tuple[str, Instr]]] = {}  # network -> (phase, write of a @param matrix)
         self.bodies: dict[str, list[Instr]] = {}
         self.tiles: dict[str, str] = {}  # value -> tile where it is produced
         self._declare_params()
@@ -209,7 +209,7 @@ def _matrix(lw: Lowering, op: Op) -> list[Instr]:
         body.append(_instr("zero", dst=buf(dst)))
     writes, mmvs = _kinds(lw, op, spec, dst, acc)
     if spec.operand_is_param:
-        lw.programming.setdefault(lw.net_of(spec.operand), []).extend(writes)
+        lw.programming.setdefault(lw.net_of(spec.operand), []).extend((op.phase, w) for w in writes)
     else:
         body += writes
     body += mmvs

@@ -56,8 +56,21 @@ class Places:
         banks = [bank_of_tile(t) for t in tiles if t != HOST]
         return "Cmode" if banks and all(self.modes.get(b) == "Cmode" for b in banks) else "Smode"
 
-    def move(self, src: str, dst: str, nbytes: int) -> Cost:
-        return transfer(self.topo, shortest(self.topo, src, dst, self.mode(src, dst)), nbytes)
+    def move(self, src: str, dst: str, nbytes: int, shard: bool = False) -> Cost:
+        mode = self.shard_mode(src, dst) if shard else self.mode(src, dst)
+        return transfer(self.topo, shortest(self.topo, src, dst, mode), nbytes)
+
+    def shard_mode(self, src: str, dst: str) -> str:
+        """The routes of a shard's samples: Cmode (the 3DCU's vertical and horizontal wires) when both ends
+        compute, or when the samples go to a computing bank of the same 3DCU — a sharded program leaves
+        these moves to the controller, which sets the switches on the way as a state's ``switch`` line does
+        for an ``xfer``; else the H-tree and the bus."""
+        if self.mode(src, dst) == "Cmode":
+            return "Cmode"
+        if src == HOST or dst == HOST or self.mode(dst) != "Cmode":
+            return "Smode"
+        unit = self.topo.unit_of(bank_of_tile(dst))
+        return "Cmode" if unit is not None and unit == self.topo.unit_of(bank_of_tile(src)) else "Smode"
 
     def site(self, ins: Instr, unit: Unit) -> str | None:
         o = ins.operands
@@ -103,7 +116,8 @@ class Places:
                 if site in held or (site, lo, samples) in self.part.get(label, ()):
                     continue
                 src = min(held)
-                out.append(Move(label, self.move(src, site, self.ctx.nbytes(ref, samples)), src, site))
+                shard = self.layout.pieces(ref.name) > 1
+                out.append(Move(label, self.move(src, site, self.ctx.nbytes(ref, samples), shard), src, site))
                 whole = samples == self.layout.ranges(ref.name)[piece][1] or self.layout.is_grad(ref.name)
                 if site != HOST and whole:
                     self.loc[label] = held | {site}

@@ -1,13 +1,16 @@
 """What sample-parallel copies must exchange: a gradient's partial sums (``reduce``), batch statistics.
 
-``reduce mode=tree``: the partials are summed pairwise, level by level (partial ``i + s`` into partial
-``i`` for ``s = 1, 2, 4, …``): the partial travels the route between the two homes and is added in
-flight by the bypassable adder of the node where the route turns (its node closest to the root; the
-destination tile when both sit on one tile). The adders pass sums on as they are formed, so the levels
-stream: one task holds every link and adder of the tree for the serialisation of the busiest link
-(the bytes of every pair routed over it) plus each level's longest route latency and one adder
-latency per level. ``mode=home``: every partial travels to partial 0's home and is added there by the
-tile's peripherals, one after another: the transfers converge on one tile's links.
+``reduce mode=tree``: an in-network reduction over the interconnect's bypassable node adders. Copies
+whose partials share a home tile accumulate into one sum there as their ``mmv``s add (the tile's
+accumulator, as one copy's rounds do); every tile holding a sum streams it
+towards partial 0's home over a Steiner tree of the links the banks' modes allow (networkx's
+approximation, weighted by latency: on lergan-3d in Cmode it takes the horizontal and vertical wires
+where they shorten the tree); where two streams meet, the node's adder adds them and passes the sum
+on. Every link of the tree carries the gradient once, so the reduction costs one transfer's
+serialisation on the tree's narrowest link, its depth in latency, and an adder's latency per level,
+not ``log2 K`` transfers; its bytes x hops are the gradient's size times the tree's links.
+``mode=home``: every partial travels to partial 0's home and is added there by the tile's
+peripherals, one after another: the transfers converge on one tile's links.
 
 Batch statistics over a sharded batch (``bn``/``bn_grad`` with ``sync=global``) reduce each copy's
 per-channel sums (two values per channel) the same way up a tree and broadcast the result back down.
@@ -16,12 +19,17 @@ per-channel sums (two values per channel) the same way up a tree and broadcast t
 from __future__ import annotations
 
 import math
+from collections import Counter
+
+import networkx as nx
+from networkx.algorithms.approximation import steiner_tree
 
 from lergan_cc.fsm.program import Instr
 from lergan_cc.fsm.values import Ref
 from lergan_cc.sim.costs import Context, Cost
 from lergan_cc.sim.places import Places
-from lergan_cc.sim.wires import shortest, transfer
+from lergan_cc.sim.wires import link_resource, shortest, transfer
+from lergan_cc.targets.geometry import MODE_LINKS, TARGET_LINKS, Link
 
 TaskSpec = tuple[str, Cost, list[str], list[str]]  # (label, cost, names read, names written in part)
 
@@ -38,31 +46,58 @@ def reduce_tasks(ins: Instr, ctx: Context, places: Places) -> list[TaskSpec]:
     if str(ins.operands["mode"]) == "home":
         return [(f"reduce {piece[j]}->{piece[0]}", _combine(ctx, places, homes[j], homes[0], nbytes, elements, False),
                  [piece[j], piece[0]], [piece[0]]) for j in range(1, k)]
-    return [(f"reduce {dst.name} ({k} partials)", _streamed_tree(ctx, places, homes, nbytes, elements), piece,
+    return [(f"reduce {dst.name} ({k} partials)", in_network(ctx, places, homes, nbytes, elements), piece,
              [piece[0]])]
 
 
-def _streamed_tree(ctx: Context, places: Places, homes: list[str], nbytes: int, elements: int) -> Cost:
-    hw, topo = ctx.hw, places.topo
-    load: dict[str, int] = {}  # link id -> bytes it carries over the whole reduction
-    widths: dict[str, int] = {}
-    total = Cost()
-    latency = 0.0
-    level_of = {pair: math.ceil(math.log2(pair[1] - pair[0] + 1)) for pair in tree_pairs(len(homes))}
-    per_level: dict[int, float] = {}
-    for (i, j), level in level_of.items():
-        links = shortest(topo, homes[j], homes[i], places.mode(homes[j], homes[i]))
-        step = _combine(ctx, places, homes[j], homes[i], nbytes, elements, True)
-        total = total.add(Cost(0.0, step.energy, step.resources, step.traffic))
-        per_level[level] = max(per_level.get(level, 0.0), sum(link.cost.latency_ns for link in links))
-        for link in links:
-            load[link.id] = load.get(link.id, 0) + nbytes
-            widths[link.id] = link.cost.width_bits
-    latency = sum(per_level.values()) + len(per_level) * (hw.interconnect.adder_ns + hw.tile.read_ns)
-    busiest = max((-(-8 * b // widths[i]) for i, b in load.items()), default=0)
-    words = ctx.words(elements)  # partials on one tile are added by its peripherals, a word a cycle
-    ns = latency + max(busiest, words) * hw.io_cycle_ns + hw.tile.write_ns
-    return Cost(ns, total.energy, total.resources, total.traffic)
+def in_network(ctx: Context, places: Places, homes: list[str], nbytes: int, elements: int) -> Cost:
+    """The in-network reduction of partials at ``homes`` into ``homes[0]`` (module docstring)."""
+    hw = ctx.hw
+    per_tile = Counter(homes)
+    cost = Cost(0.0, {"alu": elements * (len(per_tile) - 1) * hw.interconnect.adder_pj_per_add})
+    if len(per_tile) == 1:
+        return cost
+    links, depth = _tree(places, list(per_tile), homes[0])
+    bits = 8 * nbytes
+    stream = Cost(depth + -(-bits // min(link.cost.width_bits for link in links)) * hw.io_cycle_ns
+                  + math.ceil(math.log2(len(per_tile))) * hw.interconnect.adder_ns + hw.tile.read_ns + hw.tile.write_ns,
+                  {link.kind: 0.0 for link in links}, (), {})
+    for link in links:
+        stream.energy[link.kind] += bits * link.cost.pj_per_bit
+        stream.traffic[link.kind] = stream.traffic.get(link.kind, 0.0) + nbytes
+    adders = [n for link in links for n in (link.src, link.dst) if ".L" in n and places.topo.nodes[n].adder]
+    stream.resources = tuple(dict.fromkeys([link_resource(link) for link in links] +
+                                           [f"adder:{n}" for n in adders]))
+    words_out = ctx.words(elements)
+    stream.energy["buffers"] = words_out * (hw.tile.read_pj * (len(per_tile) - 1) + hw.tile.write_pj)
+    return cost.add(stream)
+
+
+def _tree(places: Places, terminals: list[str], root: str) -> tuple[list[Link], float]:
+    """The links of a Steiner tree over ``terminals`` and the latency of its longest path to ``root``: the
+    shorter (in wire latency, so in wire energy) of the trees over the links the banks' modes allow and over
+    the H-tree alone (the approximation is not monotone in the links it may use)."""
+    topo = places.topo
+    allowed = TARGET_LINKS[topo.target] & MODE_LINKS[places.mode(*terminals)]
+    variants = {frozenset(allowed), frozenset(allowed & {"htree", "bus"})}
+    trees = [t for kinds in variants if (t := _steiner(topo.graph, kinds, terminals)) is not None]
+    tree = min(trees, key=lambda t: (t.size(weight="weight"), sorted(t.edges)))
+    depth = max(nx.shortest_path_length(tree, t, root, weight="weight") for t in terminals)
+    return [topo.graph[a][b]["link"] for a, b in sorted(tree.edges)], depth
+
+
+def _steiner(graph: nx.Graph, kinds: frozenset[str], terminals: list[str]) -> nx.Graph | None:
+    """A Steiner tree over the links of ``kinds`` (``None`` when they do not connect the terminals)."""
+    weighted = nx.Graph()
+    for a, b, d in graph.edges(data=True):
+        if d["link"].kind in kinds:
+            weighted.add_edge(a, b, weight=d["link"].cost.latency_ns)
+    if any(t not in weighted for t in terminals):
+        return None
+    part = weighted.subgraph(nx.node_connected_component(weighted, terminals[0]))
+    if any(t not in part for t in terminals):
+        return None
+    return steiner_tree(part, sorted(terminals), weight="weight")
 
 
 def sync_tasks(ins: Instr, ctx: Context, places: Places) -> list[TaskSpec]:
