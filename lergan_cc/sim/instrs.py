@@ -24,6 +24,9 @@ COMPILERS: dict[str, Callable[[dict[str, Any], Machine], Step]] = {"write": xbar
 
 def compile_instr(ins: Instr, m: Machine) -> Step:
     """The closure that executes ``ins``; static errors (ranges, shapes) are raised here."""
+    if ins.op not in COMPILERS:
+        raise SourceError(m.path, ins.line, ins.column, f"{ins.op}: the functional simulator does not run this "
+                          "instruction yet (--timing-only does)")
     try:
         step = COMPILERS[ins.op](ins.operands, m)
     except (ValueError, IndexError, KeyError) as e:
