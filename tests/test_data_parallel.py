@@ -199,3 +199,26 @@ def test_a_sharded_program_round_trips_and_the_assembler_checks_it() -> None:
                         (nothing, r"home \$nothing is undeclared")):
         with pytest.raises(LerganError, match=needle):
             parse_fsm(bad, "p.fsm")
+
+
+def test_auto_warns_when_the_activations_alone_overflow_the_sarray(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Activations beyond a bank's SArray are what --data-parallel 1 times too (their spill is not modelled):
+    auto says so in a warning and lets the crossbars alone bound the copies, instead of refusing a model the
+    serial machine accepts."""
+    hw_file = tmp_path / "small-sarray.toml"
+    hw_file.write_text("[memory]\ncarray_mib = 125\nsarray_mib = 1\n")
+    options = Options(replica="low", data_parallel="auto", hw=str(hw_file))
+    from lergan_cc.context import CompileContext
+    from lergan_cc.pipeline import Instruments, resolve, run_passes
+
+    warnings: list[str] = []
+    ctx = CompileContext.create(options, warn=warnings.append)
+    g = run_passes(resolve(["replicate", "data-parallel"], options), copy.deepcopy(reshaped("dcgan")), ctx,
+                   Instruments(log=lambda _: None))
+    overflowing = [p for p in g.need(DataParallel).copies
+                   if stored_bytes(ctx.hw, g, p, 64)[0] > sarray_bytes(ctx.hw)]
+    assert overflowing and all(any(f"phase {p} stores" in w for w in warnings) for p in overflowing)
+    for phase in overflowing:
+        mine = [op for op in matrix_ops(g) if op.phase == phase]
+        size = sum(part_size(ctx.hw, op) for op in mine)
+        assert g.need(DataParallel).copies[phase] == min(64, bank_budget(ctx.hw, mine) // size)
