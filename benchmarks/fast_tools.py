@@ -43,8 +43,10 @@ def _timed(cmd: list[str]) -> dict[str, float]:
     seconds = int(wall[1] or 0) * 3600 + int(wall[2]) * 60 + float(wall[3])
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     sim = re.search(r"simulated in ([\d.]+) s", proc.stdout)
-    cpu = sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", proc.stderr)[1])  # type: ignore[index]
-              for k in ("User", "System"))
+    cpu = 0.0
+    for k in ("User", "System"):
+        found = re.search(rf"{k} time \(seconds\): ([\d.]+)", proc.stderr)
+        cpu += float(found[1]) if found else float("nan")
     return {"wall": seconds, "rss_mb": int(rss[1]) / 1024 if rss else float("nan"),
             "sim": float(sim[1]) if sim else float("nan"), "cpu": cpu}
 

@@ -126,10 +126,10 @@ def _write_data(out: IO[bytes], arr: np.ndarray) -> None:
     if arr.flags.f_contiguous and not arr.flags.c_contiguous:
         arr = arr.T
     if arr.flags.c_contiguous or arr.ndim == 0:
-        out.write(memoryview(np.ascontiguousarray(arr).reshape(-1)).cast("B"))
+        out.write(np.ascontiguousarray(arr).reshape(-1).data.cast("B"))
         return
     for part in arr:  # any other strides (a transposed view): one leading slice at a time
-        out.write(memoryview(np.ascontiguousarray(part).reshape(-1)).cast("B"))
+        out.write(np.ascontiguousarray(part).reshape(-1).data.cast("B"))
 
 
 def read_npz(path: str) -> dict[str, np.ndarray]:

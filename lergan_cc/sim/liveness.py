@@ -49,10 +49,10 @@ def dead_after(program: Program, states: Iterator[State], keep: set[str]) -> dic
     for r, (pv, pi, _) in last.items():  # no access after it within the walk: undecided, so kept
         if pv < decided:
             verdict[(visits[pv].name, pi, r)] = False
-    out = {s.name: [[] for _ in s.body] for s in program.states}
-    for (state, i, r), dead in verdict.items():
+    out: dict[str, list[list[Ref]]] = {s.name: [[] for _ in s.body] for s in program.states}
+    for (name, i, r), dead in verdict.items():
         if dead and not (r.kind == "buf" and (r.name in grads or r.name in keep)):
-            out[state][i].append(r)
+            out[name][i].append(r)
     return out
 
 

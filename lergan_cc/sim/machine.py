@@ -110,6 +110,7 @@ class Machine:
         """Round to the hardware's input/weight/output width under ``--precision fixed16``."""
         if not self.fixed:
             return x
+        assert self.hw is not None
         return quantize(x, getattr(self.hw.precision, f"{which}_bits"))
 
     def streamed(self, name: str, zero_slot: bool) -> np.ndarray:

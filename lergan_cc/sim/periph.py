@@ -103,11 +103,11 @@ def _bn(o: dict[str, Any], m: Machine) -> Step:
     eps, batch = float(o["eps"]), str(o["stats"]) == "batch"
 
     def run(mm: Machine) -> None:  # channels are independent: a part of them per worker thread
-        x, vectors = mm.bufs[src], [mm.params[n] for n in names]
+        x, (scale, bias, mean, var) = mm.bufs[src], [mm.params[n] for n in names]
         out = np.empty_like(x)
 
         def part(p: slice) -> None:
-            out[_at(1, p)] = K.batchnorm(x[_at(1, p)], *(v[p] for v in vectors), eps, batch)
+            out[_at(1, p)] = K.batchnorm(x[_at(1, p)], scale[p], bias[p], mean[p], var[p], eps, batch)
         W.run_all([partial(part, p) for p in _parts(x, 1)])
         mm.put(dst, out)
     return run

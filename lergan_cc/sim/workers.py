@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -37,7 +37,7 @@ def set_workers(n: int) -> None:
         _pool = None
 
 
-def run_all(jobs: list[Callable[..., object]], *args: object) -> list[object]:
+def run_all(jobs: Sequence[Callable[..., object]], *args: object) -> list[object]:
     """Call every job (with ``args``), the first in this thread and the rest on the worker threads
     (numpy releases the GIL in take, copies and BLAS calls), and wait for all of them."""
     global _pool
