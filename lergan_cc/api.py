@@ -57,11 +57,11 @@ class Program:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write ``path`` (the program text) and ``path.npz`` (its tensors), each atomically."""
-        from lergan_cc.cli.common import write_atomic
-        from lergan_cc.fsm.sidecar import npz_bytes
+        from lergan_cc.cli.common import write_atomic, write_atomic_with
+        from lergan_cc.fsm.sidecar import write_npz
 
         target = os.fspath(path)
-        write_atomic(f"{target}.npz", npz_bytes(self.tensors))
+        write_atomic_with(f"{target}.npz", lambda f: write_npz(f, self.tensors))  # streamed: no copy in memory
         write_atomic(target, self.text)
         self.path = target
 

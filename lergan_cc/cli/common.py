@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
-from typing import NoReturn
+from typing import IO, NoReturn
 
 from lergan_cc.errors import LerganError
 
@@ -39,12 +39,27 @@ def guarded(prog: str, body: Callable[[], int | None]) -> int:
 
 def write_atomic(path: str, data: str | bytes) -> None:
     """Write ``path`` through a temporary file and rename, so a failure never leaves a partial file."""
+    if isinstance(data, bytes):
+        write_atomic_with(path, lambda f: f.write(data))
+        return
     directory = os.path.dirname(os.path.abspath(path))
-    mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
     try:
-        with os.fdopen(fd, mode) as f:
+        with os.fdopen(fd, "w") as f:
             f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_atomic_with(path: str, write: Callable[[IO[bytes]], object]) -> None:
+    """:func:`write_atomic` for a writer that streams into a binary file (a sidecar: no copy in memory)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

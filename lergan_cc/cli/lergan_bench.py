@@ -7,11 +7,14 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lergan_cc.bench import baselines, cache, configs, directions, paper, results, runner, tables
+from lergan_cc.bench import cache, configs
 from lergan_cc.cli.common import ArgumentParser, guarded, write_atomic
 from lergan_cc.errors import LerganError
+
+if TYPE_CHECKING:
+    from lergan_cc.bench import runner
 
 
 def build_parser() -> ArgumentParser:
@@ -44,6 +47,8 @@ def _positive(text: str) -> int:
 def plan(models: list[configs.Model], names: list[str], batch: int, functional: bool,
          hw: str | None) -> list[runner.Job]:
     """A simulation job per (model, design point), and an analysis job per model (SArray savings)."""
+    from lergan_cc.bench import runner
+
     jobs = [runner.Job(m, c, configs.CONFIGS[c].flags, batch, functional, hw) for m in models for c in names]
     return jobs + [runner.Job(m, runner.ANALYSIS, (), batch, False, hw) for m in models]
 
@@ -56,6 +61,8 @@ def _progress(done: int, total: int, job: runner.Job, record: dict[str, Any], ca
 
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from lergan_cc.bench import baselines, results, runner
+
     names = configs.select_configs(configs.split_names(args.configs))
     models = configs.select_models(configs.split_names(args.models))
     if args.hw is not None and not Path(args.hw).is_file():
@@ -79,6 +86,8 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _meta(args: Any, names: list[str], elapsed: float) -> dict[str, Any]:
+    from lergan_cc.bench import baselines
+
     return {"batch": args.batch, "timing_only": not args.functional, "iterations": 1, "hw": args.hw,
             "configs": {n: list(configs.CONFIGS[n].flags) for n in names}, "source": cache.source_digest(),
             "baselines": {n: vars(d) for n, d in baselines.devices(args.baselines).items()},
@@ -89,6 +98,8 @@ def _meta(args: Any, names: list[str], elapsed: float) -> dict[str, Any]:
 def write_outputs(out: Path, rows: list[dict[str, Any]], sarray: list[dict[str, Any]], meta: dict[str, Any],
                   plots: bool) -> None:
     """results.json, results.csv, tables.md and (unless disabled) the PNG figures into ``out``."""
+    from lergan_cc.bench import directions, paper, results, tables
+
     out.mkdir(parents=True, exist_ok=True)
     verdicts, pairs = directions.evaluate(rows), paper.side_by_side(rows, sarray)
     write_atomic(str(out / "results.json"), results.to_json(rows, meta, sarray=sarray, directions=verdicts,

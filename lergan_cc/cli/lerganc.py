@@ -6,11 +6,10 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lergan_cc import api
 from lergan_cc.cli.common import ArgumentParser, emit_text, guarded, write_atomic
 from lergan_cc.errors import LerganError
-from lergan_cc.ir.graph import Graph
 from lergan_cc.options import (
     AUTO,
     BN_SYNC,
@@ -23,7 +22,9 @@ from lergan_cc.options import (
     TARGETS,
     ZERO_FREE,
 )
-from lergan_cc.pipeline import Instruments
+
+if TYPE_CHECKING:  # the compiler is imported when it runs (``--help`` loads none of it)
+    from lergan_cc.ir.graph import Graph
 
 EMITS = ("fsm", "ir", "ir-json", "analysis", "placement")
 
@@ -96,6 +97,9 @@ def _copies(text: str) -> int | str:
 
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from lergan_cc import api
+    from lergan_cc.pipeline import Instruments
+
     opts = api.options(discriminator=args.discriminator, mode=args.mode, zero_free=args.zero_free,
                        target=args.target, replica=args.replica, batch=args.batch, hw=args.hw,
                        data_parallel=args.data_parallel, grad_reduce=args.grad_reduce, bn_sync=args.bn_sync,

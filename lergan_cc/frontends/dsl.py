@@ -50,7 +50,8 @@ from lergan_cc.ir.verifier import verify
 @lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
     text = resources.files("lergan_cc.grammar").joinpath("lergan.lark").read_text()
-    return lark.Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    # cache: lark keeps the LALR tables in a temporary file (20 ms of every start-up otherwise)
+    return lark.Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=False, cache=True)
 
 
 @dataclass(frozen=True)

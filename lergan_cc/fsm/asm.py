@@ -28,7 +28,8 @@ class _Parser:
         self.builder = _Builder("<fsm>")
         # No propagate_positions: every rule that reports a position starts with a token (its
         # keyword kept with `!` where it has one), and tokens carry their line and column.
-        self.lark = lark.Lark(text, parser="lalr", maybe_placeholders=False, transformer=self.builder)
+        # cache: lark keeps the LALR tables in a temporary file (20 ms of every start-up otherwise)
+        self.lark = lark.Lark(text, parser="lalr", maybe_placeholders=False, transformer=self.builder, cache=True)
 
     def parse(self, text: str, path: str) -> Program:
         self.builder.path = path

@@ -16,7 +16,9 @@ import numpy as np
 from lergan_cc.errors import LerganError
 from lergan_cc.fsm.program import Program, State
 from lergan_cc.fsm.values import Ref
-from lergan_cc.sim.machine import Host, Machine, Step, compile_instr
+from lergan_cc.sim.instrs import compile_instr
+from lergan_cc.sim.liveness import WALK_ITERATIONS, dead_after
+from lergan_cc.sim.machine import Host, Machine, Step
 from lergan_cc.sim.timing import Timing
 
 MAX_STATES = 1_000_000
@@ -119,16 +121,26 @@ def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: S
              source: str = "--inputs", progress: Callable[[str], None] = lambda _: None) -> SimResult:
     if opts.timing_only:
         return time_only(program, path, opts)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):  # the simulator's worker threads share out the GEMMs
+        return _simulate(program, path, params, opts, source, progress)
+
+
+def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: SimOptions, source: str,
+              progress: Callable[[str], None]) -> SimResult:
     start = time.perf_counter()
     inputs = Inputs(program, opts, source)
     machine = Machine(program, path, dict(params), Host(inputs, opts.lr, opts.g_loss), precision=opts.precision)
     code = {s.name: [compile_instr(i, machine) for i in s.body] for s in program.states}
+    keep = generator_output(program)
+    drops = dead_after(program, (s for s, _ in walk(program, WALK_ITERATIONS)), {keep[1]} if keep else set())
     timing = Timing(program, path, opts.trace) if opts.timing or opts.trace else None
     losses: dict[str, list[float]] = {}
     said = start
-    keep = generator_output(program)
     for state, _ in walk(program, opts.iterations):
-        _run(code[state.name], machine)
+        _run(code[state.name], drops[state.name], machine)
+        machine.end_state()
         if keep and keep[0] == state.name and keep[1] not in machine.snapshots:
             machine.snapshots[keep[1]] = machine.bufs[keep[1]].copy()
         if timing:
@@ -164,9 +176,11 @@ def generator_output(program: Program) -> tuple[str, str] | None:
     return None
 
 
-def _run(steps: list[Step], machine: Machine) -> None:
-    for step in steps:
+def _run(steps: list[Step], drops: list[list[Ref]], machine: Machine) -> None:
+    for step, gone in zip(steps, drops, strict=True):
         step(machine)
+        if gone:
+            machine.drop(gone)
 
 
 def _line(i: int, n: int, losses: dict[str, list[float]], seconds: float) -> str:

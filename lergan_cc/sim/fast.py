@@ -1,24 +1,44 @@
 """The crossbar arithmetic in BLAS-friendly layouts (one ungrouped matrix: the common case).
 
 The ISA's matrices have rows (input channel, taps); here they are kept with rows (taps, channel)
-so that the streamed operand can be gathered from a channels-last copy of its buffer,
-``(B, positions + 1 zero slot, C)``, straight into one contiguous ``(B * P, T * C)`` matrix: every
-MMV of a loop nest and of the whole batch is then one GEMM, and a weight-gradient nest is one
-GEMM against dy's ``(B * T, M)`` rows. The math is the ISA's, reordered; ``kernels`` keeps the
-literal form for grouped matrices.
+so that the streamed operand can be gathered from a channels-last view of its buffer,
+``(B, positions [+ 1 zero slot], C)``, straight into one contiguous ``(B * P, T * C)`` matrix: every
+MMV of a loop nest and of the whole batch is then one GEMM (in batch chunks that bound the
+gathered copy, shared out over :mod:`lergan_cc.sim.workers`), and a weight-gradient nest is one
+GEMM against dy's ``(B * T, M)`` rows. The machine keeps activations channels-last in memory
+(``(B, C, spatial...)`` views of ``(B, spatial..., C)`` arrays), so streaming a buffer copies
+nothing and a GEMM's result rows land in the destination as contiguous rows. The math is the ISA's,
+reordered; ``kernels`` keeps the literal form for grouped matrices.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
+
+from lergan_cc.sim.workers import run_all, scratch, split, workers
+
+GATHER_BYTES = 24 << 20  # the largest gathered operand one GEMM takes (larger: split over the batch)
+PARALLEL_COPY_BYTES = 4 << 20  # a copy at least this large is shared out over the threads
+MIN_ROWS = 256  # GEMM rows (or columns) per thread below which splitting a GEMM does not pay
 
 
 def flat_window(counts: list[int], a: list[int], seqs: list[list[int]], sizes: tuple[int, ...]
                 ) -> tuple[np.ndarray, bool]:
     """``(P, T)`` flat positions read by the loop nest (out-of-range reads -> the zero slot
-    ``prod(sizes)``), and whether any read is out of range."""
+    ``prod(sizes)``), and whether any read is out of range. Kept per distinct window (a program's
+    runs and its kinds' replicas share them); the array is read-only."""
+    return _flat_window(tuple(counts), tuple(a), tuple(tuple(q) for q in seqs), tuple(sizes))
+
+
+@functools.lru_cache(maxsize=4096)
+def _flat_window(counts: tuple[int, ...], a: tuple[int, ...], seqs: tuple[tuple[int, ...], ...],
+                 sizes: tuple[int, ...]) -> tuple[np.ndarray, bool]:
     n = len(counts)
     flat = np.zeros([1] * (2 * n), dtype=np.int64)
     ok = np.ones([1] * (2 * n), dtype=bool)
@@ -34,64 +54,199 @@ def flat_window(counts: list[int], a: list[int], seqs: list[list[int]], sizes: t
     flat, ok = np.broadcast_arrays(flat, ok)
     p, t = math.prod(counts), math.prod(len(s) for s in seqs)
     out = np.where(ok, flat, stride).reshape(p, t)
+    out.flags.writeable = False
     return out, not bool(ok.all())
 
 
-def channels_last(x: np.ndarray) -> np.ndarray:
-    """``(B, C, spatial...)`` -> ``(B, positions + 1, C)`` with a zero last position."""
+def channels_last_order(ndim: int) -> tuple[int, ...]:
+    """The memory order of a ``(B, C, spatial...)`` buffer kept channels-last."""
+    return (0, *range(2, ndim), 1)
+
+
+def zeros(shape: tuple[int, ...], order: tuple[int, ...] | None) -> np.ndarray:
+    """Zeros of logical ``shape`` whose memory runs in axis order ``order`` (None: C order)."""
+    if order is None:
+        return np.zeros(shape, dtype=np.float32)
+    phys = np.zeros([shape[i] for i in order], dtype=np.float32)
+    return phys.transpose(np.argsort(order))
+
+
+def channels_last(x: np.ndarray, zero_slot: bool) -> tuple[np.ndarray, bool]:
+    """``(B, C, spatial...)`` as ``(B, positions [+ 1 zero position], C)``, and whether that took a copy
+    (none for a buffer already channels-last in memory and no zero slot)."""
     b, c = x.shape[:2]
-    out = np.zeros((b, math.prod(x.shape[2:]) + 1, c), dtype=x.dtype)
-    out[:, :-1] = x.reshape(b, c, -1).transpose(0, 2, 1)
-    return out
+    n = math.prod(x.shape[2:])
+    view = np.moveaxis(x, 1, -1)
+    if not zero_slot:
+        if view.flags.c_contiguous:
+            return view.reshape(b, n, c), False
+        return np.ascontiguousarray(view).reshape(b, n, c), True
+    out = np.empty((b, n + 1, c), dtype=x.dtype)
+    out[:, :n].reshape(view.shape)[...] = view
+    out[:, n] = 0
+    return out, True
 
 
 def transposed_weight(w: np.ndarray, layout: str) -> np.ndarray:
-    """The ONNX weight as ``(K..., C, M)``: the crossbar rows (taps, channel) are then a plain cut."""
+    """The ONNX weight as ``(K..., C, M)``: the crossbar rows (taps, channel) are then a plain cut
+    (no copy when the weight already lies that way in memory, as updated weights do)."""
     n = w.ndim - 2
     spatial = tuple(range(2, 2 + n))
     if layout == "tconv":  # (C, M, K...)
-        return np.ascontiguousarray(w.transpose(*spatial, 0, 1))
-    if layout == "sconv":  # (M, C, K...)
-        return np.ascontiguousarray(w.transpose(*spatial, 1, 0))
-    if layout == "dense":  # (in, units)
+        view = w.transpose(*spatial, 0, 1)
+    elif layout == "sconv":  # (M, C, K...)
+        view = w.transpose(*spatial, 1, 0)
+    elif layout == "dense":  # (in, units)
         return w
-    return np.ascontiguousarray(w.T)  # dense_t
+    else:  # dense_t
+        view = w.T
+    return view if view.flags.c_contiguous else copy_blocked(view, np.empty(view.shape, dtype=view.dtype))
+
+
+def copy_blocked(src: np.ndarray, out: np.ndarray, block_bytes: int = 1 << 20) -> np.ndarray:
+    """``out[...] = src`` a block of ``src``'s outermost memory axis at a time: a transposing copy whose
+    source block stays in cache (2-4x faster than one ``np.ascontiguousarray`` of a weight), the blocks
+    shared out over the worker threads."""
+    live = [abs(st) if n > 1 else 0 for st, n in zip(src.strides, src.shape, strict=True)]
+    if not live:
+        out[...] = src
+        return out
+    axis = int(np.argmax(live))
+    per = max(1, block_bytes // max(1, live[axis]))
+    blocks = [slice(start, start + per) for start in range(0, src.shape[axis], per)]
+    groups = [blocks[g] for g in split(len(blocks), workers())] if len(blocks) > 1 else [blocks]
+    run_all([partial(_copy_blocks, src, out, axis, group) for group in groups])
+    return out
+
+
+def _copy_blocks(src: np.ndarray, out: np.ndarray, axis: int, blocks: list[slice]) -> None:
+    for block in blocks:
+        index = (slice(None),) * axis + (block,)
+        out[index] = src[index]
+
+
+def _index(taps: list[int]) -> slice | list[int]:
+    """A tap list as a slice when it is an increasing progression (a view, not a copy)."""
+    if len(taps) == 1:
+        return slice(taps[0], taps[0] + 1)
+    step = taps[1] - taps[0]
+    if step > 0 and all(b - a == step for a, b in itertools.pairwise(taps)):
+        return slice(taps[0], taps[-1] + 1, step)
+    return list(taps)
 
 
 def select(a: np.ndarray, first: int, taps: list[list[int]]) -> np.ndarray:
-    """``a`` restricted to ``taps[i]`` along axis ``first + i`` (np.take per axis; whole axes kept as views)."""
+    """``a`` restricted to ``taps[i]`` along axis ``first + i`` (strided views where the taps allow)."""
     for i, t in enumerate(taps):
-        if list(t) != list(range(a.shape[first + i])):
-            a = np.take(a, t, axis=first + i)
+        if list(t) == list(range(a.shape[first + i])):
+            continue
+        ix = _index(list(t))
+        a = a[(slice(None),) * (first + i) + (ix,)] if isinstance(ix, slice) else np.take(a, ix, axis=first + i)
     return a
 
 
 def weight_rows(wt: np.ndarray, taps: list[list[int]]) -> np.ndarray:
     """Rows (taps, channel) x columns (outputs) of the taps ``taps`` of a transposed weight."""
-    return np.ascontiguousarray(select(wt, 0, taps)).reshape(-1, wt.shape[-1])
+    return contiguous(select(wt, 0, taps)).reshape(-1, wt.shape[-1])
 
 
 def grad_rows(dy: np.ndarray, taps: list[list[int]]) -> np.ndarray:
-    """dy at the tap positions as ``(B * T, M)`` rows (sample-major): the matrices of all samples."""
-    b, m = dy.shape[:2]
-    sel = select(dy, 2, taps)
-    return np.ascontiguousarray(sel.reshape(b, m, -1).transpose(0, 2, 1)).reshape(-1, m)
+    """dy ``(B, M, spatial...)`` at the tap positions as ``(B * T, M)`` rows (sample-major): the
+    matrices of all samples."""
+    m = dy.shape[1]
+    return contiguous(select(np.moveaxis(dy, 1, -1), 1, taps)).reshape(-1, m)
 
 
-def mmv_forward(xcl: np.ndarray, idx: np.ndarray, mat: np.ndarray, counts: list[int]) -> np.ndarray:
-    """Every position of the nest, every sample: ``(B, M, counts...)`` (a transposed view)."""
-    b = xcl.shape[0]
-    v = np.take(xcl, idx, axis=1).reshape(b * idx.shape[0], -1)  # take: ~10x faster than x[:, idx]
-    out = (v @ mat).reshape(b, *counts, mat.shape[1])
-    return np.moveaxis(out, -1, 1)
+def contiguous(a: np.ndarray) -> np.ndarray:
+    """``np.ascontiguousarray(a)``, a large copy shared out over the worker threads by its first axis."""
+    if a.flags.c_contiguous:
+        return a
+    out = np.empty(a.shape, dtype=a.dtype)
+    if a.nbytes < PARALLEL_COPY_BYTES or a.shape[0] < 2:
+        out[...] = a
+        return out
+    run_all([partial(_copy_part, a, out, part) for part in split(a.shape[0], workers())])
+    return out
 
 
-def mmv_wgrad(xcl: np.ndarray, idx: np.ndarray, rows: np.ndarray, counts: list[int], layout: str) -> np.ndarray:
-    """Sum over samples of (gathered operand)^T x dy: ``(M, C, counts...)`` (mck) or ``(C, M, ...)`` (cmk)."""
-    b, c = xcl.shape[0], xcl.shape[2]
+def _copy_part(a: np.ndarray, out: np.ndarray, part: slice) -> None:
+    out[part] = a[part]
+
+
+def batch_chunk(batch: int, per_sample: int) -> int:
+    """Samples per GEMM so that the gathered operand stays under GATHER_BYTES."""
+    return max(1, min(batch, GATHER_BYTES // max(per_sample, 1)))
+
+
+def forward(x: np.ndarray, idx: np.ndarray, mat: np.ndarray, chunk: int,
+            store: Callable[[slice, slice, np.ndarray], None]) -> None:
+    """Every position of the nest, every sample: ``store(samples, columns, (samples * P, columns))``.
+
+    Work is split over the worker threads by samples (each thread gathers and multiplies its own)
+    or, when there are too few GEMM rows for that, by the matrix's columns."""
+    b, (p, t), c = x.shape[0], idx.shape, x.shape[2]
+    m, jobs = mat.shape[1], []
+    for chunk_samples in split(b, max(1, -(-b // chunk))):
+        n = chunk_samples.stop - chunk_samples.start
+        if n * p >= 2 * MIN_ROWS and workers() > 1:
+            jobs += [partial(_forward_rows, x, idx, mat, s, store) for s in _split_within(chunk_samples, workers())]
+        elif m >= 2 * MIN_ROWS and workers() > 1:
+            v = np.empty((n, p, t, c), dtype=np.float32)
+            run_all([partial(_gather, x, idx, v, s) for s in split(n, workers())], chunk_samples.start)
+            v2 = v.reshape(n * p, t * c)
+            jobs += [partial(_forward_cols, v2, mat, chunk_samples, cols, store) for cols in split(m, workers())]
+        else:
+            jobs.append(partial(_forward_rows, x, idx, mat, chunk_samples, store))
+    run_all(jobs)
+
+
+def _split_within(s: slice, parts: int) -> list[slice]:
+    return [slice(s.start + q.start, s.start + q.stop) for q in split(s.stop - s.start, parts)]
+
+
+def _forward_rows(x: np.ndarray, idx: np.ndarray, mat: np.ndarray, samples: slice,
+                  store: Callable[[slice, slice, np.ndarray], None]) -> None:
+    n, (p, t), c = samples.stop - samples.start, idx.shape, x.shape[2]
+    v = scratch((n, p, t, c))
+    np.take(x[samples], idx, axis=1, out=v, mode="clip")  # ~10x faster than x[:, idx]; indices are in range
+    store(samples, slice(0, mat.shape[1]), v.reshape(n * p, t * c) @ mat)
+
+
+def _forward_cols(v: np.ndarray, mat: np.ndarray, samples: slice, cols: slice,
+                  store: Callable[[slice, slice, np.ndarray], None]) -> None:
+    store(samples, cols, v @ mat[:, cols])
+
+
+def wgrad(x: np.ndarray, idx: np.ndarray, rows: np.ndarray, chunk: int) -> np.ndarray:
+    """Sum over samples of (gathered operand)^T x dy: ``(P * C, M)`` rows (position, channel).
+
+    The gather is split over the worker threads by samples, the GEMM by its larger output side."""
+    b, c = x.shape[0], x.shape[2]
     p, t = idx.shape
-    v = np.take(xcl, idx.T, axis=1).reshape(b * t, p * c)  # rows (sample, tap), columns (position, channel)
-    out = (v.T @ rows).reshape(*counts, c, rows.shape[1])
-    n = len(counts)
-    order = (n + 1, n, *range(n)) if layout == "mck" else (n, n + 1, *range(n))
-    return out.transpose(order)
+    m = rows.shape[1]
+    out = np.empty((p * c, m), dtype=np.float32)
+    for k, samples in enumerate(split(b, max(1, -(-b // chunk)))):
+        n = samples.stop - samples.start
+        v = scratch((n, t, p, c))  # rows (sample, tap), columns (position, channel)
+        run_all([partial(_gather, x, idx.T, v, s) for s in split(n, workers())], samples.start)
+        v2, d = v.reshape(n * t, p * c), rows[samples.start * t:samples.stop * t]
+        target = out if k == 0 else np.empty_like(out)
+        if p * c >= m:
+            run_all([partial(_matmul_into, v2[:, r].T, d, target[r]) for r in split(p * c, workers())])
+        else:
+            run_all([partial(_matmul_cols, v2.T, d, target, cols) for cols in split(m, workers())])
+        if k:
+            out += target
+    return out
+
+
+def _gather(x: np.ndarray, idx: np.ndarray, out: np.ndarray, part: slice, offset: int = 0) -> None:
+    np.take(x[offset + part.start:offset + part.stop], idx, axis=1, out=out[part], mode="clip")
+
+
+def _matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    np.matmul(a, b, out=out)
+
+
+def _matmul_cols(a: np.ndarray, b: np.ndarray, out: np.ndarray, cols: slice) -> None:
+    out[:, cols] = a @ b[:, cols]

@@ -84,16 +84,36 @@ def gather_window(x: np.ndarray, grids: tuple[np.ndarray, ...]) -> np.ndarray:
 
 
 # ---- buffers and peripherals --------------------------------------------------------------------------
-def zpad(src: np.ndarray, dst_shape: tuple[int, ...], stride: list[int], before: list[int]) -> np.ndarray:
-    out = np.zeros(dst_shape, dtype=src.dtype)
+def zpad(src: np.ndarray, out: np.ndarray, stride: list[int], before: list[int]) -> np.ndarray:
+    """``src`` spread into the zeros ``out``: input i of axis a lands at ``before[a] + stride[a] * i``
+    (positions outside ``out`` dropped); strided slices on both sides."""
     src_idx, dst_idx = [], []
     for a, (s, b0) in enumerate(zip(stride, before, strict=True)):
-        pos = b0 + s * np.arange(src.shape[2 + a])
-        ok = (pos >= 0) & (pos < dst_shape[2 + a])
-        src_idx.append(np.nonzero(ok)[0])
-        dst_idx.append(pos[ok])
-    out[(slice(None), slice(None), *np.ix_(*dst_idx))] = src[(slice(None), slice(None), *np.ix_(*src_idx))]
+        n_in, n_out = src.shape[2 + a], out.shape[2 + a]
+        if s < 1:
+            raise ValueError(f"zpad stride {s} on axis {a}: expected a positive integer")
+        first = max(0, -(b0 // s)) if b0 < 0 else 0  # the first i with b0 + s*i >= 0
+        last = min(n_in, (n_out - 1 - b0) // s + 1) if n_out - 1 - b0 >= 0 else 0  # one past the last in range
+        if last <= first:
+            return out
+        src_idx.append(slice(first, last))
+        dst_idx.append(slice(b0 + s * first, b0 + s * (last - 1) + 1, s))
+    out[(slice(None), slice(None), *dst_idx)] = src[(slice(None), slice(None), *src_idx)]
     return out
+
+
+def _leaky_relu(x: np.ndarray, a: float) -> np.ndarray:
+    """max(x, a x) for 0 <= a <= 1: the same numbers as where(x > 0, x, a x) in two passes, one array."""
+    if not 0.0 <= a <= 1.0:
+        return np.where(x > 0, x, x * np.float32(a))
+    out = np.multiply(x, np.float32(a))
+    return np.maximum(x, out, out=out)
+
+
+def _leaky_relu_grad(y: np.ndarray, dy: np.ndarray, a: float) -> np.ndarray:
+    """dy x (1 where y > 0, else a): the same numbers as where(y > 0, dy, a dy), one array."""
+    slope = np.where(y > 0, np.float32(1), np.float32(a))
+    return np.multiply(dy, slope, out=slope)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -102,13 +122,13 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 ACT = {
     "relu": lambda x, a: np.maximum(x, 0),
-    "leaky_relu": lambda x, a: np.where(x > 0, x, x * np.float32(a)),
+    "leaky_relu": _leaky_relu,
     "tanh": lambda x, a: np.tanh(x),
     "sigmoid": lambda x, a: _sigmoid(x),
 }
 ACT_GRAD = {  # from the activation's output y
     "relu": lambda y, dy, a: dy * (y > 0),
-    "leaky_relu": lambda y, dy, a: np.where(y > 0, dy, dy * np.float32(a)),
+    "leaky_relu": _leaky_relu_grad,
     "tanh": lambda y, dy, a: dy * (1 - y * y),
     "sigmoid": lambda y, dy, a: dy * y * (1 - y),
 }

@@ -1,7 +1,8 @@
 """Load a program for the simulator: the ``.fsm`` text and its ``.fsm.npz`` sidecar, nothing else.
 
 Every param the program declares must be in the sidecar with its declared shape and
-dtype float32; run-time inputs and weight overrides are checked the same way.
+dtype float32; run-time inputs and weight overrides are checked the same way. The sidecar's
+arrays are memory-mapped (:func:`lergan_cc.fsm.sidecar.read_npz`): checking them reads no data.
 """
 
 from __future__ import annotations
@@ -52,5 +53,5 @@ def check_params(program: Program, tensors: dict[str, np.ndarray], source: str, 
             raise LerganError(f"{source}: key '{d.name}' has dtype {a.dtype}, expected float32 {where}")
         if tuple(a.shape) != d.shape:
             raise LerganError(f"{source}: key '{d.name}' has shape {list(a.shape)}, expected {list(d.shape)} {where}")
-        out[d.name] = np.array(a, dtype=np.float32)
+        out[d.name] = np.asarray(a, dtype=np.float32)  # no copy: a mapped sidecar stays lazy
     return out

@@ -1,0 +1,216 @@
+"""Buffer, peripheral and host instructions as closures (everything but the crossbars).
+
+Results keep their operands' memory layout (numpy's element-wise order ``K``), so activations
+that the MMVs wrote channels-last stay channels-last through bias, batch norm and activation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from lergan_cc.errors import LerganError
+from lergan_cc.fsm.values import Ref
+from lergan_cc.sim import fast as F
+from lergan_cc.sim import kernels as K
+from lergan_cc.sim import workers as W
+from lergan_cc.sim.machine import Machine, Step
+
+
+def _n(v: Any) -> str:
+    assert isinstance(v, Ref)
+    return v.name
+
+
+def _parts(x: np.ndarray, axis: int) -> list[slice]:
+    """``x`` cut along ``axis`` into one part per worker thread (a small array: one part)."""
+    if x.nbytes < F.PARALLEL_COPY_BYTES or x.ndim <= axis or x.shape[axis] < 2:
+        return [slice(None)]
+    return W.split(x.shape[axis], W.workers())
+
+
+def _at(axis: int, part: slice) -> tuple[slice, ...]:
+    return (slice(None),) * axis + (part,)
+
+
+def by_samples(fn: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
+    """``fn(*arrays)`` of an element-wise ``fn``, computed a batch part per worker thread (the result
+    in the first array's memory layout)."""
+    out = np.empty_like(arrays[0])
+
+    def part(p: slice) -> None:
+        out[p] = fn(*(a[p] for a in arrays))
+    W.run_all([partial(part, p) for p in _parts(out, 0)])
+    return out
+
+
+# ---- buffers and peripherals ---------------------------------------------------------------------------
+def _zero(o: dict[str, Any], m: Machine) -> Step:
+    dst = _n(o["dst"])
+    return lambda mm: mm.bufs.__setitem__(dst, mm.alloc(dst))
+
+
+def _zpad(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    stride, before = list(o["stride"]), list(o["before"])
+    if not len(stride) == len(before) == len(m.full_shape(dst)) - 2 == len(m.full_shape(src)) - 2:
+        raise ValueError("stride/before do not fit the buffers' rank")
+    def run(mm: Machine) -> None:
+        x, out = mm.bufs[src], mm.alloc(dst)
+        W.run_all([partial(lambda p: K.zpad(x[p], out[p], stride, before), p) for p in _parts(out, 0)])
+        mm.put(dst, out)
+    return run
+
+
+def _copy(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    if dst == src:  # a move of the same buffer between tiles: no change to the numbers
+        return lambda mm: None
+    if m.full_shape(dst) != m.full_shape(src):
+        raise ValueError(f"%{src} {list(m.full_shape(src))} and %{dst} {list(m.full_shape(dst))} differ")
+    return lambda mm: mm.put(dst, by_samples(lambda a: a, mm.bufs[src]))
+
+
+def _add(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    return lambda mm: mm.put(dst, by_samples(np.add, mm.bufs[dst], mm.bufs[src]))
+
+
+def _reshape(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    shape = m.full_shape(dst)
+    if np.prod(shape) != np.prod(m.full_shape(src)):
+        raise ValueError(f"cannot reshape %{src} {list(m.full_shape(src))} to {list(shape)}")
+    return lambda mm: mm.put(dst, mm.bufs[src].reshape(shape))
+
+
+def _act(o: dict[str, Any], m: Machine) -> Step:
+    dst, src, fn, alpha = _n(o["dst"]), _n(o["src"]), K.ACT[str(o["fn"])], float(o["alpha"])
+    return lambda mm: mm.put(dst, by_samples(lambda x: fn(x, alpha), mm.bufs[src]))
+
+
+def _act_grad(o: dict[str, Any], m: Machine) -> Step:
+    dst, y, dy, fn, alpha = _n(o["dst"]), _n(o["y"]), _n(o["dy"]), K.ACT_GRAD[str(o["fn"])], float(o["alpha"])
+    return lambda mm: mm.put(dst, by_samples(lambda a, b: fn(a, b, alpha), mm.bufs[y], mm.bufs[dy]))
+
+
+def _bn(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    names = [_n(o[k]) for k in ("scale", "bias", "mean", "var")]
+    eps, batch = float(o["eps"]), str(o["stats"]) == "batch"
+
+    def run(mm: Machine) -> None:  # channels are independent: a part of them per worker thread
+        x, (scale, bias, mean, var) = mm.bufs[src], [mm.params[n] for n in names]
+        out = np.empty_like(x)
+
+        def part(p: slice) -> None:
+            out[_at(1, p)] = K.batchnorm(x[_at(1, p)], scale[p], bias[p], mean[p], var[p], eps, batch)
+        W.run_all([partial(part, p) for p in _parts(x, 1)])
+        mm.put(dst, out)
+    return run
+
+
+def _bn_grad(o: dict[str, Any], m: Machine) -> Step:
+    dst, x, dy, scale = _n(o["dst"]), _n(o["x"]), _n(o["dy"]), _n(o["scale"])
+    if ("dscale" in o) != ("dbias" in o):
+        raise ValueError("give both dscale and dbias, or neither")
+    dscale, dbias, eps = _n(o.get("dscale", o["dst"])), _n(o.get("dbias", o["dst"])), float(o["eps"])
+    train = "dscale" in o
+
+    def run(mm: Machine) -> None:  # channels are independent: a part of them per worker thread
+        xs, dys, gamma = mm.bufs[x], mm.bufs[dy], mm.params[scale]
+        dx = np.empty_like(xs)
+        ds, db = np.empty(xs.shape[1], dtype=np.float32), np.empty(xs.shape[1], dtype=np.float32)
+
+        def part(p: slice) -> None:
+            dx[_at(1, p)], ds[p], db[p] = K.batchnorm_grad(xs[_at(1, p)], dys[_at(1, p)], gamma[p], eps)
+        W.run_all([partial(part, p) for p in _parts(xs, 1)])
+        mm.put(dst, dx)
+        if train:
+            mm.bufs[dscale] += ds
+            mm.bufs[dbias] += db
+    return run
+
+
+def _bias(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    nd = len(m.full_shape(dst))
+    return lambda mm: mm.put(dst, by_samples(lambda x: x + mm.params[src].reshape((1, -1) + (1,) * (nd - 2)),
+                                             mm.bufs[dst]))
+
+
+def _bias_grad(o: dict[str, Any], m: Machine) -> Step:
+    dst, src = _n(o["dst"]), _n(o["src"])
+    axes = (0, *range(2, len(m.full_shape(src))))
+
+    def run(mm: Machine) -> None:
+        mm.bufs[dst] += mm.bufs[src].sum(axis=axes)
+    return run
+
+
+def _nothing(o: dict[str, Any], m: Machine) -> Step:
+    return lambda mm: None
+
+
+# ---- host ----------------------------------------------------------------------------------------------
+def _input(o: dict[str, Any], m: Machine) -> Step:
+    dst, key = _n(o["dst"]), str(o["key"])
+
+    def run(mm: Machine) -> None:
+        value = mm.host.inputs(key)
+        if value.shape != mm.full_shape(dst):
+            raise LerganError(f"input '{key}': shape {list(value.shape)}, the program needs "
+                              f"{list(mm.full_shape(dst))}")
+        mm.put(dst, value)
+    return run
+
+
+def _output(o: dict[str, Any], m: Machine) -> Step:
+    src, key = _n(o["src"]), str(o["key"])
+
+    def run(mm: Machine) -> None:
+        mm.host.outputs[key] = mm.bufs[src].copy()
+    return run
+
+
+def _loss(o: dict[str, Any], m: Machine) -> Step:
+    dst, src, form, term = str(o["dst"]), _n(o["src"]), str(o["form"]), str(o["term"])
+
+    def run(mm: Machine) -> None:
+        mm.losses[dst] = mm.losses.get(dst, 0.0) + K.loss_term(mm.bufs[src], term, form, mm.host.g_loss)
+    return run
+
+
+def _loss_grad(o: dict[str, Any], m: Machine) -> Step:
+    dst, src, form, term = _n(o["dst"]), _n(o["src"]), str(o["form"]), str(o["term"])
+    return lambda mm: mm.put(dst, K.loss_term_grad(mm.bufs[src], term, form, mm.host.g_loss))
+
+
+def _sgd(o: dict[str, Any], m: Machine) -> Step:
+    p, grad = _n(o["param"]), _n(o["grad"])
+    if tuple(m.params[p].shape) != m.full_shape(grad):
+        raise ValueError(f"@{p} {list(m.params[p].shape)} and %{grad} {list(m.full_shape(grad))} differ")
+
+    def run(mm: Machine) -> None:
+        # -lr*g + p (the same float32 sum as p - lr*g) in the gradient's memory layout, which is the
+        # crossbars' (kernel..., C, M): the next cut of the updated weight needs no transposition
+        g, w = mm.bufs[grad], mm.params[p]
+        new = np.multiply(g, np.float32(-mm.host.lr), dtype=np.float32)
+        if new.strides == w.strides:
+            new += w
+        else:  # layouts differ (a weight from the sidecar, its gradient in the crossbars' order)
+            new += F.copy_blocked(w, np.empty_like(new))
+        mm.replace_param(p, new)
+    return run
+
+
+COMPILERS: dict[str, Callable[[dict[str, Any], Machine], Step]] = {
+    "zero": _zero, "zpad": _zpad, "load": _copy, "store": _copy, "xfer": _copy,
+    "add": _add, "reshape": _reshape, "act": _act, "act_grad": _act_grad, "bn": _bn, "bn_grad": _bn_grad,
+    "bias": _bias, "bias_grad": _bias_grad, "layer": _nothing, "setmode": _nothing, "setswitch": _nothing,
+    "barrier": _nothing, "host.input": _input, "host.output": _output, "host.loss": _loss,
+    "host.loss_grad": _loss_grad, "host.sgd": _sgd,
+}
