@@ -65,13 +65,19 @@ def hardware_digest(hw: str | None) -> str:
 
 def hardware_text_digest(overlay: bytes | None) -> str:
     """:func:`hardware_digest` of an ``--hw`` file holding exactly ``overlay`` (a sweep point's hardware)."""
-    import lergan_cc.targets
-
-    root = Path(lergan_cc.targets.__file__).resolve().parent
-    parts = [file_digest(p) for p in sorted(root.glob("*.toml"))]
+    parts = list(_default_hw_digests())
     if overlay is not None:
         parts.append(hashlib.sha256(overlay).hexdigest())
     return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _default_hw_digests() -> tuple[str, ...]:
+    """The packaged hardware TOML files (read once: a sweep keys thousands of points)."""
+    import lergan_cc.targets
+
+    root = Path(lergan_cc.targets.__file__).resolve().parent
+    return tuple(file_digest(p) for p in sorted(root.glob("*.toml")))
 
 
 def key(model: Path, config: str, flags: tuple[str, ...], extra: dict[str, Any], hw: str | None) -> str:

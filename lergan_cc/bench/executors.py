@@ -65,8 +65,8 @@ def execute(tasks: list[Task], store: cache.Cache, executor: Executor, progress:
         records[t.key] = record
         if not record.get("internal"):  # a bug or a lost worker is reported, never cached
             store.put(t.key, record)
-        progress.done(t, record)
         progress.running(executor.running())
+        progress.done(t, record)
     return records
 
 
@@ -228,10 +228,11 @@ def create(name: str, workers: int, scheduler: str | None) -> Executor:
 
 
 def run(tasks: list[Task], store: cache.Cache, name: str, workers: int, scheduler: str | None
-        ) -> dict[str, dict[str, Any]]:
-    """:func:`execute` on a new executor, with a progress display (started after the pool forks)."""
+        ) -> tuple[dict[str, dict[str, Any]], Any]:
+    """:func:`execute` on a new executor, with a progress display (started after the pool forks); the
+    records by key, and the display's final counts (``progress.Counts``)."""
     from lergan_cc.bench import progress
 
     unique = list({t.key: t for t in tasks}.values())
     with create(name, workers, scheduler) as executor, progress.create(len(unique)) as shown:
-        return execute(unique, store, executor, shown)
+        return execute(unique, store, executor, shown), shown.counts

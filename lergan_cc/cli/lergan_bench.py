@@ -69,12 +69,10 @@ def store_of(args: Any) -> cache.Cache:
 
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.sweep is not None:
-        from lergan_cc.bench.sweep import driver
-
-        return driver.run(args)
-    args.batch = args.batch or 64
     executor = executor_options(args)
+    if args.sweep is not None:
+        return run_sweep(args, executor)
+    args.batch = args.batch or 64
     names = configs.select_configs(configs.split_names(args.configs))
     models = configs.select_models(configs.split_names(args.models))
     if args.hw is not None and not Path(args.hw).is_file():
@@ -83,7 +81,7 @@ def run(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     jobs = plan(models, names, args.batch, args.functional, args.hw)
     tasks = {job: task.from_job(job) for job in jobs}
-    by_key = executors.run(list(tasks.values()), store_of(args), *executor)
+    by_key, _ = executors.run(list(tasks.values()), store_of(args), *executor)
     records = {job: by_key[t.key] for job, t in tasks.items()}
     analyses = [records[j] for j in jobs if j.config == runner.ANALYSIS and records[j]["ok"]]
     simulated = [results.make_row(records[j]) for j in jobs if j.config != runner.ANALYSIS]
@@ -96,6 +94,16 @@ def run(argv: list[str] | None = None) -> int:
     print(f"lergan-bench: {len(rows)} runs, {len(failed)} failed, {elapsed:.1f} s; results in {args.out}/",
           file=sys.stderr)
     return 1 if failed else 0
+
+
+def run_sweep(args: Any, executor: tuple[str, int, str | None]) -> int:
+    for flag, value in (("--models", args.models), ("--configs", args.configs), ("--baselines", args.baselines)):
+        if value is not None:
+            raise LerganError(f"{flag} does not apply to --sweep (the sweep file names models and configs)")
+    from lergan_cc.bench.sweep import driver
+
+    return driver.run(args.sweep, args.hw, args.batch, args.functional, executor, store_of(args), Path(args.out),
+                      not args.no_plots)
 
 
 def _meta(args: Any, names: list[str], elapsed: float) -> dict[str, Any]:
