@@ -10,6 +10,7 @@ install does not need it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import signal
 import time
@@ -161,7 +162,7 @@ class Dask:
 
         if self.scheduler is None:
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None)
+                                         dashboard_address=None, silence_logs=logging.ERROR)
             self.client = Client(self._cluster)
         else:
             try:

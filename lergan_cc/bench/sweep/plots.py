@@ -77,7 +77,7 @@ def sensitivity_figure(sweep: Sweep, design: Design, rows: list[outputs.Row], mo
     fig, axes = plt.subplots(len(params), 2, figsize=(12, 2.8 * len(params)), squeeze=False)
     for row, p in enumerate(params):
         for col, what in enumerate(("time", "energy")):
-            _sensitivity_axes(axes[row][col], p, design.defaults[p.name], what)
+            _sensitivity_axes(axes[row][col], p, what)
     for c in sweep.configs:
         series = outputs.sensitivity(design, rows, model, c)
         for row, p in enumerate(params):
@@ -89,21 +89,23 @@ def sensitivity_figure(sweep: Sweep, design: Design, rows: list[outputs.Row], mo
                 ys = [t[k] if t[k] is not None else float("nan") for t in s]
                 axes[row][col].plot(xs, ys, marker="o", markersize=3, label=CONFIGS[c].label)
                 axes[row][col].set_xticks(xs, names, fontsize=7 if numeric else 6)
+    for row, p in enumerate(params):  # after the data, which sets the limits
+        for ax in axes[row]:
+            if isinstance(design.defaults[p.name], (int, float)):
+                ax.axvline(design.defaults[p.name], color="black", linestyle="--", linewidth=0.6)
+            ax.axhline(1.0, color="black", linewidth=0.4)
     axes[0][0].legend(fontsize=8)
     fig.suptitle(f"{MODELS.get(model, model)}: each parameter alone, the others at default (dashed: the default)")
     return png_bytes(fig, plt)
 
 
-def _sensitivity_axes(ax: Any, p: Param, default: Any, what: str) -> None:
-    """Scales first (setting a scale resets the ticks), the default marked, ratios on a log axis."""
+def _sensitivity_axes(ax: Any, p: Param, what: str) -> None:
+    """Scales first (setting a scale resets the ticks); ratios on a log axis."""
     if p.log:
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter("")
     ax.set_yscale("log")
     _plain_ticks(ax.yaxis)
-    if isinstance(default, (int, float)):
-        ax.axvline(default, color="black", linestyle="--", linewidth=0.6)
-    ax.axhline(1.0, color="black", linewidth=0.4)
     ax.set_xlabel(p.name)
     ax.set_ylabel(f"{what} × default")
     ax.grid(which="both", linewidth=0.3)
