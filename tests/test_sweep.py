@@ -17,7 +17,7 @@ from lergan_cc.bench.sweep import outputs, pareto, points, spec
 from lergan_cc.cli import lergan_bench
 from lergan_cc.errors import LerganError
 from lergan_cc.targets.hw import load_hw
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import ROOT, assert_one_line_error, run_cli
 from tests.test_bench import TINY_GAN
 
 SMALL = """models = ["tiny.lergan"]
@@ -147,6 +147,12 @@ def test_overlay_is_canonical_and_keyed_like_an_hw_file(tmp_path: Path) -> None:
     t = task.make(model, "prime", configs.CONFIGS["prime"].flags, 4, False, p.hw_text)
     assert t.key == runner.Job(model, "prime", configs.CONFIGS["prime"].flags, 4, False, str(hw_file)).key()
     assert load_hw(str(hw_file)).tile.write_ns == 12.0  # the base hardware is folded into every point
+
+
+@pytest.mark.parametrize(("name", "runs"), [("isaac-adc", 336), ("smoke", 28)])
+def test_committed_sweep_files_are_valid(name: str, runs: int) -> None:
+    s = spec.load(str(ROOT / "benchmarks" / "sweeps" / f"{name}.toml"))
+    assert len(points.design(s).points) * len(s.models) * len(s.configs) == runs
 
 
 # ---- bad sweep files: one line, exit 2, nothing written ------------------------------------------------

@@ -82,12 +82,12 @@ class Bar:
 
     def __init__(self, total: int, stream: TextIO) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.counts = Counts(total)
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
-                                  console=Console(file=stream), transient=False)
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                  TextColumn("done {task.completed}/{task.total} · {task.fields[counts]} · elapsed"),
+                                  TimeElapsedColumn(), console=Console(file=stream), transient=False)
         self._bar = self._progress.add_task("points", total=total, counts="")
 
     def __enter__(self) -> Bar:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,7 @@ def run(path: str, base_hw: str | None, batch: int | None, functional: bool, exe
                f"{len(sweep.configs)} design points ({counts.total} distinct, {counts.cached} from the cache), "
                f"{sum(bool(r['error']) for r in rows)} failed, {wall:.1f} s")
     meta = _meta(sweep, design, executor, counts, wall, functional)
+    meta["run_seconds"] = _seconds(list(by_key.values()))
     write(out, sweep, design, rows, meta, summary, plots)
     print(f"lergan-bench: {summary}; results in {out}/", file=sys.stderr)
     return 1 if any(r["error"] for r in rows) else 0
@@ -63,6 +65,16 @@ def write(out: Path, sweep: spec.Sweep, design: points.Design, rows: list[output
 
         for name, png in plot_mod.figures(sweep, design, rows, fronts).items():
             write_atomic(str(out / name), png)
+
+
+def _seconds(records: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Compute time of one run (as measured where and when it ran, cached runs included): what a
+    projection to N workers multiplies."""
+    xs = sorted(r["seconds"] for r in records if isinstance(r.get("seconds"), (int, float)))
+    if not xs:
+        return None
+    return {"runs": len(xs), "sum": round(sum(xs), 2), "mean": round(statistics.fmean(xs), 3),
+            "median": round(statistics.median(xs), 3), "max": round(xs[-1], 3)}
 
 
 def _meta(sweep: spec.Sweep, design: points.Design, executor: tuple[str, int, str | None], counts: Any,
