@@ -156,3 +156,22 @@ def _alive(pid: int) -> bool:
         return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except (ImportError, Exception):
         return False
+
+
+@needs_dask
+def test_unreachable_scheduler_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(executors.Dask, "CONNECT_TIMEOUT", "1s")
+    path = write_sweep(tmp_path, SMALL)
+    argv = ["--sweep", str(path), "--out", str(tmp_path / "o"), "--executor", "dask", "--scheduler",
+            f"tcp://127.0.0.1:{port}", "--no-cache"]
+    assert lergan_bench.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"lergan-bench: error: --scheduler tcp://127.0.0.1:{port}: "
+                                               "cannot connect"), err
+    assert not (tmp_path / "o").exists()

@@ -14,7 +14,7 @@ import logging
 import multiprocessing
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, Protocol
 
@@ -49,8 +49,14 @@ class Progress(Protocol):
     def running(self, count: int) -> None: ...
 
 
-def execute(tasks: list[Task], store: cache.Cache, executor: Executor, progress: Progress) -> dict[str, dict[str, Any]]:
-    """Every task's record by key: from the cache when there, else computed by ``executor`` and stored."""
+def execute(tasks: list[Task], store: cache.Cache, executor: Executor, progress: Progress,
+            keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Every task's record by key: from the cache when there, else computed by ``executor`` and stored.
+
+    ``keep`` trims what is returned (the cache gets the whole record): a sweep of 10⁴ runs keeps the
+    numbers it tabulates, not 10⁴ full reports.
+    """
+    keep = keep or (lambda r: r)
     records: dict[str, dict[str, Any]] = {}
     todo: dict[str, Task] = {}
     for t in tasks:
@@ -60,10 +66,10 @@ def execute(tasks: list[Task], store: cache.Cache, executor: Executor, progress:
         if hit is None:
             todo[t.key] = t
         else:
-            records[t.key] = hit
+            records[t.key] = keep(hit)
             progress.cached(t, hit)
     for t, record in executor.map(list(todo.values())):
-        records[t.key] = record
+        records[t.key] = keep(record)
         if not record.get("internal"):  # a bug or a lost worker is reported, never cached
             store.put(t.key, record)
         progress.running(executor.running())
@@ -144,6 +150,7 @@ class Dask:
     ``workers`` single-threaded worker processes started for this run."""
 
     POLL_S = 0.5  # how often the running count is asked of the scheduler
+    CONNECT_TIMEOUT = "20s"
 
     def __init__(self, scheduler: str | None, workers: int) -> None:
         try:
@@ -166,7 +173,7 @@ class Dask:
             self.client = Client(self._cluster)
         else:
             try:
-                self.client = Client(self.scheduler, timeout="20s")
+                self.client = Client(self.scheduler, timeout=self.CONNECT_TIMEOUT)
             except (OSError, TimeoutError, ValueError) as e:
                 raise LerganError(f"--scheduler {self.scheduler}: cannot connect: {e}") from None
         try:
@@ -179,7 +186,11 @@ class Dask:
     def _check_workers(self) -> None:
         """Every connected worker must run the client's compiler (tasks check it again: workers may join later)."""
         mine = cache.source_digest()
-        for address, digest in self.client.run(cache.source_digest).items():
+        try:
+            digests = self.client.run(cache.source_digest)
+        except Exception as e:  # e.g. a worker without lergan_cc cannot even unpickle the call
+            raise LerganError(f"dask workers cannot run lergan_cc: {type(e).__name__}: {e}") from None
+        for address, digest in digests.items():
             if digest != mine:
                 raise LerganError(f"dask worker {address} runs another lergan_cc (source digest {digest[:12]}, "
                                   f"this client's {mine[:12]}): install the same version on every worker")
@@ -197,9 +208,10 @@ class Dask:
     def map(self, tasks: list[Task]) -> Results:
         from distributed import as_completed as dask_completed
 
+        ordered = _heaviest_first(tasks)  # submission order is the scheduler's tie-break
+        futures = self.client.map(run_task, ordered, key=[f"lergan-point-{t.key}" for t in ordered])
         by_key = {}
-        for t in _heaviest_first(tasks):
-            f = self.client.submit(run_task, t, key=f"lergan-point-{t.key}", priority=t.weight)
+        for f, t in zip(futures, ordered, strict=True):
             by_key[f.key], self._pending[f.key] = t, f
         for f in dask_completed(list(self._pending.values())):
             t = by_key[f.key]
@@ -228,12 +240,12 @@ def create(name: str, workers: int, scheduler: str | None) -> Executor:
     return Local(workers)
 
 
-def run(tasks: list[Task], store: cache.Cache, name: str, workers: int, scheduler: str | None
-        ) -> tuple[dict[str, dict[str, Any]], Any]:
+def run(tasks: list[Task], store: cache.Cache, name: str, workers: int, scheduler: str | None,
+        keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> tuple[dict[str, dict[str, Any]], Any]:
     """:func:`execute` on a new executor, with a progress display (started after the pool forks); the
     records by key, and the display's final counts (``progress.Counts``)."""
     from lergan_cc.bench import progress
 
     unique = list({t.key: t for t in tasks}.values())
     with create(name, workers, scheduler) as executor, progress.create(len(unique)) as shown:
-        return execute(unique, store, executor, shown), shown.counts
+        return execute(unique, store, executor, shown, keep), shown.counts

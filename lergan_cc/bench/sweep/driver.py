@@ -36,7 +36,7 @@ def run(path: str, base_hw: str | None, batch: int | None, functional: bool, exe
     design = points.design(sweep)
     start = time.perf_counter()
     tasks = plan(sweep, design, functional)
-    by_key, counts = executors.run(list(tasks.values()), store, *executor)
+    by_key, counts = executors.run(list(tasks.values()), store, *executor, keep=outputs.essentials)
     records = {k: by_key[t.key] for k, t in tasks.items()}
     rows = outputs.make_rows(sweep, design, records)
     wall = time.perf_counter() - start

@@ -18,6 +18,13 @@ RESULT_FIELDS = ("hw", *OBJECTIVES, "tiles_used", "error")
 Row = dict[str, Any]
 
 
+def essentials(record: dict[str, Any]) -> dict[str, Any]:
+    """What the rows and the run-time summary read from a record (the cache keeps the whole report)."""
+    report = record.get("report") or {}
+    kept = {k: record[k] for k in ("ok", "error", "crossbars_used", "tiles_used", "seconds") if k in record}
+    return {**kept, "report": {k: report.get(k) for k in ("time_ns", "energy_pj")}}
+
+
 def make_rows(sweep: Sweep, design: Design, records: dict[tuple[int, str, str], dict[str, Any]]) -> list[Row]:
     """One row per (point, model, design point): the swept values, the hardware file, the results."""
     rows = []
