@@ -26,8 +26,6 @@ Results = Iterator[tuple[Task, dict[str, Any]]]
 
 
 class Executor(Protocol):
-    description: str
-
     def __enter__(self) -> Executor: ...
 
     def __exit__(self, *exc: object) -> None: ...
@@ -97,7 +95,6 @@ class Local:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.description = f"local, {workers} process{'es' if workers > 1 else ''}"
         self._pool: ProcessPoolExecutor | None = None
         self._pending: set[Future[dict[str, Any]]] = set()
         self._children: list[multiprocessing.process.BaseProcess] = []
@@ -158,7 +155,6 @@ class Dask:
         except ImportError:
             raise LerganError("--executor dask needs dask.distributed: pip install -e \".[dask]\"") from None
         self.scheduler, self.workers = scheduler, workers
-        self.description = f"dask at {scheduler}" if scheduler else f"dask LocalCluster, {workers} workers"
         self.client: Any = None
         self._cluster: Any = None
         self._pending: dict[str, Any] = {}  # future key -> future
