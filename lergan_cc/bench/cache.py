@@ -108,6 +108,9 @@ class Cache:
         except (OSError, ValueError):
             return None
 
+    def has(self, k: str) -> bool:
+        return self.directory is not None and (self.directory / f"{k}.json").is_file()
+
     def put(self, k: str, record: dict[str, Any]) -> None:
         if self.directory is None:
             return

@@ -243,5 +243,7 @@ def run(tasks: list[Task], store: cache.Cache, name: str, workers: int, schedule
     from lergan_cc.bench import progress
 
     unique = list({t.key: t for t in tasks}.values())
+    if all(store.has(t.key) for t in unique):  # all cached: no pool to fork, no cluster to start
+        name, workers = "local", 1
     with create(name, workers, scheduler) as executor, progress.create(len(unique)) as shown:
         return execute(unique, store, executor, shown, keep), shown.counts
