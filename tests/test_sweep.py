@@ -263,3 +263,22 @@ def test_tiny_sweep_outputs(tmp_path: Path) -> None:
     on = {tuple(x) for x in data["pareto"]["tiny"]}
     for k, v in vec.items():
         assert (k in on) == (not any(pareto.dominates(w, v) for w in vec.values()))
+
+
+def test_progress_lines_count_done_running_failed_and_eta() -> None:
+    import io
+
+    from lergan_cc.bench import progress
+
+    stream = io.StringIO()
+    t = task.Task("m", "m.lergan", b"", "prime", (), 4, False, None, "digest", "k", "m prime point 0")
+    with progress.create(4, stream) as shown:
+        shown.cached(t, {"ok": True})
+        shown.running(2)
+        shown.done(t, {"ok": True, "seconds": 1.5})
+        shown.done(t, {"ok": False, "error": "bank B1 is full", "seconds": 0.5})
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "1 of 4 from the cache"
+    assert lines[1].startswith("[2/4] m prime point 0: ok (1.5 s) · running 2 · failed 0 · 1 cached · ETA ")
+    assert "error: bank B1 is full (0.5 s) · running 2 · failed 1" in lines[2]
+    assert shown.counts.eta() is not None and shown.counts.eta() >= 0  # 1 left at the rate of 2 computed
