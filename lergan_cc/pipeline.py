@@ -1,4 +1,5 @@
-"""The pass pipeline: which passes run for a set of options, and the instruments around them."""
+"""The pass pipeline: which passes run for a set of options, their contracts checked, and the instruments
+around them (print-after, dump directory, timing: MLIR/TVM style)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from lergan_cc.context import CompileContext
 from lergan_cc.errors import LerganError
+from lergan_cc.ir.attribute import Attr
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
 from lergan_cc.options import Options
-from lergan_cc.passes import Pass, get_pass
+from lergan_cc.pass_base import Pass, available, missing_on
+from lergan_cc.passes import REGISTRY, get_pass_class, providers
 
 ZERO_FREE_PASS = {"zfdr": "zfdr", "deform": "deform", "none": "normal-reshape"}
 PLACER = {"lergan-3d": "place-3d", "htree-2d": "place-htree"}
@@ -41,13 +46,18 @@ def truncate(names: list[str], emit: str, stop_after: str | None) -> list[str]:
 
 @dataclass
 class Instruments:
-    """Debugging around each pass: print-after, dump directory, timing (MLIR/TVM style)."""
+    """Debugging around each pass: print-after, dump directory, timing."""
 
     print_after: str | None = None
     dump_dir: str | None = None
     time_passes: bool = False
     log: Callable[[str], None] = print
     timings: list[tuple[str, float]] = field(default_factory=list)
+
+    def check(self, names: list[str]) -> None:
+        if self.print_after not in (None, "all", *names):
+            raise LerganError(f"--print-ir-after {self.print_after}: not a pass of this pipeline "
+                              f"({', '.join(names)})")
 
     def after(self, index: int, name: str, g: Graph, seconds: float) -> None:
         self.timings.append((name, seconds))
@@ -68,33 +78,54 @@ class Instruments:
         self.log("\n".join(lines))
 
 
-def run_passes(passes: list[Pass], g: Graph | None, options: Options, instruments: Instruments) -> Graph:
-    """Run passes in order, verifying the IR after each one."""
+def check_contracts(passes: list[Pass], have: set[type[Attr]]) -> None:
+    """Refuse an order that cannot work: one line naming the first missing attribute and its providers."""
+    have = set(have)
     for p in passes:
+        for cls in p.requires:
+            if cls not in have:
+                by = " or ".join(f"'{n}'" for n in providers(cls)) or "no pass"
+                raise LerganError(f"pass '{p.name}' needs the attribute '{cls.key}', which {by} provides: "
+                                  f"run it before '{p.name}'")
+        have |= set(p.provides)
+
+
+def run_passes(passes: list[Pass], g: Graph, ctx: CompileContext, instruments: Instruments) -> Graph:
+    """Run passes in order (contracts checked first), verifying the IR after each one."""
+    check_contracts(passes, available(g))
+    for p in passes:
+        why = p.precondition(g)
+        if why is not None:
+            raise LerganError(f"pass '{p.name}': {why}")
         start = time.perf_counter()
-        g = p.apply(g, options)
-        verify(g)
+        g = p.run(g, ctx)
+        for cls in p.provides:
+            where = missing_on(g, cls)
+            if where is not None:
+                raise AssertionError(f"pass '{p.name}' did not attach '{cls.key}' to {where}")
+        verify(g, ctx.hw)
         instruments.after(len(instruments.timings), p.name, g, time.perf_counter() - start)
-    if g is None:
-        raise LerganError("empty pass pipeline")
     return g
 
 
-def resolve(names: list[str]) -> list[Pass]:
-    return [get_pass(n) for n in names]
+def resolve(names: list[str], options: Options) -> list[Pass]:
+    """Passes by name, each configured from the options."""
+    return [get_pass_class(n).from_options(options) for n in names]
 
 
-def compile_model(path: str, options: Options, emit: str = "ir", stop_after: str | None = None,
+def compile_graph(model: object, ctx: CompileContext, emit: str = "ir", stop_after: str | None = None,
                   instruments: Instruments | None = None) -> Graph:
-    """Import ``path`` and run the pipeline ``emit`` needs (up to ``stop_after``): the library entry point."""
-    from lergan_cc.passes import get_pass
-
+    """Import ``model`` (a path, DSL text or an ONNX model) and run the pipeline ``emit`` needs (up to
+    ``stop_after``)."""
     instruments = instruments or Instruments(log=lambda _: None)
-    importer = get_pass("import")
-    importer.path = path  # type: ignore[attr-defined]
-    g = run_passes([importer], None, options, instruments)
-    names = truncate(pipeline(options, g.kind == "gan"), emit, stop_after)
-    if instruments.print_after not in (None, "all", *names):
-        raise LerganError(f"--print-ir-after {instruments.print_after}: not a pass of this pipeline "
-                          f"({', '.join(names)})")
-    return run_passes(resolve(names[1:]), g, options, instruments)
+    start = time.perf_counter()
+    front_end: Any = get_pass_class("import")  # the front end takes the model, not options: see passes/import.py
+    g = front_end(model).load(ctx.options)
+    verify(g, ctx.hw)
+    instruments.after(0, "import", g, time.perf_counter() - start)
+    names = truncate(pipeline(ctx.options, g.kind == "gan"), emit, stop_after)
+    instruments.check(names)
+    return run_passes(resolve(names[1:], ctx.options), g, ctx, instruments)
+
+
+__all__ = ["REGISTRY", "Instruments", "compile_graph", "pipeline", "resolve", "run_passes", "truncate"]

@@ -7,40 +7,36 @@ a bank every copy is packed first fit in layer order, with no alignment between 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
+from lergan_cc.ir.attrs import Placement, PlacementSummary, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
-from lergan_cc.options import Options
-from lergan_cc.passes._placement import (
-    annotate,
-    check_placed,
-    hardware,
-    layer_key,
-    layer_order,
-    matrix_ops,
-    new_banks,
-    part_size,
-    pending,
-    phases_present,
-    place_anywhere,
-)
+from lergan_cc.mapping.banks import Entry, attach_placement, check_placed, new_banks, pending, place_anywhere
+from lergan_cc.mapping.matrices import layer_key, layer_order, matrix_ops, part_size, phases_present
+from lergan_cc.pass_base import Pass
+
+if TYPE_CHECKING:
+    from lergan_cc.context import CompileContext
 
 
-class PlaceHtree:
+@dataclass(frozen=True)
+class PlaceHtree(Pass):
     name: ClassVar[str] = "place-htree"
+    requires = (Reshape, Replicas)
+    provides = (Placement, PlacementSummary)
 
-    def apply(self, g: Graph | None, options: Options) -> Graph:
-        assert g is not None
-        hw = hardware(options)
+    def run(self, g: Graph, ctx: CompileContext) -> Graph:
+        hw = ctx.hw
         ops = matrix_ops(g)
         banks = new_banks(hw, phases_present(ops))
         rank = {key: i for i, key in enumerate(layer_order(ops))}
-        entries = []
+        entries: list[Entry] = []
         for phase, bank in banks.items():
             mine = sorted((op for op in ops if op.phase == phase), key=lambda op: rank[layer_key(op)])
             demand = sum(part_size(hw, op) for op in mine)
             for op in mine:
                 queue = pending(hw, op)
                 entries += place_anywhere(bank, queue)
-                check_placed(hw, queue, bank, phase, op.layer, demand)
-        return annotate(g, "htree-2d", banks, entries)
+                check_placed(queue, bank, phase, op.layer, demand)
+        return attach_placement(g, "htree-2d", banks, entries)

@@ -97,15 +97,12 @@ class KillOnFirstResult:
 
 @needs_dask
 def test_killing_a_worker_mid_sweep_loses_nothing(tmp_path: Path) -> None:
-    from distributed import Client
-
     sweep = spec.load(str(write_sweep(tmp_path, SMALL)))
     tasks = list(driver.plan(sweep, points.design(sweep), False).values())
     store = cache.Cache(tmp_path / "c")
-    with local_cluster() as cluster, Client(cluster) as client:
-        killer = KillOnFirstResult(client)
-        with executors.Dask(cluster.scheduler_address, 2) as dask:
-            got = executors.execute(tasks, store, dask, killer)
+    with local_cluster() as cluster, executors.Dask(cluster.scheduler_address, 2) as dask:
+        killer = KillOnFirstResult(dask.client)  # one client in this process: the executor's
+        got = executors.execute(tasks, store, dask, killer)
     assert killer.lost, "a worker was killed while it held tasks"
     assert killer.results == len(tasks) == len(got) == 12
     assert all(r["ok"] for r in got.values()), [r.get("error") for r in got.values()]

@@ -102,8 +102,13 @@ def run_sweep(args: Any, executor: tuple[str, int, str | None]) -> int:
             raise LerganError(f"{flag} does not apply to --sweep (the sweep file names models and configs)")
     from lergan_cc.bench.sweep import driver
 
-    return driver.run(args.sweep, args.hw, args.batch, args.functional, executor, store_of(args), Path(args.out),
-                      not args.no_plots)
+    outcome = driver.run(args.sweep, args.hw, args.batch, args.functional, executor, store_of(args))
+    out = Path(args.out)
+    for name, content in driver.files(outcome, not args.no_plots).items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(str(out / name), content)
+    print(f"lergan-bench: {outcome.summary}; results in {out}/", file=sys.stderr)
+    return 1 if outcome.failed else 0
 
 
 def _meta(args: Any, names: list[str], elapsed: float) -> dict[str, Any]:

@@ -1,22 +1,15 @@
 """``lergan-sim``: run an FSM program (``PROG.fsm`` + ``PROG.fsm.npz``): the numbers it computes and the
 time and energy it takes (``--report``, ``--trace``; ``--timing-only`` skips the arithmetic and reads no
-tensor; ``--precision fixed16`` emulates the crossbars' 16-bit fixed point and reports its error)."""
+tensor; ``--precision fixed16`` emulates the crossbars' 16-bit fixed point and reports its error).
+A thin layer over ``lergan_cc.api.simulate``."""
 
 from __future__ import annotations
 
-import json
 import sys
 
-import numpy as np
-
+from lergan_cc import api
 from lergan_cc.cli.common import ArgumentParser, guarded, write_atomic
 from lergan_cc.errors import LerganError
-from lergan_cc.fsm.sidecar import npz_bytes, read_npz
-from lergan_cc.sim.driver import SimOptions, SimResult, simulate
-from lergan_cc.sim.fixed import precision_error
-from lergan_cc.sim.loader import check_params, load_program, load_text
-from lergan_cc.sim.report import build_report, summary
-from lergan_cc.sim.trace import trace_json
 
 
 def build_parser() -> ArgumentParser:
@@ -41,58 +34,43 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def _check_flags(args: object) -> None:
-    if args.timing_only and args.outputs:  # type: ignore[attr-defined]
-        raise LerganError("--timing-only computes no tensors: --outputs needs the functional simulation")
-    if args.timing_only and args.precision != "float32":  # type: ignore[attr-defined]
-        raise LerganError("--timing-only computes no tensors: --precision needs the functional simulation")
-
-
 def _progress(s: str) -> None:
     print(f"lergan-sim: {s}", file=sys.stderr, flush=True)
 
 
 def run(argv: list[str] | None = None) -> int:
+    from lergan_cc.fsm.sidecar import npz_bytes
+    from lergan_cc.sim.report import summary
+
     args = build_parser().parse_args(argv)
-    _check_flags(args)
+    if args.timing_only and args.outputs:
+        raise LerganError("--timing-only computes no tensors: --outputs needs the functional simulation")
+    if args.timing_only and args.precision != "float32":
+        raise LerganError("--timing-only computes no tensors: --precision needs the functional simulation")
+    if args.timing_only and args.inputs:
+        raise LerganError("--timing-only computes no tensors: --inputs needs the functional simulation")
+    program = api.load_program(args.program, tensors=not args.timing_only)
     timing = bool(args.report or args.trace or args.timing_only)
-    opts = SimOptions(args.iterations, args.lr, args.g_loss, args.seed, timing=timing,
-                      timing_only=args.timing_only, trace=bool(args.trace), precision=args.precision)
-    if args.timing_only:
-        program, params = load_text(args.program), {}
-    else:
-        program, params = load_program(args.program)
-        opts.inputs = read_npz(args.inputs) if args.inputs else {}
-        params.update(check_params(program, opts.inputs, args.inputs or "", args.program, required=False))
-    result = simulate(program, args.program, params, opts, args.inputs or "--inputs", _progress)
-    error = precision_error(program, args.program, params, opts, result) if args.precision == "fixed16" else None
-    report = build_report(result.timing, result.iterations) if result.timing else None
-    if report is not None and error is not None:
-        report["precision"] = error
+    result = api.simulate(program, iterations=args.iterations, timing_only=args.timing_only, inputs=args.inputs,
+                          lr=args.lr, seed=args.seed, g_loss=args.g_loss, precision=args.precision, timing=timing,
+                          trace=bool(args.trace), progress=_progress)
     if args.outputs:
-        write_atomic(args.outputs, npz_bytes(_outputs(program.kind, result)))
-    if args.report and report is not None:
-        write_atomic(args.report, json.dumps(report, indent=1) + "\n")
-    if args.trace and result.timing is not None:
-        write_atomic(args.trace, trace_json(result.timing.record))
+        write_atomic(args.outputs, npz_bytes(result.outputs))
+    if args.report and result.report is not None:
+        write_atomic(args.report, api.report_json(result.report))
+    if args.trace and result.trace is not None:
+        write_atomic(args.trace, result.trace())
     if not args.timing_only:
         _summary(program.kind, result)
-    if report is not None:
-        print(summary(report))
-    if error is not None:
+    if result.report is not None:
+        print(summary(result.report))
+    if result.precision is not None:
         print("fixed16 vs float32: " + ", ".join(f"{k}: max rel {v['max_rel']:.3g}, mean rel {v['mean_rel']:.3g}"
-                                               for k, v in error["compared"].items()))
+                                               for k, v in result.precision["compared"].items()))
     return 0
 
 
-def _outputs(kind: str, r: SimResult) -> dict[str, np.ndarray]:
-    if kind != "gan":
-        return dict(r.outputs)
-    losses = {k: np.asarray(v, dtype=np.float32) for k, v in r.losses.items()}
-    return {**r.params, **losses}
-
-
-def _summary(kind: str, r: SimResult) -> None:
+def _summary(kind: str, r: api.Result) -> None:
     if kind == "gan":
         n = len(next(iter(r.losses.values()), []))
         for i in range(n):

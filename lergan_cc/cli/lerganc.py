@@ -1,4 +1,4 @@
-"""``lerganc``: compile a GAN (or one network) for the LerGAN accelerator."""
+"""``lerganc``: compile a GAN (or one network) for the LerGAN accelerator (a thin layer over ``lergan_cc.api``)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,32 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lergan_cc import analysis, placement_report
+from lergan_cc import api
 from lergan_cc.cli.common import ArgumentParser, emit_text, guarded, write_atomic
 from lergan_cc.errors import LerganError
-from lergan_cc.ir import jsonform
 from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.printer import print_graph
-from lergan_cc.options import MODES, REPLICAS, TARGETS, ZERO_FREE, Options
-from lergan_cc.pipeline import Instruments, compile_model
+from lergan_cc.options import DEFAULT_BATCH, MODES, REPLICAS, TARGETS, ZERO_FREE
+from lergan_cc.pipeline import Instruments
 
-EMITTERS: dict[str, Callable[[Graph], str]] = {"ir": print_graph, "ir-json": jsonform.dumps,
-                                               "analysis": analysis.dumps, "placement": placement_report.dumps}
 EMITS = ("fsm", "ir", "ir-json", "analysis", "placement")
+
+
+def _emitter(emit: str) -> Callable[[Graph], str]:
+    if emit == "ir":
+        from lergan_cc.ir.printer import print_graph
+
+        return print_graph
+    if emit == "ir-json":
+        from lergan_cc.ir.jsonform import dumps
+
+        return dumps
+    if emit == "analysis":
+        from lergan_cc.reports.analysis import dumps as analysis_dumps
+
+        return analysis_dumps
+    from lergan_cc.reports.placement import dumps as placement_dumps
+
+    return placement_dumps
 
 
 def build_parser() -> ArgumentParser:
@@ -32,7 +46,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description overriding the defaults")
-    p.add_argument("--batch", type=_positive, default=64)
+    p.add_argument("--batch", type=_positive, default=DEFAULT_BATCH)
     p.add_argument("--print-ir-after", metavar="NAME|all", help="print the IR after this pass (or all)")
     p.add_argument("--dump-ir", metavar="DIR", help="write NNN_<pass>.lir after every pass")
     p.add_argument("--stop-after", metavar="NAME", help="stop the pipeline after this pass")
@@ -53,52 +67,34 @@ def _positive(text: str) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    options = Options(mode=args.mode, discriminator=args.discriminator, zero_free=args.zero_free,
-                      target=args.target, replica=args.replica, hw=args.hw, batch=args.batch)
-    if args.hw is not None and not Path(args.hw).is_file():
-        raise LerganError(f"{args.hw}: no such file")
-    if args.hw is not None:
-        from lergan_cc.targets.hw import load_hw
-
-        load_hw(args.hw)  # validate the --hw file before any work (one-line error naming file and key)
+    opts = api.options(discriminator=args.discriminator, mode=args.mode, zero_free=args.zero_free,
+                       target=args.target, replica=args.replica, batch=args.batch, hw=args.hw)
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)  # noqa: E731
     instruments = Instruments(args.print_ir_after, args.dump_ir, args.time_passes, log)
-    g = compile_model(args.model, options, args.emit, args.stop_after, instruments)
+    g, ctx = api.lower(args.model, opts, emit=args.emit, stop_after=args.stop_after, instruments=instruments)
     instruments.report()
     if args.emit == "fsm":
-        return _write_program(g, args.model, args.out)
-    if args.emit not in EMITTERS:
-        raise LerganError(f"--emit {args.emit} is not implemented in this version of lergan_cc")
-    text = EMITTERS[args.emit](g)
-    png = _plot(g, args) if args.plot_placement else None
+        if ctx.emitted is None:
+            raise LerganError("--emit fsm: the pipeline stopped before emit-fsm")
+        program = api.Program(ctx.emitted.program, ctx.emitted.text, ctx.emitted.tensors, g)
+        program.save(args.out if args.out not in (None, "-") else Path(args.model).stem + ".fsm")
+        return 0
+    text = _emitter(args.emit)(g)
+    png = _plot(g, ctx.hw.tiles_per_bank, ctx.hw.crossbars_per_tile, args) if args.plot_placement else None
     emit_text(text, args.out)
     if png is not None:
         write_atomic(args.plot_placement, png)
     return 0
 
 
-def _write_program(g: Graph, model: str, out: str | None) -> int:
-    """The program to ``-o`` (default: the model's stem + .fsm here) and its tensors to ``<out>.npz``."""
-    from lergan_cc.fsm.sidecar import npz_bytes
-    from lergan_cc.passes.emit_fsm import emitted
-
-    if not hasattr(g, "_emitted_fsm"):
-        raise LerganError("--emit fsm: the pipeline stopped before emit-fsm")
-    program = emitted(g)
-    path = out if out not in (None, "-") else Path(model).stem + ".fsm"
-    write_atomic(f"{path}.npz", npz_bytes(program.tensors))
-    write_atomic(path, program.text)
-    return 0
-
-
-def _plot(g: Graph, args: argparse.Namespace) -> bytes:
+def _plot(g: Graph, tiles: int, per_tile: int, args: argparse.Namespace) -> bytes:
     """The placement picture; the placement passes must have run (not cut off by --stop-after)."""
-    if "placement" not in g.meta:
-        raise LerganError(f"--plot-placement: the placement passes did not run (--stop-after {args.stop_after})")
-    from lergan_cc.targets.hw import load_hw
+    from lergan_cc.ir.attrs import PlacementSummary
+    from lergan_cc.reports.placement import plot
 
-    hw = load_hw(args.hw)
-    return placement_report.plot(g, hw.tiles_per_bank, hw.crossbars_per_tile)
+    if g.get(PlacementSummary) is None:
+        raise LerganError(f"--plot-placement: the placement passes did not run (--stop-after {args.stop_after})")
+    return plot(g, tiles, per_tile)
 
 
 def main(argv: list[str] | None = None) -> int:

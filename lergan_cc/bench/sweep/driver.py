@@ -1,7 +1,8 @@
 """``lergan-bench --sweep``: read and check the sweep file, derive every point's hardware, run
-(point × model × design point) through an executor and the cache, write the rows, fronts and figures.
+(point × model × design point) through an executor and the cache, and make the rows, fronts and
+figures (the command line writes them).
 
-Nothing runs and nothing is written until every point has been derived and validated.
+Nothing runs until every point has been derived and validated.
 """
 
 from __future__ import annotations
@@ -10,14 +11,11 @@ import dataclasses
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from lergan_cc.bench import cache, configs, executors, task
 from lergan_cc.bench.sweep import outputs, points, spec
-from lergan_cc.cli.common import write_atomic
 
 
 def plan(sweep: spec.Sweep, design: points.Design, functional: bool
@@ -28,8 +26,21 @@ def plan(sweep: spec.Sweep, design: points.Design, functional: bool
             for p in design.points for m in sweep.models for c in sweep.configs}
 
 
+@dataclasses.dataclass
+class Outcome:
+    sweep: spec.Sweep
+    design: points.Design
+    rows: list[outputs.Row]
+    meta: dict[str, Any]
+    summary: str
+
+    @property
+    def failed(self) -> int:
+        return sum(bool(r["error"]) for r in self.rows)
+
+
 def run(path: str, base_hw: str | None, batch: int | None, functional: bool, executor: tuple[str, int, str | None],
-        store: cache.Cache, out: Path, plots: bool) -> int:
+        store: cache.Cache) -> Outcome:
     sweep = spec.load(path, base_hw)
     if batch is not None:
         sweep = dataclasses.replace(sweep, batch=batch)
@@ -45,26 +56,23 @@ def run(path: str, base_hw: str | None, batch: int | None, functional: bool, exe
                f"{sum(bool(r['error']) for r in rows)} failed, {wall:.1f} s")
     meta = _meta(sweep, design, executor, counts, wall, functional)
     meta["run_seconds"] = _seconds(list(by_key.values()))
-    write(out, sweep, design, rows, meta, summary, plots)
-    print(f"lergan-bench: {summary}; results in {out}/", file=sys.stderr)
-    return 1 if any(r["error"] for r in rows) else 0
+    return Outcome(sweep, design, rows, meta, summary)
 
 
-def write(out: Path, sweep: spec.Sweep, design: points.Design, rows: list[outputs.Row], meta: dict[str, Any],
-          summary: str, plots: bool) -> None:
-    """sweep.csv, sweep.json, sweep.md, hw/<id>.toml (each point's hardware) and the PNGs into ``out``."""
+def files(outcome: Outcome, plots: bool) -> dict[str, str | bytes]:
+    """Output file (relative path) -> content: sweep.csv, sweep.json, sweep.md, hw/<id>.toml (each point's
+    hardware) and the PNGs."""
+    sweep, design, rows = outcome.sweep, outcome.design, outcome.rows
     fronts = outputs.fronts(rows)
-    (out / "hw").mkdir(parents=True, exist_ok=True)
-    for p in design.points:
-        write_atomic(str(out / "hw" / f"{p.hw_id}.toml"), p.hw_text)
-    write_atomic(str(out / "sweep.csv"), outputs.to_csv(sweep, rows))
-    write_atomic(str(out / "sweep.json"), outputs.to_json(meta, rows, fronts))
-    write_atomic(str(out / "sweep.md"), outputs.markdown(sweep, design, rows, fronts, summary))
+    out: dict[str, str | bytes] = {f"hw/{p.hw_id}.toml": p.hw_text for p in design.points}
+    out["sweep.csv"] = outputs.to_csv(sweep, rows)
+    out["sweep.json"] = outputs.to_json(outcome.meta, rows, fronts)
+    out["sweep.md"] = outputs.markdown(sweep, design, rows, fronts, outcome.summary)
     if plots:
         from lergan_cc.bench.sweep import plots as plot_mod
 
-        for name, png in plot_mod.figures(sweep, design, rows, fronts).items():
-            write_atomic(str(out / name), png)
+        out.update(plot_mod.figures(sweep, design, rows, fronts))
+    return out
 
 
 def _seconds(records: list[dict[str, Any]]) -> dict[str, float] | None:
