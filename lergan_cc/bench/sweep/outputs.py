@@ -21,7 +21,8 @@ Row = dict[str, Any]
 def essentials(record: dict[str, Any]) -> dict[str, Any]:
     """What the rows and the run-time summary read from a record (the cache keeps the whole report)."""
     report = record.get("report") or {}
-    kept = {k: record[k] for k in ("ok", "error", "crossbars_used", "tiles_used", "seconds") if k in record}
+    kept: dict[str, Any] = {k: record[k] for k in ("ok", "error", "crossbars_used", "tiles_used", "seconds")
+                            if k in record}
     return {**kept, "report": {k: report.get(k) for k in ("time_ns", "energy_pj")}}
 
 
