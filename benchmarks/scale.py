@@ -5,9 +5,9 @@
 
 Per round and in a rotating order: the local pool of 2 and of 1 process, Dask on a LocalCluster of 2
 and of 1 worker. Each run is the whole ``lergan-bench`` command (start-up, cluster start and outputs
-included), timed from outside; the 1-minute load average is read before each run because the machine
-is shared. Prints a markdown table of medians, the speedups, and whether every run's sweep.csv is the
-same bytes. Needs the [dask] extra.
+included), timed from outside, with the CPU seconds of its whole process tree; the 1-minute load
+average is read before each run because the machine is shared. Prints a markdown table of medians,
+the speedups, and whether every run's sweep.csv is the same bytes. Needs the [dask] extra.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -26,15 +27,21 @@ RUNS = {"local, 1 process": ["--jobs", "1"], "local, 2 processes": ["--jobs", "2
         "dask LocalCluster, 2 workers": ["--executor", "dask", "--jobs", "2"]}
 
 
-def one(sweep: str, out: Path, args: list[str]) -> tuple[float, float, dict]:
-    load = os.getloadavg()[0]
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process the run started, once reaped
+    return r.ru_utime + r.ru_stime
+
+
+def one(sweep: str, out: Path, args: list[str]) -> tuple[float, float, float, dict]:
+    """Wall seconds, CPU seconds of the whole process tree, the 1-minute load before, and sweep.json's meta."""
+    load, cpu = os.getloadavg()[0], _cpu()
     start = time.perf_counter()
     proc = subprocess.run(["lergan-bench", "--sweep", sweep, "--no-cache", "--no-plots", "--out", str(out), *args],
                           capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{args}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
-    return wall, load, json.loads((out / "sweep.json").read_text())["meta"]
+    return wall, _cpu() - cpu, load, json.loads((out / "sweep.json").read_text())["meta"]
 
 
 def main() -> None:
@@ -45,6 +52,7 @@ def main() -> None:
     a = p.parse_args()
     root = Path(a.out or tempfile.mkdtemp(prefix="lergan-scale-"))
     walls: dict[str, list[float]] = {n: [] for n in RUNS}
+    cpus: dict[str, list[float]] = {n: [] for n in RUNS}
     loads: dict[str, list[float]] = {n: [] for n in RUNS}
     csvs: set[bytes] = set()
     runs = 0
@@ -52,23 +60,27 @@ def main() -> None:
     for r in range(a.rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             out = root / f"r{r}-{name.replace(' ', '_').replace(',', '')}"
-            wall, load, meta = one(a.sweep, out, RUNS[name])
+            wall, cpu, load, meta = one(a.sweep, out, RUNS[name])
             walls[name].append(wall)
+            cpus[name].append(cpu)
             loads[name].append(load)
             runs = meta["runs"]["distinct"]
             csvs.add((out / "sweep.csv").read_bytes())
-            print(f"round {r} {name}: {wall:.1f} s (load {load:.2f})", flush=True)
+            print(f"round {r} {name}: {wall:.1f} s wall, {cpu:.1f} s CPU (load {load:.2f})", flush=True)
     serial = statistics.median(walls["local, 1 process"])
     dask1 = statistics.median(walls["dask LocalCluster, 1 worker"])
     print(f"\n{runs} runs, {a.rounds} rounds, sweep.csv identical across all {sum(map(len, walls.values()))} "
           f"runs: {'yes' if len(csvs) == 1 else 'NO'}\n")
-    print("| executor | median wall (s) | runs/s | speedup over local, 1 | over dask, 1 worker | load (1-min) |")
-    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    print("| executor | median wall (s) | runs/s | speedup over local, 1 | over dask, 1 worker | CPU (s) | "
+          "load (1-min) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for name in RUNS:
         w = statistics.median(walls[name])
         print(f"| {name} | {w:.1f} | {runs / w:.2f} | {serial / w:.2f}× | {dask1 / w:.2f}× | "
-              f"{min(loads[name]):.2f}–{max(loads[name]):.2f} |")
+              f"{statistics.median(cpus[name]):.1f} | {min(loads[name]):.2f}–{max(loads[name]):.2f} |")
     print(f"\nwalls: {json.dumps({k: [round(x, 1) for x in v] for k, v in walls.items()})}")
+    print(f"CPU: {json.dumps({k: [round(x, 1) for x in v] for k, v in cpus.items()})}")
+    print(f"loads: {json.dumps({k: [round(x, 2) for x in v] for k, v in loads.items()})}")
     print(f"last meta run_seconds: {json.dumps(meta.get('run_seconds'))}")
 
 
