@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """docs/scale.md's measurements: one sweep run cold (``--no-cache``) by every executor, in rounds.
 
-    python benchmarks/scale.py [SWEEP.toml] [--rounds 3] [--out DIR]
+    python benchmarks/scale.py [SWEEP.toml] [--rounds 3] [--out DIR] [--wait-load 1.0]
 
 Per round and in a rotating order: the local pool of 2 and of 1 process, Dask on a LocalCluster of 2
 and of 1 worker. Each run is the whole ``lergan-bench`` command (start-up, cluster start and outputs
@@ -32,6 +32,13 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def quiet(below: float | None, patience_s: float = 1200) -> None:
+    """Wait (up to ``patience_s``) until the 1-minute load average is under ``below``: the machine is shared."""
+    deadline = time.monotonic() + patience_s
+    while below is not None and os.getloadavg()[0] >= below and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 def one(sweep: str, out: Path, args: list[str]) -> tuple[float, float, float, dict]:
     """Wall seconds, CPU seconds of the whole process tree, the 1-minute load before, and sweep.json's meta."""
     load, cpu = os.getloadavg()[0], _cpu()
@@ -49,6 +56,8 @@ def main() -> None:
     p.add_argument("sweep", nargs="?", default="benchmarks/sweeps/scale.toml")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--out", default=None)
+    p.add_argument("--wait-load", type=float, default=None, metavar="L",
+                   help="before each run, wait (up to 20 min) until the 1-minute load average is below L")
     a = p.parse_args()
     root = Path(a.out or tempfile.mkdtemp(prefix="lergan-scale-"))
     walls: dict[str, list[float]] = {n: [] for n in RUNS}
@@ -60,6 +69,7 @@ def main() -> None:
     for r in range(a.rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             out = root / f"r{r}-{name.replace(' ', '_').replace(',', '')}"
+            quiet(a.wait_load)
             wall, cpu, load, meta = one(a.sweep, out, RUNS[name])
             walls[name].append(wall)
             cpus[name].append(cpu)
