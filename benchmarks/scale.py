@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """docs/scale.md's measurements: one sweep run cold (``--no-cache``) by every executor, in rounds.
 
-    python benchmarks/scale.py [SWEEP.toml] [--rounds 3] [--out DIR] [--wait-load 1.0]
+    python benchmarks/scale.py [SWEEP.toml] [--rounds 3] [--out DIR] [--wait-load 1.0 [--patience 1200]]
 
 Per round and in a rotating order: the local pool of 2 and of 1 process, Dask on a LocalCluster of 2
 and of 1 worker. Each run is the whole ``lergan-bench`` command (start-up, cluster start and outputs
@@ -57,7 +57,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--out", default=None)
     p.add_argument("--wait-load", type=float, default=None, metavar="L",
-                   help="before each run, wait (up to 20 min) until the 1-minute load average is below L")
+                   help="before each run, wait until the 1-minute load average is below L ...")
+    p.add_argument("--patience", type=float, default=1200, metavar="S", help="... but at most S seconds")
     a = p.parse_args()
     root = Path(a.out or tempfile.mkdtemp(prefix="lergan-scale-"))
     walls: dict[str, list[float]] = {n: [] for n in RUNS}
@@ -69,7 +70,7 @@ def main() -> None:
     for r in range(a.rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             out = root / f"r{r}-{name.replace(' ', '_').replace(',', '')}"
-            quiet(a.wait_load)
+            quiet(a.wait_load, a.patience)
             wall, cpu, load, meta = one(a.sweep, out, RUNS[name])
             walls[name].append(wall)
             cpus[name].append(cpu)
