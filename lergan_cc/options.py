@@ -10,6 +10,11 @@ ZERO_FREE = ("zfdr", "deform", "none")
 TARGETS = ("lergan-3d", "htree-2d")
 REPLICAS = ("none", "low", "middle", "high")
 MODES = ("train", "infer")
+GRAD_REDUCE = ("tree", "home")
+BN_SYNC = ("global", "shard")
+DP_PROGRAMMING = ("multicast", "per-copy")
+OVERLAP = ("none", "paper")
+AUTO = "auto"
 DEFAULT_BATCH = 64
 MAX_BATCH = 1 << 20
 
@@ -25,14 +30,26 @@ class Options:
     replica: str | None = None  # None: the model's replica_degree (DSL), else "low"
     hw: str | None = None
     batch: int = DEFAULT_BATCH
+    data_parallel: int | str = 1  # sample-parallel copies of every phase's matrices: N, or "auto"
+    grad_reduce: str = "tree"  # sum the copies' partial weight gradients on the node adders, or at home
+    bn_sync: str = "global"  # batch-norm statistics over the whole batch, or per shard
+    dp_programming: str = "multicast"  # an update's weights to every copy in one stream, or one per copy
+    overlap: str = "none"  # "paper": programming overlaps computation as in paper §IV-B
 
     def __post_init__(self) -> None:
         for name, value, choices in (("mode", self.mode, MODES), ("zero_free", self.zero_free, ZERO_FREE),
-                                     ("target", self.target, TARGETS), ("replica", self.replica, REPLICAS)):
+                                     ("target", self.target, TARGETS), ("replica", self.replica, REPLICAS),
+                                     ("grad_reduce", self.grad_reduce, GRAD_REDUCE),
+                                     ("bn_sync", self.bn_sync, BN_SYNC),
+                                     ("dp_programming", self.dp_programming, DP_PROGRAMMING),
+                                     ("overlap", self.overlap, OVERLAP)):
             if value is not None and value not in choices:
                 raise LerganError(f"{name} '{value}': expected one of {', '.join(choices)}")
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or not 1 <= self.batch <= MAX_BATCH:
             raise LerganError(f"batch {self.batch!r}: expected an integer from 1 to {MAX_BATCH}")
+        dp = self.data_parallel
+        if dp != AUTO and (isinstance(dp, bool) or not isinstance(dp, int) or not 1 <= dp <= self.batch):
+            raise LerganError(f"data_parallel {dp!r}: expected auto or an integer from 1 to the batch ({self.batch})")
 
     def replica_degree(self, model_degree: str | None) -> str:
         """--replica wins over the DSL's replica_degree; both absent means low (DESIGN §8)."""

@@ -3,6 +3,7 @@ around them (print-after, dump directory, timing: MLIR/TVM style)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -30,7 +31,8 @@ def pipeline(options: Options, is_gan: bool) -> list[str]:
     mode = options.mode or ("train" if is_gan else "infer")
     training = ["expand-training"] if mode == "train" else []
     reshape = ZERO_FREE_PASS[options.zero_free]
-    return ["import", *training, "zero-insertion", reshape, "replicate", PLACER[options.target], "emit-fsm"]
+    copies = ["data-parallel"] if options.data_parallel != 1 else []
+    return ["import", *training, "zero-insertion", reshape, "replicate", *copies, PLACER[options.target], "emit-fsm"]
 
 
 def truncate(names: list[str], emit: str, stop_after: str | None) -> list[str]:
@@ -40,7 +42,8 @@ def truncate(names: list[str], emit: str, stop_after: str | None) -> list[str]:
             raise LerganError(f"--stop-after {stop_after}: not a pass of this pipeline ({', '.join(names)})")
         return names[: names.index(stop_after) + 1]
     need = EMIT_NEEDS[emit]
-    last = {"place": names[-2], "zero-free": names[-5]}.get(need, need)
+    reshaping = next(n for n in names if n in ZERO_FREE_PASS.values())
+    last = {"place": names[-2], "zero-free": reshaping}.get(need, need)
     return names[: names.index(last) + 1]
 
 
@@ -109,8 +112,32 @@ def run_passes(passes: list[Pass], g: Graph, ctx: CompileContext, instruments: I
 
 
 def resolve(names: list[str], options: Options) -> list[Pass]:
-    """Passes by name, each configured from the options."""
-    return [get_pass_class(n).from_options(options) for n in names]
+    """Passes by name, each configured from the options, then from its own ``name{key=value,...}``
+    options when the spec gives them (xDSL style: ``replicate{degree=high}``)."""
+    return [_configure(spec, options) for spec in names]
+
+
+def _configure(spec: str, options: Options) -> Pass:
+    name, _, rest = spec.partition("{")
+    cls = get_pass_class(name)
+    p = cls.from_options(options)
+    if not rest:
+        return p
+    if not rest.endswith("}"):
+        raise LerganError(f"pass '{spec}': expected {name}{{key=value,...}}")
+    known: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(p)} \
+        if dataclasses.is_dataclass(p) else {}
+    changes: dict[str, str] = {}
+    for item in filter(None, (i.strip() for i in rest[:-1].split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or key.strip() not in known:
+            raise LerganError(f"pass '{name}': unknown option '{key.strip()}' (options: {', '.join(known) or 'none'})")
+        changes[key.strip()] = value.strip()
+    try:
+        configured: Pass = dataclasses.replace(p, **changes)  # type: ignore[type-var]  # every pass is a dataclass
+        return configured
+    except (TypeError, ValueError) as e:
+        raise LerganError(f"pass '{name}': {e}") from None
 
 
 def compile_graph(model: object, ctx: CompileContext, emit: str = "ir", stop_after: str | None = None,

@@ -25,6 +25,7 @@ REGISTRY: dict[str, str] = {
     "deform": "deform:Deform",
     "normal-reshape": "normal_reshape:NormalReshape",
     "replicate": "replicate:Replicate",
+    "data-parallel": "data_parallel:DataParallelPass",
     "place-3d": "place_3d:Place3d",
     "place-htree": "place_htree:PlaceHtree",
     "emit-fsm": "emit_fsm:EmitFsm",

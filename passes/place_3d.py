@@ -24,11 +24,11 @@ from lergan_cc.ir.ops import Op
 from lergan_cc.mapping.banks import (
     Bank,
     Entry,
+    Machine,
     Pending,
     attach_placement,
     check_placed,
     fill,
-    new_banks,
     pending,
     place_anywhere,
 )
@@ -57,8 +57,9 @@ def spread(bank: Bank, queue: deque[Pending], start: int, shares: dict[int, int]
 
 
 def place_layer(hw: Hardware, banks: dict[str, Bank], parts: dict[str, list[Op]],
-                demand: dict[str, int]) -> list[Entry]:
-    """One layer's parts on one 3DCU: the largest part first, the others spread under/over it."""
+                demand: dict[str, int], shard: int = 0) -> list[Entry]:
+    """One layer's parts (copy ``shard`` of each) on one 3DCU: the largest part first, the others spread
+    under/over it."""
     start = max(b.high for b in banks.values())
     sizes = {p: sum(part_size(hw, op) for op in ops) for p, ops in parts.items()}
     order = sorted(parts, key=lambda p: -sizes[p])
@@ -67,7 +68,7 @@ def place_layer(hw: Hardware, banks: dict[str, Bank], parts: dict[str, list[Op]]
     for i, phase in enumerate(order):
         bank = banks[phase]
         for op in parts[phase]:
-            queue = pending(hw, op)
+            queue = pending(hw, op, shard)
             if i > 0 and shares:
                 placed = spread(bank, queue, start, shares, sizes[order[0]], part_size(hw, op))
             else:
@@ -89,14 +90,17 @@ class Place3d(Pass):
     def run(self, g: Graph, ctx: CompileContext) -> Graph:
         hw = ctx.hw
         ops = matrix_ops(g)
-        banks = new_banks(hw, phases_present(ops))
-        demand = {p: sum(part_size(hw, op) for op in ops if op.phase == p) for p in banks}
+        machine = Machine(hw, g, ops)
+        phases = phases_present(ops)
+        demand = {p: sum(part_size(hw, op) for op in ops if op.phase == p) for p in phases}
         entries: list[Entry] = []
-        for key in layer_order(ops):
-            parts: dict[str, list[Op]] = {}
-            for op in ops:
-                if layer_key(op) == key:
-                    parts.setdefault(op.phase, []).append(op)
-            side = {p: banks[p] for p in banks if SIDE[p] == key[0]}
-            entries += place_layer(hw, side, parts, demand)
-        return attach_placement(g, "lergan-3d", banks, entries)
+        for shard in range(max((machine.shards(p) for p in phases), default=1)):
+            for key in layer_order(ops):  # copy by copy: each a whole network, its layers in windows
+                parts: dict[str, list[Op]] = {}
+                for op in ops:
+                    if layer_key(op) == key and shard < machine.shards(op.phase):
+                        parts.setdefault(op.phase, []).append(op)
+                side = {p: machine.bank(p, shard) for p in parts if SIDE[p] == key[0]}
+                if parts:
+                    entries += place_layer(hw, side, parts, demand, shard)
+        return attach_placement(g, "lergan-3d", {p: machine.phase_banks(p) for p in phases}, entries)

@@ -2,7 +2,8 @@
 
 Phases go to the banks of Fig. 13 (so both targets are compared on the same banks), and inside
 a bank every copy is packed first fit in layer order, with no alignment between banks: on
-``htree-2d`` there are no vertical wires to align to.
+``htree-2d`` there are no vertical wires to align to. Sample-parallel copies (``data-parallel``)
+follow one another, shard by shard, each a whole copy of the phase's network.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lergan_cc.ir.attrs import Placement, PlacementSummary, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
-from lergan_cc.mapping.banks import Entry, attach_placement, check_placed, new_banks, pending, place_anywhere
+from lergan_cc.mapping.banks import Entry, Machine, attach_placement, check_placed, pending, place_anywhere
 from lergan_cc.mapping.matrices import layer_key, layer_order, matrix_ops, part_size, phases_present
 from lergan_cc.pass_base import Pass
 
@@ -29,14 +30,16 @@ class PlaceHtree(Pass):
     def run(self, g: Graph, ctx: CompileContext) -> Graph:
         hw = ctx.hw
         ops = matrix_ops(g)
-        banks = new_banks(hw, phases_present(ops))
+        machine = Machine(hw, g, ops)
         rank = {key: i for i, key in enumerate(layer_order(ops))}
         entries: list[Entry] = []
-        for phase, bank in banks.items():
+        for phase in phases_present(ops):
             mine = sorted((op for op in ops if op.phase == phase), key=lambda op: rank[layer_key(op)])
             demand = sum(part_size(hw, op) for op in mine)
-            for op in mine:
-                queue = pending(hw, op)
-                entries += place_anywhere(bank, queue)
-                check_placed(queue, bank, phase, op.layer, demand)
-        return attach_placement(g, "htree-2d", banks, entries)
+            for shard in range(machine.shards(phase)):
+                bank = machine.bank(phase, shard)
+                for op in mine:
+                    queue = pending(hw, op, shard)
+                    entries += place_anywhere(bank, queue)
+                    check_placed(queue, bank, phase, op.layer, demand)
+        return attach_placement(g, "htree-2d", {p: machine.phase_banks(p) for p in phases_present(ops)}, entries)

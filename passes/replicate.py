@@ -37,11 +37,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from lergan_cc.errors import LerganError
 from lergan_cc.ir.attrs import ReplicaDegree, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
-from lergan_cc.mapping.matrices import Matrix, bank_of, crossbars, is_zfdm, layer_key, matrices, matrix_ops
-from lergan_cc.options import Options
+from lergan_cc.mapping.matrices import Matrix, bank_budget, bank_of, crossbars, is_zfdm, layer_key, matrices, matrix_ops
+from lergan_cc.options import REPLICAS, Options
 from lergan_cc.pass_base import Pass
 from lergan_cc.targets.hw import Hardware
 
@@ -137,16 +138,9 @@ def assign(hw: Hardware, ops: list[Op], degree: str) -> dict[str, Replicas]:
     return out
 
 
-def budget(hw: Hardware, ops: list[Op]) -> int:
-    """A bank's crossbars less one row slice per tile, the most a placer may lose to slices that
-    cannot straddle tiles."""
-    widest = max((crossbars(hw, (1, 1, m.shape[2])) for op in ops for m in matrices(op)), default=1)
-    return hw.crossbars_per_bank - hw.tiles_per_bank * (min(widest, hw.crossbars_per_tile) - 1)
-
-
 def fit_bank(hw: Hardware, ops: list[Op], rep: dict[str, Replicas], phase: str) -> str | None:
     """Take copies away, largest count first, until the phase fits its bank; the warning to give, if any."""
-    cap = budget(hw, ops)
+    cap = bank_budget(hw, ops)
     counts = {op.name: list(rep[op.name].per_kind) for op in ops}
     need = sum(size(hw, op, counts[op.name]) for op in ops)
     if need <= cap:
@@ -182,6 +176,10 @@ class Replicate(Pass):
     requires = (Reshape,)
     provides = (Replicas,)
     degree: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.degree is not None and self.degree not in REPLICAS:
+            raise LerganError(f"replica degree '{self.degree}': expected one of {', '.join(REPLICAS)}")
 
     @classmethod
     def from_options(cls, options: Options) -> Replicate:

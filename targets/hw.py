@@ -219,14 +219,18 @@ class Hardware:
 
     # ---- MMV cost: ISAAC scaled to our cells --------------------------------------------------
     @property
+    def largest_bitline_sum(self) -> int:
+        """The largest sum one crossbar column produces for one input slice: rows x DAC level x cell level."""
+        xb = self.crossbar
+        return xb.rows * (2**xb.dac_bits - 1) * (2**xb.cell_bits - 1)
+
+    @property
     def adc_bits(self) -> int:
         """Bits to digitise the largest bit-line sum, minus ISAAC's flipped-weight encoding bit.
 
         ISAAC: 128 rows x (2^1-1) x (2^2-1) = 384 -> 9 bits -> 8. Ours: 128 x 1 x 15 = 1920 -> 11 -> 10.
         """
-        xb = self.crossbar
-        largest = xb.rows * (2**xb.dac_bits - 1) * (2**xb.cell_bits - 1)
-        return max(1, math.ceil(math.log2(largest + 1)) - 1)
+        return max(1, math.ceil(math.log2(self.largest_bitline_sum + 1)) - 1)
 
     @property
     def input_slices(self) -> int:

@@ -17,7 +17,7 @@ from lergan_cc.pipeline import Instruments, resolve, run_passes
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="lergan-opt", description="Run lergan_cc passes on textual IR (.lir).")
     p.add_argument("input", help="IN.lir, or - for stdin")
-    p.add_argument("-p", dest="passes", default="", help="comma-separated pass names")
+    p.add_argument("-p", dest="passes", default="", help="comma-separated passes, each NAME or NAME{key=value}")
     p.add_argument("-o", dest="out", help="output file (default stdout)")
     p.add_argument("--zero-free", choices=ZERO_FREE, default="zfdr")
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
@@ -31,7 +31,7 @@ def build_parser() -> ArgumentParser:
 
 def optimize(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    names = [n for n in args.passes.split(",") if n]
+    names = _split(args.passes)
     if "import" in names:
         raise LerganError("pass 'import' reads model files: use lerganc, not lergan-opt")
     g = parse_ir(sys.stdin.read(), "<stdin>") if args.input == "-" else parse_ir_file(args.input)
@@ -41,11 +41,24 @@ def optimize(argv: list[str] | None = None) -> int:
     verify(g, ctx.hw)
     passes = resolve(names, options)
     instruments = Instruments(args.print_ir_after, None, args.time_passes, lambda s: print(s, file=sys.stderr))
-    instruments.check(names)
+    instruments.check([n.partition("{")[0] for n in names])
     g = run_passes(passes, g, ctx, instruments)
     instruments.report()
     emit_text(print_graph(g), args.out)
     return 0
+
+
+def _split(text: str) -> list[str]:
+    """``a,b{k=v,k2=w},c`` -> ``["a", "b{k=v,k2=w}", "c"]`` (commas inside braces stay)."""
+    out, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch == "{") - (ch == "}")
+        if ch == "," and depth == 0:
+            out.append(current)
+            current = ""
+        else:
+            current += ch
+    return [n.strip() for n in [*out, current] if n.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lergan_cc.errors import LerganError
-from lergan_cc.ir.attrs import Copy, Placement, PlacementSummary
+from lergan_cc.ir.attrs import Copy, DataParallel, Placement, PlacementSummary
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
-from lergan_cc.mapping.matrices import bank_of, copies_of, matrices, matrix_ops
+from lergan_cc.mapping.matrices import bank_budget, bank_of, copies_of, matrices, matrix_ops, part_size, phases_present
 from lergan_cc.targets.hw import Hardware
 
 Entry = tuple[str, Copy]  # (op name, one placed piece)
@@ -32,6 +32,7 @@ class Pending:
     total: int  # row slices
     cs: int  # crossbars per row slice
     done: int = 0
+    shard: int = 0
 
 
 @dataclass
@@ -86,7 +87,7 @@ def fill(bank: Bank, queue: deque[Pending], lo: int, hi: int, budget: float = ma
             break
         for offset, k in pieces:
             entries.append((c.op, Copy(c.kind, c.replica, f"{bank.name}.T{bank.tile(offset)}", offset % bank.per_tile,
-                                       k * c.cs, c.done, k, c.cs)))
+                                       k * c.cs, c.done, k, c.cs, c.shard)))
             c.done += k
             budget -= k * c.cs
         if c.done == c.total:
@@ -94,12 +95,12 @@ def fill(bank: Bank, queue: deque[Pending], lo: int, hi: int, budget: float = ma
     return entries
 
 
-def pending(hw: Hardware, op: Op) -> deque[Pending]:
-    """Every copy of ``op``, kind by kind, replica by replica."""
+def pending(hw: Hardware, op: Op, shard: int = 0) -> deque[Pending]:
+    """Every copy of ``op`` for one sample-parallel shard, kind by kind, replica by replica."""
     q: deque[Pending] = deque()
     for m, n in zip(matrices(op), copies_of(op), strict=True):
         rs, cs = hw.matrix_slices(m.shape)
-        q.extend(Pending(op.name, m.kind, r, rs, cs) for r in range(n))
+        q.extend(Pending(op.name, m.kind, r, rs, cs, shard=shard) for r in range(n))
     return q
 
 
@@ -123,15 +124,39 @@ def new_banks(hw: Hardware, phases: Iterable[str]) -> dict[str, Bank]:
     return {p: Bank(bank_of(p), hw.tiles_per_bank, hw.crossbars_per_tile) for p in phases}
 
 
-def attach_placement(g: Graph, target: str, banks: dict[str, Bank], entries: list[Entry]) -> Graph:
+class Machine:
+    """Every bank of the machine as an allocator, and which bank holds each phase's shard ``s``: its own bank
+    (Fig. 13) for as many copies as that holds, then the spare banks ``data-parallel`` gave it."""
+
+    def __init__(self, hw: Hardware, g: Graph, ops: list[Op]) -> None:
+        self.hw, self.g = hw, g
+        self.banks = {f"B{b}": Bank(f"B{b}", hw.tiles_per_bank, hw.crossbars_per_tile) for b in range(1, hw.banks + 1)}
+        self.dp = g.get(DataParallel)
+        self.per_bank = {p: max(1, bank_budget(hw, mine) // max(1, sum(part_size(hw, op) for op in mine)))
+                         for p in phases_present(ops) for mine in [[op for op in ops if op.phase == p]]}
+
+    def shards(self, phase: str) -> int:
+        return self.dp.of(phase) if self.dp else 1
+
+    def bank(self, phase: str, shard: int) -> Bank:
+        spill = self.dp.spill.get(phase, ()) if self.dp else ()
+        index = shard // self.per_bank[phase] if spill else 0
+        return self.banks[([bank_of(phase), *spill])[min(index, len(spill))]]
+
+    def phase_banks(self, phase: str) -> tuple[str, ...]:
+        spill = self.dp.spill.get(phase, ()) if self.dp else ()
+        return (bank_of(phase), *spill)
+
+
+def attach_placement(g: Graph, target: str, phase_banks: dict[str, tuple[str, ...]], entries: list[Entry]) -> Graph:
     """``placement`` on every matrix op and the placement summary on the graph."""
     by_op: dict[str, list[Copy]] = {}
     for name, c in entries:
         by_op.setdefault(name, []).append(c)
     for op in matrix_ops(g):
-        copies = sorted(by_op.get(op.name, []), key=lambda c: (c.kind, c.replica, c.row_start))
+        copies = sorted(by_op.get(op.name, []), key=lambda c: (c.kind, c.shard, c.replica, c.row_start))
         g.update(op, Placement(bank_of(op.phase), tuple(copies)))
-    in_order = sorted(banks.items(), key=lambda pb: int(pb[1].name[1:]))
-    g.attach(PlacementSummary(target, {p: (b.name,) for p, b in in_order},
-                              sum(c.crossbars for _, c in entries), len({c.tile for _, c in entries})))
+    in_order = sorted(phase_banks.items(), key=lambda pb: int(pb[1][0][1:]))
+    g.attach(PlacementSummary(target, dict(in_order), sum(c.crossbars for _, c in entries),
+                              len({c.tile for _, c in entries})))
     return g

@@ -34,9 +34,7 @@ def quantize(x: np.ndarray, bits: int) -> np.ndarray:
 
 
 def adc_is_exact(hw: Hardware) -> bool:
-    xb = hw.crossbar
-    largest = xb.rows * (2**xb.dac_bits - 1) * (2**xb.cell_bits - 1)
-    return 2 ** (hw.adc_bits + 1) > largest
+    return 2 ** (hw.adc_bits + 1) > hw.largest_bitline_sum
 
 
 def _ints(x: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
@@ -60,8 +58,7 @@ def sliced_matmul(v: np.ndarray, w: np.ndarray, hw: Hardware, adc_bits: int | No
     wu = wi + offset  # unsigned weights in cells
     vu = vi & ((1 << pr.input_bits) - 1)  # two's complement bits, the top one weighs -2^(n-1)
     levels = 2 ** (adc + 1)
-    largest = xb.rows * (2**xb.dac_bits - 1) * (2**xb.cell_bits - 1)
-    drop = max(0, math.ceil(math.log2(largest + 1)) - (adc + 1))
+    drop = max(0, math.ceil(math.log2(hw.largest_bitline_sum + 1)) - (adc + 1))
     out = np.zeros((*v.shape[:-1], w.shape[-1]), np.float64)
     rows = v.shape[-1]
     for r0 in range(0, rows, xb.rows):
