@@ -419,8 +419,12 @@ def hardware_from_flat(flat: dict[str, Any], where: str) -> Hardware:
     return hw
 
 
-def load_hw(path: str | None = None) -> Hardware:
-    """The packaged defaults, overridden by the TOML at ``path`` (any subset of keys), validated."""
+def load_hw(path: str | None = None, overrides: dict[str, Any] | None = None, where: str = "overrides") -> Hardware:
+    """The packaged defaults, overridden by the TOML at ``path`` (any subset of keys), validated.
+
+    ``overrides`` (a parsed TOML overlay, ``{section: {key: value}}``) is merged last and problems are
+    blamed on ``where``: how a sweep derives and checks each point's hardware without writing a file.
+    """
     default_path, raw = _defaults()
     blame = default_path
     if path is not None:
@@ -435,6 +439,9 @@ def load_hw(path: str | None = None) -> Hardware:
             raise LerganError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
         raw = _merge(raw, _read_toml(path, text), path)
         blame = path
+    if overrides is not None:
+        raw = _merge(raw, overrides, where)
+        blame = where
     hw = _build(raw, blame)
     validate(hw, blame)
     return hw

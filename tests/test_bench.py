@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lergan_cc.bench import cache, configs, directions, results, runner
+from lergan_cc.bench import cache, configs, directions, executors, results, runner, task
 from lergan_cc.bench.tables import markdown as tables_markdown
 from lergan_cc.cli import lergan_bench
 from lergan_cc.errors import LerganError
@@ -105,25 +105,43 @@ def _fake_simulate(job: runner.Job) -> dict[str, Any]:
             "crossbars_by_phase": {"G_fwd": int(5 * speed), "D_fwd": 5}}
 
 
+class Seen:
+    """A progress display that remembers, per finished task, whether it came from the cache."""
+
+    def __init__(self) -> None:
+        self.cached_flags: list[bool] = []
+
+    def cached(self, t: task.Task, record: dict[str, Any]) -> None:
+        self.cached_flags.append(True)
+
+    def done(self, t: task.Task, record: dict[str, Any]) -> None:
+        self.cached_flags.append(False)
+
+    def running(self, count: int) -> None:
+        assert 0 <= count <= 1
+
+
+def _execute(jobs: list[runner.Job], store: cache.Cache, seen: Seen) -> dict[str, dict[str, Any]]:
+    with executors.Local(1) as local:
+        return executors.execute([task.from_job(j) for j in jobs], store, local, seen)
+
+
 def test_cache_hit_miss_and_invalidation(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     monkeypatch.setattr(runner, "_simulate", lambda job: calls.append(job.config) or _fake_simulate(job))
     store = cache.Cache(tmp_path / "cache")
     jobs = [_job(tiny, "prime"), _job(tiny, "lergan-low")]
-    seen: list[bool] = []
-
-    def progress(*a: Any) -> None:
-        seen.append(a[-1])
-
-    first = runner.execute(jobs, store, 1, progress)
-    assert sorted(calls) == ["lergan-low", "prime"] and seen == [False, False]
-    second = runner.execute(jobs, store, 1, progress)
-    assert len(calls) == 2 and seen[2:] == [True, True]
+    seen = Seen()
+    first = _execute(jobs, store, seen)
+    assert sorted(calls) == ["lergan-low", "prime"] and seen.cached_flags == [False, False]
+    assert set(first) == {j.key() for j in jobs}  # a task is keyed like its job (same file bytes)
+    second = _execute(jobs, store, seen)
+    assert len(calls) == 2 and seen.cached_flags[2:] == [True, True]
     assert second == first
     tiny.write_text(TINY_GAN.replace("10f", "12f"), encoding="utf-8")  # the model changed: both recomputed
-    runner.execute(jobs, store, 1, progress)
+    _execute(jobs, store, seen)
     assert len(calls) == 4
-    assert runner.execute([_job(tiny, "3d-zfdr")], store, 1, progress) and calls[-1] == "3d-zfdr"
+    assert _execute([_job(tiny, "3d-zfdr")], store, seen) and calls[-1] == "3d-zfdr"
 
 
 def test_cache_key_covers_flags_batch_hw_and_source(tiny: Path, tmp_path: Path,

@@ -258,7 +258,7 @@ def test_the_assembler_refuses_crossbars_held_twice_or_past_the_bank() -> None:
     line = next(ln for ln in text.splitlines() if " split=[(" in ln)
     first = line.split(" xbars=[<")[1].split(",")[0]
     moved = line.replace(f"xbars=[<{first},", "xbars=[<0,", 1)
-    with pytest.raises(LerganError, match="split: copy 0's pieces must start at its offset 0|held by both"):
+    with pytest.raises(LerganError, match=r"split: copy \d+'s pieces must start at its offset|held by both"):
         parse_fsm(text.replace(line, moved, 1), "p.fsm")
     other = next(ln for ln in text.splitlines() if ln.startswith("matrix ") and " split=" not in ln)
     start = int(other.split(" xbars=[<")[1].split(",")[0])

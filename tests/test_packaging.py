@@ -34,3 +34,5 @@ def test_wheel_installs_and_runs(tmp_path: Path) -> None:
     assert "%G2 = tconv" in out
     devices = run(py, "-c", "from lergan_cc.bench import baselines; print(sorted(baselines.devices()))", cwd=tmp_path)
     assert devices.strip() == "['fpga-gan', 'gpu']", "the wheel must ship lergan_cc/bench/baselines.toml"
+    sweep = run(py, "-c", "import lergan_cc.bench.sweep.driver as d; print(d.__file__)", cwd=tmp_path)
+    assert str(env_dir) in sweep, "the wheel must ship lergan_cc.bench.sweep"

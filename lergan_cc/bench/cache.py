@@ -60,19 +60,36 @@ def source_digest() -> str:
 
 def hardware_digest(hw: str | None) -> str:
     """The hardware description: the package's default TOML files, and ``--hw`` when given."""
+    return hardware_text_digest(None if hw is None else Path(hw).read_bytes())
+
+
+def hardware_text_digest(overlay: bytes | None) -> str:
+    """:func:`hardware_digest` of an ``--hw`` file holding exactly ``overlay`` (a sweep point's hardware)."""
+    parts = list(_default_hw_digests())
+    if overlay is not None:
+        parts.append(hashlib.sha256(overlay).hexdigest())
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _default_hw_digests() -> tuple[str, ...]:
+    """The packaged hardware TOML files (read once: a sweep keys thousands of points)."""
     spec = importlib.util.find_spec("lergan_cc.targets")
     assert spec is not None and spec.submodule_search_locations
     root = Path(next(iter(spec.submodule_search_locations))).resolve()
-    parts = [file_digest(p) for p in sorted(root.glob("*.toml"))]
-    if hw is not None:
-        parts.append(file_digest(hw))
-    return hashlib.sha256("".join(parts).encode()).hexdigest()
+    return tuple(file_digest(p) for p in sorted(root.glob("*.toml")))
 
 
 def key(model: Path, config: str, flags: tuple[str, ...], extra: dict[str, Any], hw: str | None) -> str:
     """The cache key of one run: everything that can change its result."""
-    fields = {"schema": SCHEMA, "model": file_digest(model), "config": config, "flags": list(flags),
-              "extra": extra, "hw": hardware_digest(hw), "source": source_digest()}
+    return key_of(file_digest(model), config, flags, extra, hardware_digest(hw), source_digest())
+
+
+def key_of(model_digest: str, config: str, flags: tuple[str, ...], extra: dict[str, Any], hw_digest: str,
+           source: str) -> str:
+    """:func:`key` from digests: a task that carries its files' bytes is keyed like the files themselves."""
+    fields = {"schema": SCHEMA, "model": model_digest, "config": config, "flags": list(flags),
+              "extra": extra, "hw": hw_digest, "source": source}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -90,6 +107,9 @@ class Cache:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+
+    def has(self, k: str) -> bool:
+        return self.directory is not None and (self.directory / f"{k}.json").is_file()
 
     def put(self, k: str, record: dict[str, Any]) -> None:
         if self.directory is None:

@@ -29,7 +29,7 @@ FIGURES: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
 }
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,7 +41,7 @@ def _pyplot() -> Any:
 def bars(groups: list[str], series: dict[str, list[float | None]], title: str, ylabel: str, log: bool,
          ref: float | None = 1.0) -> bytes:
     """Grouped bars: one group per benchmark (and the mean), one bar per series, values printed above."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(min(16.0, 4.0 + 0.22 * len(groups) * (len(series) + 1)), 5.5))
     width = 0.8 / max(1, len(series))
     for i, (name, values) in enumerate(series.items()):
@@ -61,7 +61,7 @@ def bars(groups: list[str], series: dict[str, list[float | None]], title: str, y
     ax.set_title(title)
     ax.legend(fontsize=9, bbox_to_anchor=(1.01, 1), loc="upper left")
     ax.grid(axis="y", which="major", linewidth=0.3)
-    return _png(fig, plt)
+    return png_bytes(fig, plt)
 
 
 def _short(v: float | None) -> str:
@@ -72,7 +72,7 @@ def _short(v: float | None) -> str:
     return f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 
-def _png(fig: Any, plt: Any) -> bytes:
+def png_bytes(fig: Any, plt: Any) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
@@ -147,7 +147,7 @@ def breakdown_figure(rows: Rows, config: str, field: str, title: str) -> bytes |
         return None
     parts = [flat(by[(m, config)][field]) for m in models]
     keys = [k for k in dict.fromkeys(k for p in parts for k in p) if any(p.get(k) for p in parts)]
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(11, 5.5))
     bottom = [0.0] * len(models)
     cmap = plt.get_cmap("tab20")
@@ -160,7 +160,7 @@ def breakdown_figure(rows: Rows, config: str, field: str, title: str) -> bytes |
     ax.set_ylabel("% of energy")
     ax.set_title(f"{title} of {CONFIGS[config].label}")
     ax.legend(fontsize=8, bbox_to_anchor=(1.01, 1), loc="upper left")
-    return _png(fig, plt)
+    return png_bytes(fig, plt)
 
 
 def figures(rows: Rows, sarray: Rows) -> dict[str, bytes]:

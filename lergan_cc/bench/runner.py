@@ -1,19 +1,17 @@
-"""One benchmark run (compile with a design point's options, simulate, read the report) and many in parallel.
+"""One benchmark run: compile with a design point's options, simulate, read the report.
 
 A run goes through the library the commands are made of (``lergan_cc.api``): compile in-process, then
 simulate timing-only (or functionally) and keep the report, inside a worker process. A design point's
 flags (``--zero-free none --target htree-2d ...``, which reproduce the row by hand) map onto the compile
-options one to one. Results are cached (``cache.py``).
+options one to one. ``task.py`` ships a run to a worker, ``executors.py`` runs many and the client
+caches the records (``cache.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import multiprocessing
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,51 +104,3 @@ def _by_phase(layers: list[dict[str, Any]]) -> dict[str, int]:
     for layer in layers:
         out[layer["phase"]] = out.get(layer["phase"], 0) + layer["crossbars"]
     return out
-
-
-Progress = Callable[[int, int, Job, dict[str, Any], bool], None]
-
-
-def execute(jobs: list[Job], store: cache_mod.Cache, workers: int, progress: Progress) -> dict[Job, dict[str, Any]]:
-    """Every job's record: from the cache when its key is there, else computed in ``workers`` processes."""
-    keys = {job: job.key() for job in jobs}
-    records: dict[Job, dict[str, Any]] = {}
-    todo = []
-    for job in jobs:
-        hit = store.get(keys[job])
-        if hit is None:
-            todo.append(job)
-        else:
-            records[job] = hit
-            progress(len(records), len(jobs), job, hit, True)
-    for job, record in _compute(todo, workers):
-        records[job] = record
-        if not record.get("internal"):
-            store.put(keys[job], record)
-        progress(len(records), len(jobs), job, record, False)
-    return records
-
-
-def _compute(jobs: list[Job], workers: int) -> Iterator[tuple[Job, dict[str, Any]]]:
-    """Yield (job, record) as they finish; heavy jobs first so the pool ends together."""
-    jobs = sorted(jobs, key=_weight, reverse=True)
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield job, run_job(job)
-        return
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures: dict[Future[dict[str, Any]], Job] = {pool.submit(run_job, j): j for j in jobs}
-        for f in as_completed(futures):
-            yield futures[f], f.result()
-
-
-REPLICA_COST = {"high": 8, "middle": 3}  # measured: high-replica programs simulate ~10× longer
-
-
-def _weight(job: Job) -> int:
-    """A guess of a job's cost for scheduling (longest first): replica degree, analyses last."""
-    if job.config == ANALYSIS:
-        return 0
-    degree = job.flags[job.flags.index("--replica") + 1] if "--replica" in job.flags else "low"
-    return REPLICA_COST.get(degree, 1)

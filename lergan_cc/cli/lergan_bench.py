@@ -26,8 +26,14 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--configs", metavar="NAMES", help=f"comma-separated: {', '.join(configs.CONFIGS)} "
                    "(default: all; prime is always run)")
     p.add_argument("--out", metavar="DIR", default="results", help="output directory (default: results)")
-    p.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, help="worker processes (default: cores)")
-    p.add_argument("--batch", type=_positive, default=64)
+    p.add_argument("--sweep", metavar="SWEEP.toml", help="run a design-space sweep instead (models, design points "
+                   "and hardware parameters from the file; docs/scale.md)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local", help="where runs go: a local process "
+                   "pool (default) or a Dask cluster (needs the [dask] extra)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="with --executor dask: the cluster's scheduler "
+                   "(default: a LocalCluster of --jobs workers on this machine)")
+    p.add_argument("--jobs", type=_positive, help="local worker processes or LocalCluster workers (default: cores)")
+    p.add_argument("--batch", type=_positive, help="batch size (default: 64, or the sweep file's)")
     p.add_argument("--functional", action="store_true", help="also compute the tensors (slow; default timing-only)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description passed to lerganc")
     p.add_argument("--baselines", metavar="FILE", help="TOML overriding the GPU / FPGA-GAN roofline parameters "
@@ -53,25 +59,37 @@ def plan(models: list[configs.Model], names: list[str], batch: int, functional: 
     return jobs + [runner.Job(m, runner.ANALYSIS, (), batch, False, hw) for m in models]
 
 
-def _progress(done: int, total: int, job: runner.Job, record: dict[str, Any], cached: bool) -> None:
-    how = "cached" if cached else f"{record.get('seconds', 0):.1f} s"
-    what = "ok" if record.get("ok") else f"error: {record.get('error')}"
-    print(f"[{done}/{total}] {job.model.name} {job.config}: {what} ({how})", file=sys.stderr, flush=True)
+def executor_options(args: Any) -> tuple[str, int, str | None]:
+    """(executor, workers, scheduler) after the checks that need more than one option."""
+    if args.scheduler is not None and args.executor != "dask":
+        raise LerganError("--scheduler needs --executor dask")
+    if args.scheduler is not None and args.jobs is not None:
+        raise LerganError("--jobs sizes a local pool or LocalCluster; with --scheduler the cluster's workers decide")
+    return args.executor, args.jobs or os.cpu_count() or 1, args.scheduler
+
+
+def store_of(args: Any) -> cache.Cache:
+    return cache.Cache(None if args.no_cache else Path(args.cache_dir) if args.cache_dir else cache.default_dir())
 
 
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from lergan_cc.bench import baselines, results, runner
+    executor = executor_options(args)
+    if args.sweep is not None:
+        return run_sweep(args, executor)
+    args.batch = args.batch or 64
+    from lergan_cc.bench import baselines, executors, results, runner, task
 
     names = configs.select_configs(configs.split_names(args.configs))
     models = configs.select_models(configs.split_names(args.models))
     if args.hw is not None and not Path(args.hw).is_file():
         raise LerganError(f"{args.hw}: no such file")
     baselines.devices(args.baselines)  # a bad --baselines file fails before any simulation
-    store = cache.Cache(None if args.no_cache else Path(args.cache_dir) if args.cache_dir else cache.default_dir())
     start = time.perf_counter()
     jobs = plan(models, names, args.batch, args.functional, args.hw)
-    records = runner.execute(jobs, store, args.jobs, _progress)
+    tasks = {job: task.from_job(job) for job in jobs}
+    by_key, _ = executors.run(list(tasks.values()), store_of(args), *executor)
+    records = {job: by_key[t.key] for job, t in tasks.items()}
     analyses = [records[j] for j in jobs if j.config == runner.ANALYSIS and records[j]["ok"]]
     simulated = [results.make_row(records[j]) for j in jobs if j.config != runner.ANALYSIS]
     roofs = [r for a in analyses for r in baselines.rows(a["model"], a["work"], args.batch, args.baselines)]
@@ -83,6 +101,21 @@ def run(argv: list[str] | None = None) -> int:
     print(f"lergan-bench: {len(rows)} runs, {len(failed)} failed, {elapsed:.1f} s; results in {args.out}/",
           file=sys.stderr)
     return 1 if failed else 0
+
+
+def run_sweep(args: Any, executor: tuple[str, int, str | None]) -> int:
+    for flag, value in (("--models", args.models), ("--configs", args.configs), ("--baselines", args.baselines)):
+        if value is not None:
+            raise LerganError(f"{flag} does not apply to --sweep (the sweep file names models and configs)")
+    from lergan_cc.bench.sweep import driver
+
+    outcome = driver.run(args.sweep, args.hw, args.batch, args.functional, executor, store_of(args))
+    out = Path(args.out)
+    for name, content in driver.files(outcome, not args.no_plots).items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(str(out / name), content)
+    print(f"lergan-bench: {outcome.summary}; results in {out}/", file=sys.stderr)
+    return 1 if outcome.failed else 0
 
 
 def _meta(args: Any, names: list[str], elapsed: float) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""``lergan-bench --sweep``: design-space exploration over models, design points and hardware parameters."""
