@@ -163,6 +163,15 @@ def batchnorm_grad(x: np.ndarray, dy: np.ndarray, scale: np.ndarray, eps: float
     return dx.astype(x.dtype), dscale, dbias
 
 
+def batchnorm_param_grads(x: np.ndarray, dy: np.ndarray, eps: float, shards: list[slice]
+                          ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """dscale, dbias of each shard's samples, normalised with the statistics of the whole batch."""
+    ax = _axes(x)
+    mean, var = x.mean(axis=ax), x.var(axis=ax)
+    xhat = (x - _channel(mean, x.ndim)) * _channel(1.0 / np.sqrt(var + np.float32(eps)), x.ndim)
+    return [(dy[s] * xhat[s]).sum(axis=ax) for s in shards], [dy[s].sum(axis=ax) for s in shards]
+
+
 # ---- host: the GAN losses (Eq. 1, 2) -------------------------------------------------------------------
 def _bce(d: np.ndarray, target: int, form: str) -> np.ndarray:
     """Per element -(t log D + (1-t) log(1-D)); ``logit``: D = sigmoid(d) in the stable softplus form."""

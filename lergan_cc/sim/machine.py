@@ -7,6 +7,11 @@ activations are kept channels-last in memory, crossbars programmed from a param 
 array itself (cut into the matrix when an MMV uses it, one cut shared by a kind's replicas),
 and the driver drops what the program never reads again before overwriting it
 (:mod:`lergan_cc.sim.liveness`).
+
+Sample-parallel copies (``--data-parallel``): a gradient declared ``partials=K`` is K arrays, one per
+shard of the batch; every accumulation into it (a weight-gradient MMV, ``bias_grad``, ``bn_grad``) adds
+each shard's samples into that shard's partial, and only ``reduce`` sums them into the buffer the host's
+update reads. Everything else is computed over the whole batch at once: the copies hold the same weights.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from lergan_cc.fsm.copies import sharding_of
 from lergan_cc.fsm.program import Program
 from lergan_cc.fsm.sidecar import release
 from lergan_cc.fsm.values import Ref
+from lergan_cc.shards import shard_ranges
 from lergan_cc.sim import fast as F
 from lergan_cc.sim.fixed import quantize
 
@@ -83,6 +90,10 @@ class Machine:
         self.transposed_used: set[tuple[int, str]] = set()
         self.cut: tuple[WeightCut, np.ndarray] | None = None  # the last cut: a kind's replicas share it
         self.rows: tuple[tuple[Any, ...], np.ndarray] | None = None  # the last dy rows, likewise
+        self.shards = {d.name: [slice(a, a + n) for a, n in shard_ranges(self.batch, k)]
+                       for d in self.buffers.values() if "partials" in d.attrs
+                       for k in [sharding_of(d.attrs).pieces] if k > 1}
+        self.partials: dict[str, list[np.ndarray]] = {}  # a partials=K gradient's K partial sums
 
     def full_shape(self, name: str) -> tuple[int, ...]:
         d = self.buffers[name]
@@ -95,6 +106,29 @@ class Machine:
         if order is None and self.buffers[name].attrs.get("role") != "grad" and len(shape) >= 3:
             order = F.channels_last_order(len(shape))
         return F.zeros(shape, order)
+
+    def sums(self, name: str) -> list[tuple[np.ndarray, slice]]:
+        """Where an accumulation into gradient ``name`` goes: (array, the samples it sums) — the buffer and
+        the whole batch, or each shard's partial sum and that shard's samples."""
+        if name not in self.shards:
+            return [(self.bufs[name], slice(0, self.batch))]
+        parts = self.partials.get(name)
+        if parts is None:
+            parts = self.partials[name] = [self.alloc(name) for _ in self.shards[name]]
+        return list(zip(parts, self.shards[name], strict=True))
+
+    def reduce(self, name: str) -> None:
+        """The partial sums of ``name`` summed into its buffer (what the host's update reads)."""
+        if name not in self.shards:
+            raise ValueError(f"%{name} has no partial sums to reduce (declare it partials=K)")
+        total = self.alloc(name)
+        for part, _ in self.sums(name):
+            total += part
+        self.bufs[name] = total
+
+    def zero(self, name: str) -> None:
+        self.bufs[name] = self.alloc(name)
+        self.partials.pop(name, None)
 
     def put(self, name: str, value: np.ndarray) -> None:
         want = self.full_shape(name)
@@ -172,6 +206,7 @@ class Machine:
         for r in gone:
             if r.kind == "buf":
                 self.bufs.pop(r.name, None)
+                self.partials.pop(r.name, None)
                 self.streams.pop((r.name, False), None)
                 self.streams.pop((r.name, True), None)
             elif r.kind == "mat":

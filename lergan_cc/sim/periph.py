@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from lergan_cc.errors import LerganError
+from lergan_cc.fsm.copies import sharding_of
 from lergan_cc.fsm.values import Ref
+from lergan_cc.shards import shard_ranges
 from lergan_cc.sim import fast as F
 from lergan_cc.sim import kernels as K
 from lergan_cc.sim import workers as W
@@ -50,7 +52,23 @@ def by_samples(fn: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray
 # ---- buffers and peripherals ---------------------------------------------------------------------------
 def _zero(o: dict[str, Any], m: Machine) -> Step:
     dst = _n(o["dst"])
-    return lambda mm: mm.bufs.__setitem__(dst, mm.alloc(dst))
+    return lambda mm: mm.zero(dst)
+
+
+def _reduce(o: dict[str, Any], m: Machine) -> Step:
+    dst = _n(o["dst"])
+    if dst not in m.shards:
+        raise ValueError(f"%{dst} has no partial sums to reduce (declare it partials=K)")
+    return lambda mm: mm.reduce(dst)
+
+
+def _stat_groups(o: dict[str, Any], m: Machine, x: str) -> list[slice]:
+    """The samples each set of batch statistics covers: the whole batch (``sync=global``, the default), or
+    each shard of ``x`` (``sync=shard``: every copy normalises its samples with their own statistics)."""
+    if str(o.get("sync", "global")) != "shard":
+        return [slice(0, m.batch)]
+    k = sharding_of(m.buffers[x].attrs).pieces
+    return [slice(a, a + n) for a, n in shard_ranges(m.batch, k)]
 
 
 def _zpad(o: dict[str, Any], m: Machine) -> Step:
@@ -101,14 +119,15 @@ def _bn(o: dict[str, Any], m: Machine) -> Step:
     dst, src = _n(o["dst"]), _n(o["src"])
     names = [_n(o[k]) for k in ("scale", "bias", "mean", "var")]
     eps, batch = float(o["eps"]), str(o["stats"]) == "batch"
+    groups = _stat_groups(o, m, src)
 
     def run(mm: Machine) -> None:  # channels are independent: a part of them per worker thread
         x, (scale, bias, mean, var) = mm.bufs[src], [mm.params[n] for n in names]
         out = np.empty_like(x)
 
-        def part(p: slice) -> None:
-            out[_at(1, p)] = K.batchnorm(x[_at(1, p)], scale[p], bias[p], mean[p], var[p], eps, batch)
-        W.run_all([partial(part, p) for p in _parts(x, 1)])
+        def part(p: slice, s: slice) -> None:
+            out[s][_at(1, p)] = K.batchnorm(x[s][_at(1, p)], scale[p], bias[p], mean[p], var[p], eps, batch)
+        W.run_all([partial(part, p, s) for s in groups for p in _parts(x, 1)])
         mm.put(dst, out)
     return run
 
@@ -119,20 +138,41 @@ def _bn_grad(o: dict[str, Any], m: Machine) -> Step:
         raise ValueError("give both dscale and dbias, or neither")
     dscale, dbias, eps = _n(o.get("dscale", o["dst"])), _n(o.get("dbias", o["dst"])), float(o["eps"])
     train = "dscale" in o
+    groups = _stat_groups(o, m, x)
 
     def run(mm: Machine) -> None:  # channels are independent: a part of them per worker thread
         xs, dys, gamma = mm.bufs[x], mm.bufs[dy], mm.params[scale]
         dx = np.empty_like(xs)
-        ds, db = np.empty(xs.shape[1], dtype=np.float32), np.empty(xs.shape[1], dtype=np.float32)
+        c = xs.shape[1]
+        ds, db = np.empty((len(groups), c), dtype=np.float32), np.empty((len(groups), c), dtype=np.float32)
 
-        def part(p: slice) -> None:
-            dx[_at(1, p)], ds[p], db[p] = K.batchnorm_grad(xs[_at(1, p)], dys[_at(1, p)], gamma[p], eps)
-        W.run_all([partial(part, p) for p in _parts(xs, 1)])
+        def part(p: slice, g: int) -> None:
+            s = groups[g]
+            dx[s][_at(1, p)], ds[g, p], db[g, p] = K.batchnorm_grad(xs[s][_at(1, p)], dys[s][_at(1, p)], gamma[p],
+                                                                    eps)
+        W.run_all([partial(part, p, g) for g in range(len(groups)) for p in _parts(xs, 1)])
         mm.put(dst, dx)
         if train:
-            mm.bufs[dscale] += ds
-            mm.bufs[dbias] += db
+            _bn_param_grads(mm, (dscale, dbias), xs, dys, eps, groups, (ds, db))
     return run
+
+
+def _bn_param_grads(mm: Machine, names: tuple[str, str], x: np.ndarray, dy: np.ndarray, eps: float,
+                    groups: list[slice], sums: tuple[np.ndarray, np.ndarray]) -> None:
+    """Add dscale, dbias into their gradients: per statistics group as computed, or, when a gradient keeps
+    per-shard partial sums under statistics of the whole batch, each shard's samples with the batch's x-hat."""
+    for i, (name, per_group) in enumerate(zip(names, sums, strict=True)):
+        targets = mm.sums(name)
+        if [s for _, s in targets] == groups:
+            values = list(per_group)
+        elif len(targets) == 1:
+            values = [per_group.sum(axis=0)]
+        elif len(groups) == 1:
+            values = K.batchnorm_param_grads(x, dy, eps, [s for _, s in targets])[i]
+        else:
+            raise ValueError(f"%{name}: {len(targets)} partial sums for {len(groups)} sets of batch statistics")
+        for (target, _), value in zip(targets, values, strict=True):
+            target += value
 
 
 def _bias(o: dict[str, Any], m: Machine) -> Step:
@@ -147,7 +187,9 @@ def _bias_grad(o: dict[str, Any], m: Machine) -> Step:
     axes = (0, *range(2, len(m.full_shape(src))))
 
     def run(mm: Machine) -> None:
-        mm.bufs[dst] += mm.bufs[src].sum(axis=axes)
+        dy = mm.bufs[src]
+        for target, s in mm.sums(dst):
+            target += dy[s].sum(axis=axes)
     return run
 
 
@@ -208,7 +250,7 @@ def _sgd(o: dict[str, Any], m: Machine) -> Step:
 
 
 COMPILERS: dict[str, Callable[[dict[str, Any], Machine], Step]] = {
-    "zero": _zero, "zpad": _zpad, "load": _copy, "store": _copy, "xfer": _copy,
+    "zero": _zero, "reduce": _reduce, "zpad": _zpad, "load": _copy, "store": _copy, "xfer": _copy,
     "add": _add, "reshape": _reshape, "act": _act, "act_grad": _act_grad, "bn": _bn, "bn_grad": _bn_grad,
     "bias": _bias, "bias_grad": _bias_grad, "layer": _nothing, "setmode": _nothing, "setswitch": _nothing,
     "barrier": _nothing, "host.input": _input, "host.output": _output, "host.loss": _loss,

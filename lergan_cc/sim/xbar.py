@@ -158,13 +158,16 @@ def _mmv_wgrad(names: tuple[str, str, str], idx: np.ndarray, outside: bool, coun
     b = m.batch
     chunk = F.batch_chunk(b, idx.size * m.full_shape(src)[1] * 4)
 
+    t = idx.shape[1]
+
     def run(mm: Machine) -> None:
         rows = mm.matrix(mat)
         x = mm.streamed(src, outside)
-        if rows.shape[0] != b * idx.shape[1]:
-            raise ValueError(f"gradient matrix {list(rows.shape)} does not fit {b} samples x {idx.shape[1]} taps")
-        res = mm.quantize(F.wgrad(x, idx, rows, chunk), "output")
-        store(mm.bufs[dst].transpose(order), slices, res.reshape(*counts, x.shape[2], rows.shape[1]))
+        if rows.shape[0] != b * t:
+            raise ValueError(f"gradient matrix {list(rows.shape)} does not fit {b} samples x {t} taps")
+        for target, s in mm.sums(dst):  # the whole batch, or each shard's samples into its partial sum
+            res = mm.quantize(F.wgrad(x[s], idx, rows[s.start * t:s.stop * t], chunk), "output")
+            store(target.transpose(order), slices, res.reshape(*counts, x.shape[2], rows.shape[1]))
     return run
 
 
@@ -188,5 +191,9 @@ def _mmv_grouped(o: dict[str, Any], m: Machine, names: tuple[str, str, str], ind
         return lambda mm: store(mm.bufs[dst], index, mm.quantize(
             K.mmv_forward(xs(mm), mm.matrix(mat), rank), "output"))
     layout = mode.split("_")[1]
-    return lambda mm: store(mm.bufs[dst], index, mm.quantize(
-        K.mmv_wgrad(xs(mm), mm.matrix(mat), rank, layout), "output"))
+
+    def run_wgrad(mm: Machine) -> None:
+        x, rows = xs(mm), mm.matrix(mat)
+        for target, s in mm.sums(dst):
+            store(target, index, mm.quantize(K.mmv_wgrad(x[s], rows[s], rank, layout), "output"))
+    return run_wgrad
