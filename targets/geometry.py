@@ -116,8 +116,12 @@ class Topology:
     def route(self, src: str, dst: str, mode: str = "Cmode") -> list[Link]:
         """Shortest-latency path from ``src`` to ``dst`` over the links the target and mode have."""
         allowed = TARGET_LINKS[self.target] & MODE_LINKS[mode]
-        view = nx.subgraph_view(self.graph, filter_edge=lambda a, b: self.graph[a][b]["link"].kind in allowed)
-        path = nx.shortest_path(view, src, dst, weight=lambda a, b, d: d["link"].cost.latency_ns)
+
+        def latency(a: str, b: str, d: dict) -> float | None:  # None hides a link the mode does not have
+            link = d["link"]
+            return link.cost.latency_ns if link.kind in allowed else None
+
+        path = nx.shortest_path(self.graph, src, dst, weight=latency)
         return [_oriented(self.graph[a][b]["link"], a) for a, b in pairwise(path)]
 
     def transfer(self, links: list[Link], nbytes: int) -> tuple[float, float]:

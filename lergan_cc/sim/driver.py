@@ -20,6 +20,7 @@ from lergan_cc.sim.instrs import compile_instr
 from lergan_cc.sim.liveness import WALK_ITERATIONS, dead_after
 from lergan_cc.sim.machine import Host, Machine, Step
 from lergan_cc.sim.timing import Timing
+from lergan_cc.sim.timing_fast import FastTiming, make_timing
 
 MAX_STATES = 1_000_000
 PROGRESS_EVERY_S = 2.0  # a progress line after any state that ends this long after the previous line
@@ -36,6 +37,7 @@ class SimOptions:
     timing_only: bool = False  # the timing model alone: no tensor is read or computed
     trace: bool = False  # keep every scheduled task for a trace
     precision: str = "float32"
+    timing_engine: str = "fast"  # "event": the event-by-event model (the definition; slow on big programs)
 
 
 @dataclass
@@ -45,7 +47,7 @@ class SimResult:
     losses: dict[str, list[float]]
     seconds: float
     grads: dict[str, np.ndarray] = field(default_factory=dict)  # the last iteration's, by param
-    timing: Timing | None = None
+    timing: Timing | FastTiming | None = None
     iterations: int = 1
     snapshots: dict[str, np.ndarray] = field(default_factory=dict)  # buffers kept after their state
 
@@ -109,7 +111,7 @@ def walk(program: Program, iterations: int) -> Iterator[tuple[State, bool]]:
 def time_only(program: Program, path: str, opts: SimOptions) -> SimResult:
     """The timing model alone: the same state walk, no tensors."""
     start = time.perf_counter()
-    timing = Timing(program, path, opts.trace)
+    timing = make_timing(program, path, opts.trace, opts.timing_engine)
     n = 0
     for state, ends in walk(program, opts.iterations):
         timing.visit(state)
@@ -135,7 +137,7 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
     code = {s.name: [compile_instr(i, machine) for i in s.body] for s in program.states}
     keep = generator_output(program)
     drops = dead_after(program, (s for s, _ in walk(program, WALK_ITERATIONS)), {keep[1]} if keep else set())
-    timing = Timing(program, path, opts.trace) if opts.timing or opts.trace else None
+    timing = make_timing(program, path, opts.trace, opts.timing_engine) if opts.timing or opts.trace else None
     losses: dict[str, list[float]] = {}
     said = start
     for state, _ in walk(program, opts.iterations):

@@ -36,19 +36,25 @@ class Layout:
         self.buffers = program.table("buffer")
         self.copies: dict[str, Copies] = {n: copies_of(d.attrs) for n, d in program.table("matrix").items()}
         self.homes: dict[str, list[str]] = {}
+        self._pieces = {n: sharding_of(d.attrs).pieces for n, d in self.buffers.items()}
+        self._ranges: dict[str, list[tuple[int, int]]] = {}
+        self._grad = {n for n, d in self.buffers.items() if d.attrs.get("role") == GRAD}
         for name in self.buffers:
             self._resolve(name)
 
     # ---- buffers -------------------------------------------------------------------------------
     def is_grad(self, name: str) -> bool:
-        return self.buffers[name].attrs.get("role") == GRAD
+        return name in self._grad
 
     def pieces(self, name: str) -> int:
-        return sharding_of(self.buffers[name].attrs).pieces
+        return self._pieces[name]
 
     def ranges(self, name: str) -> list[tuple[int, int]]:
-        """The samples of each piece: a shard's, or those a gradient's partial sums over."""
-        return shard_ranges(self.batch, self.pieces(name))
+        """The samples of each piece: a shard's, or those a gradient's partial sums over (do not modify)."""
+        r = self._ranges.get(name)
+        if r is None:
+            r = self._ranges[name] = shard_ranges(self.batch, self.pieces(name))
+        return r
 
     def home(self, name: str, piece: int = 0) -> str | None:
         homes = self.homes.get(name)

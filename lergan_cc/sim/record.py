@@ -106,6 +106,13 @@ class Recorder:
         if self.trace:
             self.tasks.append(t)
 
+    def busy_by_class(self) -> dict[str, list[float]]:
+        """Per resource class (``xbar``, ``htree``, ...), every resource's busy time, in order of first use."""
+        out: dict[str, list[float]] = {}
+        for r, ns in self.busy.items():
+            out.setdefault(r.split(":", 1)[0], []).append(ns)
+        return out
+
     def state(self, name: str, start: float, end: float) -> None:
         self.states.append((name, start, end))
         self.visit += 1

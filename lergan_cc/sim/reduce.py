@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from functools import lru_cache
 
 import networkx as nx
 from networkx.algorithms.approximation import steiner_tree
@@ -29,7 +30,7 @@ from lergan_cc.fsm.values import Ref
 from lergan_cc.sim.costs import Context, Cost
 from lergan_cc.sim.places import Places
 from lergan_cc.sim.wires import link_resource, shortest, transfer
-from lergan_cc.targets.geometry import MODE_LINKS, TARGET_LINKS, Link
+from lergan_cc.targets.geometry import MODE_LINKS, TARGET_LINKS, Link, Topology
 
 TaskSpec = tuple[str, Cost, list[str], list[str]]  # (label, cost, names read, names written in part)
 
@@ -77,21 +78,33 @@ def _tree(places: Places, terminals: list[str], root: str) -> tuple[list[Link], 
     """The links of a Steiner tree over ``terminals`` and the latency of its longest path to ``root``: the
     shorter (in wire latency, so in wire energy) of the trees over the links the banks' modes allow and over
     the H-tree alone (the approximation is not monotone in the links it may use)."""
-    topo = places.topo
-    allowed = TARGET_LINKS[topo.target] & MODE_LINKS[places.mode(*terminals)]
+    links, depth = _tree_in(places.topo, tuple(terminals), root, places.mode(*terminals))
+    return list(links), depth
+
+
+@lru_cache(maxsize=1024)
+def _tree_in(topo: Topology, terminals: tuple[str, ...], root: str, mode: str) -> tuple[tuple[Link, ...], float]:
+    allowed = TARGET_LINKS[topo.target] & MODE_LINKS[mode]
     variants = {frozenset(allowed), frozenset(allowed & {"htree", "bus"})}
-    trees = [t for kinds in variants if (t := _steiner(topo.graph, kinds, terminals)) is not None]
+    trees = [t for kinds in variants if (t := _steiner(topo, kinds, list(terminals))) is not None]
     tree = min(trees, key=lambda t: (t.size(weight="weight"), sorted(t.edges)))
     depth = max(nx.shortest_path_length(tree, t, root, weight="weight") for t in terminals)
-    return [topo.graph[a][b]["link"] for a, b in sorted(tree.edges)], depth
+    return tuple(topo.graph[a][b]["link"] for a, b in sorted(tree.edges)), depth
 
 
-def _steiner(graph: nx.Graph, kinds: frozenset[str], terminals: list[str]) -> nx.Graph | None:
-    """A Steiner tree over the links of ``kinds`` (``None`` when they do not connect the terminals)."""
+@lru_cache(maxsize=16)
+def _weighted(topo: Topology, kinds: frozenset[str]) -> nx.Graph:
+    """The links of ``kinds`` weighted by their latency (built once per topology and kinds; not modified)."""
     weighted = nx.Graph()
-    for a, b, d in graph.edges(data=True):
+    for a, b, d in topo.graph.edges(data=True):
         if d["link"].kind in kinds:
             weighted.add_edge(a, b, weight=d["link"].cost.latency_ns)
+    return weighted
+
+
+def _steiner(topo: Topology, kinds: frozenset[str], terminals: list[str]) -> nx.Graph | None:
+    """A Steiner tree over the links of ``kinds`` (``None`` when they do not connect the terminals)."""
+    weighted = _weighted(topo, kinds)
     if any(t not in weighted for t in terminals):
         return None
     part = weighted.subgraph(nx.node_connected_component(weighted, terminals[0]))

@@ -7,6 +7,7 @@ from typing import Any
 from lergan_cc.sim.costs import BREAKDOWN, MMV_PARTS
 from lergan_cc.sim.record import Group, Recorder, union_length
 from lergan_cc.sim.timing import Timing
+from lergan_cc.sim.timing_fast import FastTiming
 from lergan_cc.targets.geometry import LINK_KINDS
 
 INIT_STATE = "init"
@@ -29,11 +30,7 @@ def breakdown(energy: dict[str, float]) -> dict[str, float]:
     return {cat: float(sum(energy.get(p, 0.0) for p in parts)) for cat, parts in BREAKDOWN.items()}
 
 
-def _resource_class(r: str) -> str:
-    return r.split(":", 1)[0]
-
-
-def build_report(timing: Timing, iterations: int) -> dict[str, Any]:
+def build_report(timing: Timing | FastTiming, iterations: int) -> dict[str, Any]:
     rec: Recorder = timing.record
     p = timing.program
     end = max((e for _, _, e in rec.states), default=0.0)
@@ -44,9 +41,7 @@ def build_report(timing: Timing, iterations: int) -> dict[str, Any]:
     copies = timing.ctx.layout.copies
     available = timing.hw.banks * timing.hw.crossbars_per_bank
     xbars_used = sum(timing.ctx.crossbars(d) * copies[n].count for n, d in timing.ctx.matrices.items())
-    busy_by_class: dict[str, list[float]] = {}
-    for r, ns in rec.busy.items():
-        busy_by_class.setdefault(_resource_class(r), []).append(ns)
+    busy_by_class = rec.busy_by_class()
     return {
         "model": p.model, "kind": p.kind, "batch": p.batch, "iterations": iterations,
         "zero_free": str(p.attrs.get("zero_free", "")), "target": str(p.attrs.get("target", "")),

@@ -1,0 +1,141 @@
+"""The fast timing path's list scheduler: :class:`lergan_cc.sim.schedule.Scheduler` over integer ids,
+with the readiness of names in arrays so that a batch of tasks is placed at once.
+
+Names (matrix copies, buffer pieces, params) and crossbar resources share one id space (a copy's
+crossbars have its name's id); every other resource (a wire, a switch, a tile's peripherals, the host)
+has an id of its own from ``WIRES`` on. The placement rule is the event-by-event one exactly: a task
+starts at the earliest time, not before its data, at which none of its resources' busy intervals
+overlaps it — a fixed point that does not depend on the order in which the resources are looked at, so
+a resource whose last interval ends before the task's data are ready is skipped, and a batch of tasks
+on distinct crossbars whose last intervals end before their data are ready starts every task at its
+ready time. Crossbar holds are logged; a crossbar's :class:`Timeline` (with the event-by-event path's
+merging of touching intervals) is rebuilt from the log only when a task is ready before the crossbar's
+last interval ends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lergan_cc.sim.schedule import Timeline
+
+
+class Lanes:
+    def __init__(self, names: int) -> None:
+        self.names = names
+        self.full = np.zeros(names)
+        self.parts = np.zeros(names)
+        self.readers = np.zeros(names)
+        self.xlast = np.full(names, -np.inf)  # the end of a crossbar's last busy interval
+        self.begin(0.0)
+
+    def begin(self, t0: float) -> None:
+        """A new state visit: nothing busy, every name ready at ``t0``."""
+        self.t0 = self.end = t0
+        for a in (self.full, self.parts, self.readers):
+            a.fill(t0)
+        self.xlast.fill(-np.inf)
+        self.wires: dict[int, Timeline] = {}
+        self.log_x: list[int] = []
+        self.log_s: list[float] = []
+        self.log_e: list[float] = []
+
+    # ---- one task --------------------------------------------------------------------------------
+    def ready(self, reads: list[int], writes: list[int], parts: list[int]) -> float:
+        full, pa, rd = self.full, self.parts, self.readers
+        t = self.t0
+        for n in reads:
+            t = max(t, full.item(n), pa.item(n))
+        for n in writes:
+            t = max(t, full.item(n), pa.item(n), rd.item(n))
+        for n in parts:
+            t = max(t, full.item(n), rd.item(n))
+        return t
+
+    def slot(self, t: float, ns: float, wires: tuple[int, ...], xbars: tuple[int, ...]) -> float:
+        if ns <= 0:
+            return t
+        lines = [line for w in wires if (line := self.wires.get(w)) is not None and line.ends[-1] > t]
+        lines += [self.xline(x) for x in xbars if self.xlast.item(x) > t]
+        moved = bool(lines)
+        while moved:
+            moved = False
+            for line in lines:
+                end = line.conflict(t, ns)
+                if end is not None:
+                    t, moved = end, True
+        return t
+
+    def place(self, ns: float, wires: tuple[int, ...], xbars: tuple[int, ...], reads: list[int], writes: list[int],
+              parts: list[int], after: float = 0.0) -> tuple[float, float]:
+        start = self.slot(max(after, self.ready(reads, writes, parts)), ns, wires, xbars)
+        end = start + ns
+        if ns > 0:
+            for w in wires:
+                line = self.wires.get(w)
+                if line is None:
+                    line = self.wires[w] = Timeline()
+                line.hold(start, end)
+            for x in xbars:
+                self.log_x.append(x)
+                self.log_s.append(start)
+                self.log_e.append(end)
+                if end > self.xlast.item(x):
+                    self.xlast[x] = end
+        rd, pa = self.readers, self.parts
+        for n in reads:
+            if end > rd.item(n):
+                rd[n] = end
+        for n in writes:
+            self.full[n], pa[n], rd[n] = end, self.t0, self.t0
+        for n in parts:
+            if end > pa.item(n):
+                pa[n] = end
+        if end > self.end:
+            self.end = end
+        return start, end
+
+    def xline(self, x: int) -> Timeline:
+        """Crossbar ``x``'s busy intervals, replayed from the log."""
+        line = Timeline()
+        log = np.asarray(self.log_x)
+        for i in np.flatnonzero(log == x).tolist():
+            line.hold(self.log_s[i], self.log_e[i])
+        return line
+
+    # ---- a batch of tasks, each on crossbars of its own ------------------------------------------
+    def ready_many(self, reads: list[np.ndarray], writes: list[np.ndarray], parts: list[np.ndarray],
+                   after: np.ndarray) -> np.ndarray:
+        """Per task: the later of ``after`` and its data (each list holds one id array per operand)."""
+        t = np.maximum(after, self.t0)
+        for ids in reads:
+            t = np.maximum(t, np.maximum(self.full[ids], self.parts[ids]))
+        for ids in writes:
+            t = np.maximum(t, np.maximum(np.maximum(self.full[ids], self.parts[ids]), self.readers[ids]))
+        for ids in parts:
+            t = np.maximum(t, np.maximum(self.full[ids], self.readers[ids]))
+        return t
+
+    def free_at(self, t: np.ndarray, ns: np.ndarray, xbars: np.ndarray) -> np.ndarray:
+        """Which tasks can start at ``t`` on their crossbars ``xbars`` without looking at a timeline."""
+        return (ns <= 0) | (self.xlast[xbars] <= t)
+
+    def commit_many(self, start: np.ndarray, end: np.ndarray, ns: np.ndarray, xbars: np.ndarray,
+                    reads: list[np.ndarray], writes: list[np.ndarray], parts: list[np.ndarray]) -> None:
+        """Record a batch placed at ``start``: crossbar holds, then the names' readiness (``max``, so the
+        order of the batch does not matter; written names must be distinct)."""
+        busy = ns > 0
+        if busy.any():
+            x = xbars[busy]
+            self.log_x += x.tolist()
+            self.log_s += start[busy].tolist()
+            self.log_e += end[busy].tolist()
+            np.maximum.at(self.xlast, x, end[busy])
+        for ids in reads:
+            np.maximum.at(self.readers, ids, end)
+        for ids in writes:
+            self.full[ids], self.parts[ids], self.readers[ids] = end, self.t0, self.t0
+        for ids in parts:
+            np.maximum.at(self.parts, ids, end)
+        if len(end):
+            self.end = max(self.end, float(end.max()))

@@ -1,0 +1,260 @@
+"""The units of one ``mmv`` (or ``write`` from a buffer) placed as a batch: what ``Timing._instr`` does
+unit by unit, with the same result.
+
+The units are the copies of the matrix (shard ``s``, replica ``r``: copy ``s * replicas + r``, the order
+``Layout.units`` gives). A unit reads its copy and the pieces of the source that hold its shard's
+samples, writes (``write``) its copy or fills (``mmv``) its part of the destination's piece, and holds
+its copy's crossbars alone. What couples the units is only the implicit moves: a source piece not yet
+on the unit's tile is moved there first (``Places.before``: once per piece and tile, so the first unit
+of each (piece, samples, tile) decides), and an ``mmv`` whose copy is away from its destination piece's
+home sends its part home (``Places.after``). So:
+
+1. the moves are decided once per distinct (piece, samples, tile), in unit order;
+2. the units with a move are placed one by one in unit order, each with its moves, exactly as
+   ``Timing._instr`` does (their moves share wires);
+3. every other unit holds only its crossbars and names that no unit of the batch writes in full, so
+   its start is the later of its data's ready time and the arrival of its pieces on its tile (the
+   last move there before it, or what was there before the instruction) — computed for all of them at
+   once — unless its crossbars are still busy then (placed one by one, as step 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lergan_cc.fsm.copies import replica_rects
+from lergan_cc.fsm.program import Instr
+from lergan_cc.fsm.values import Prog, Ref, Win
+from lergan_cc.shards import shard_ranges
+from lergan_cc.sim import timing as event
+from lergan_cc.sim.layout import Unit
+from lergan_cc.sim.places import Move
+from lergan_cc.sim.timing_fast import SLOTS, TASK, FastTiming
+from lergan_cc.targets.geometry import HOST
+
+
+@dataclass
+class Batch:
+    """The units of one instruction as arrays, with what each unit reads."""
+
+    shard: np.ndarray
+    replica: np.ndarray  # the unit's share of the loop nest (mmv), else 0
+    copy: np.ndarray
+    shards: list[tuple[int, int]]  # (first sample, samples) per shard
+    parts: list  # the replicas' loop nests (mmv), else [None]
+
+    def __len__(self) -> int:
+        return len(self.copy)
+
+    def unit(self, i: int) -> Unit:
+        s = int(self.shard[i])
+        return Unit(s, *self.shards[s], int(self.copy[i]), self.parts[int(self.replica[i])])
+
+
+def batch_of(tm: FastTiming, ins: Instr) -> Batch | None:
+    """The units of ``ins`` as a batch, when it is an ``mmv`` or a ``write`` from a buffer whose sources
+    and destination are distinct buffers; else ``None``."""
+    o = ins.operands
+    src = o.get("src")
+    if not isinstance(src, Ref) or src.kind != "buf":
+        return None
+    c = tm.layout.copies[_name(o["mat"])]
+    shards = shard_ranges(tm.layout.batch, c.shards)
+    if ins.op == "mmv":
+        dst = o["dst"]
+        if not isinstance(dst, Ref) or dst.kind != "buf" or dst.name == src.name:
+            return None
+        ranges: list[Prog] = list(o["rect"])  # type: ignore[arg-type]
+        wins: list[Win] = list(o["win"])  # type: ignore[arg-type]
+        parts = replica_rects(ranges, wins, c.replicas)
+        shard = np.repeat(np.arange(c.shards), len(parts))
+        replica = np.tile(np.arange(len(parts)), c.shards)
+        return Batch(shard, replica, shard * c.replicas + replica, shards, list(parts))
+    if ins.op == "write":
+        copy = np.arange(c.count)
+        return Batch(copy // c.replicas, np.zeros(c.count, dtype=np.int64), copy, shards, [None])
+    return None
+
+
+def place_batch(tm: FastTiming, ins: Instr, b: Batch, base: int, group: int) -> None:
+    o, layout, names, places, lanes, rows = ins.operands, tm.layout, tm.names, tm.places, tm.lanes, tm.rows
+    mat, src = _name(o["mat"]), o["src"]
+    assert isinstance(src, Ref)
+    mmv = ins.op == "mmv"
+    op, label = rows.ops(ins.op), rows.labels(event._label(ins))
+    xbar = names.mat[mat] + b.copy
+    tiles = tm_tiles(tm, mat)
+    site = [tiles[c] for c in b.copy.tolist()]
+
+    # costs per distinct (replica share, samples): the cost functions' own values
+    cost_ids, ns = np.empty(len(b), dtype=np.int64), np.empty(len(b))
+    out_bytes: dict[tuple[int, int], int] = {}
+    key = b.replica * (layout.batch + 1) + np.array([n for _, n in b.shards])[b.shard]
+    for k in np.unique(key).tolist():
+        i = int(np.flatnonzero(key == k)[0])
+        unit = b.unit(i)
+        c = tm.cost(ins, unit)
+        cost_ids[key == k], ns[key == k] = rows.cost_id(c), c.ns
+        if mmv:
+            out_bytes[(int(b.replica[i]), unit.count)] = places._mmv_out_bytes(ins, unit)
+
+    # what each shard reads (Places.pieces_read) and, for an mmv, where its result piece lives
+    reads = [places.pieces_read(ins, src, Unit(s, lo, n)) for s, (lo, n) in enumerate(b.shards)]
+    width = max(len(r) for r in reads)
+    piece = np.array([[names.piece(src.name, p) for p, _, _ in r] + [names.piece(src.name, r[0][0])] * (width - len(r))
+                      for r in reads])[b.shard]  # units x width, padded with the first piece
+    dst_piece = home = None
+    if mmv:
+        dst = _name(o["dst"])
+        dst_piece = np.array([names.piece(dst, s) for s in range(len(b.shards))])[b.shard]
+        home = [places.home_of(dst, s) for s in range(len(b.shards))]
+
+    moves = _decide_moves(tm, ins, b, reads, site)
+    away = [i for i in range(len(b)) if home[int(b.shard[i])] != site[i]] if mmv else []
+    linked = sorted(set(moves) | set(away))
+
+    # pieces' arrival on the free units' tiles before the instruction (the linked units change it)
+    tile_ids = {t: i for i, t in enumerate(dict.fromkeys(site))}
+    site_code = np.array([tile_ids[t] for t in site], dtype=np.int64)
+    before = _arrivals(tm, piece, site_code, list(tile_ids))
+
+    events: list[tuple[int, int, int, float]] = []  # (piece, tile code, unit, when it arrived)
+    is_away = set(away)
+    for i in linked:
+        s = int(b.shard[i])
+        ukey = base + SLOTS * i
+        after = max([tm._arrived(int(xbar[i]), site[i])] + [tm._arrived(int(p), site[i]) for p in piece[i, :len(reads[s])]])
+        for j, mv in enumerate(moves.get(i, [])):
+            end = tm.place_move(mv, ukey + j, group, True, 0.0)
+            events.append((names.by_piece[mv.label], tile_ids[mv.dst], i, end))
+            after = max(after, end)
+        x = int(xbar[i])
+        unit_reads = ([x] if mmv else []) + [int(p) for p in piece[i, :len(reads[s])]]
+        writes = [] if mmv else [x]
+        parts = [int(dst_piece[i])] if mmv else []  # type: ignore[index]
+        start, end = lanes.place(float(ns[i]), (), (x,), unit_reads, writes, parts, after)
+        for n in writes:
+            tm.arrival.pop(n, None)
+        rows.add(ukey + TASK, group, op, start, end, int(cost_ids[i]), x, x, label)
+        if i in is_away:
+            dst_label = layout.piece_name(dst, s)
+            cost = tm.move_cost(site[i], home[s], out_bytes[(int(b.replica[i]), b.shards[s][1])], False)  # type: ignore[index]
+            tm.place_move(Move(dst_label, cost, site[i], home[s]), ukey + TASK + 1, group, False, end)  # type: ignore[index]
+
+    if mmv:  # Places.after: the result pieces are at home now
+        for s in range(len(b.shards)):
+            piece_label = layout.piece_name(dst, s)
+            places.loc[piece_label] = {home[s]}  # type: ignore[index]
+            places.part.pop(piece_label, None)
+
+    free = np.ones(len(b), dtype=bool)
+    free[linked] = False
+    _place_free(tm, b, np.flatnonzero(free), before, events, piece, site_code, xbar, ns, cost_ids, dst_piece, mmv,
+                base, group, op, label)
+
+
+def _decide_moves(tm: FastTiming, ins: Instr, b: Batch, reads: list[list[tuple[int, int, int]]],
+                  site: list[str]) -> dict[int, list[Move]]:
+    """``Places.before`` for every unit: only the first unit of each (shard's piece, tile) can need a move."""
+    places, layout, ctx = tm.places, tm.layout, tm.ctx
+    src = ins.operands["src"]
+    assert isinstance(src, Ref)
+    shard_mode = layout.pieces(src.name) > 1
+    tile_ids = {t: i for i, t in enumerate(dict.fromkeys(site))}
+    code = np.array([tile_ids[t] for t in site], dtype=np.int64) * len(b.shards) + b.shard
+    out: dict[int, list[Move]] = {}
+    _, first = np.unique(code, return_index=True)
+    for i in np.sort(first).tolist():
+        here = site[i]
+        for p, lo, n in reads[int(b.shard[i])]:
+            held = places.where(src.name, p)
+            label = layout.piece_name(src.name, p)
+            if here in held or (here, lo, n) in places.part.get(label, ()):
+                continue
+            origin = min(held)
+            cost = tm.move_cost(origin, here, ctx.nbytes(src, n), shard_mode)
+            out.setdefault(i, []).append(Move(label, cost, origin, here))
+            whole = n == layout.ranges(src.name)[p][1] or layout.is_grad(src.name)
+            if here != HOST and whole:
+                places.loc[label] = held | {here}
+            elif here != HOST:
+                places.part.setdefault(label, set()).add((here, lo, n))
+    return out
+
+
+def _arrivals(tm: FastTiming, piece: np.ndarray, site_code: np.ndarray, tiles: list[str]) -> np.ndarray:
+    """``arrival[piece][tile]`` (0.0 when none) for every unit and piece it reads, as things are now."""
+    out = np.zeros(piece.shape)
+    pairs, inverse = np.unique(np.stack([piece, np.broadcast_to(site_code[:, None], piece.shape)]).reshape(2, -1),
+                               axis=1, return_inverse=True)
+    values = np.array([tm._arrived(p, tiles[t]) for p, t in pairs.T.tolist()])
+    out.ravel()[:] = values[inverse.ravel()]
+    return out
+
+
+def _latest(events: list[tuple[int, int, int, float]], piece: np.ndarray, site_code: np.ndarray, units: np.ndarray,
+            before: np.ndarray) -> np.ndarray:
+    """Per unit in ``units`` and piece it reads: the arrival on its tile after the moves of the earlier units
+    of the batch (``events``), else ``before``."""
+    if not events:
+        return before
+    ev = np.array(events)
+    tiles = int(max(site_code.max(), ev[:, 1].max())) + 1
+    q_code = (piece * tiles + site_code[:, None]).ravel()
+    q_unit = np.repeat(units, piece.shape[1])
+    e_code = ev[:, 0].astype(np.int64) * tiles + ev[:, 1].astype(np.int64)
+    codes = np.concatenate([e_code, q_code])
+    order = np.lexsort((np.concatenate([ev[:, 2].astype(np.int64), q_unit]), codes))
+    is_event = order < len(ev)
+    last = np.maximum.accumulate(np.where(is_event, np.arange(len(order)), -1))
+    found = (last >= 0) & (codes[order[np.maximum(last, 0)]] == codes[order])
+    value = np.where(found, ev[order[np.maximum(last, 0)] % len(ev), 3] if len(ev) else 0.0, np.nan)
+    q_value = np.empty(len(order))
+    q_value[order] = value
+    got = q_value[len(ev):].reshape(piece.shape)
+    return np.where(np.isnan(got), before, got)
+
+
+def _place_free(tm: FastTiming, b: Batch, free: np.ndarray, before: np.ndarray, events: list, piece: np.ndarray,
+                site_code: np.ndarray, xbar: np.ndarray, ns: np.ndarray, cost_ids: np.ndarray,
+                dst_piece: np.ndarray | None, mmv: bool, base: int, group: int, op: int, label: int) -> None:
+    """The units without moves: all at once (step 3 of the module docstring)."""
+    if not len(free):
+        return
+    lanes, rows = tm.lanes, tm.rows
+    arrived = _latest(events, piece[free], site_code[free], free, before[free])
+    after = np.maximum(arrived.max(axis=1), 0.0)
+    x = xbar[free]
+    reads = ([x] if mmv else []) + [piece[free, j] for j in range(piece.shape[1])]
+    writes = [] if mmv else [x]
+    parts = [dst_piece[free]] if mmv else []  # type: ignore[index]
+    t = lanes.ready_many(reads, writes, parts, after)
+    ok = lanes.free_at(t, ns[free], x)
+    start = t[ok]
+    end = start + ns[free][ok]
+    lanes.commit_many(start, end, ns[free][ok], x[ok], [r[ok] for r in reads], [w[ok] for w in writes],
+                      [p[ok] for p in parts])
+    rows.add_many(key=base + SLOTS * free[ok] + TASK, group=group, op=op, start=start, end=end, cost=cost_ids[free][ok],
+                  res=x[ok], mat=x[ok], label=label)
+    for k in np.flatnonzero(~ok).tolist():  # a crossbar still busy: its timeline decides
+        i = int(free[k])
+        w = [int(x[k])] if not mmv else []
+        s, e = lanes.place(float(ns[i]), (), (int(x[k]),), [int(r[k]) for r in reads], w,
+                           [int(p[k]) for p in parts], float(after[k]))
+        rows.add(base + SLOTS * i + TASK, group, op, s, e, int(cost_ids[i]), int(x[k]), int(x[k]), label)
+
+
+def tm_tiles(tm: FastTiming, mat: str) -> list[str]:
+    """Every copy's tile (cached per matrix)."""
+    cache = tm.__dict__.setdefault("_tiles", {})
+    tiles = cache.get(mat)
+    if tiles is None:
+        tiles = cache[mat] = [tm.layout.copy_tile(mat, i) for i in range(tm.layout.copies[mat].count)]
+    return tiles
+
+
+def _name(v: object) -> str:
+    assert isinstance(v, Ref)
+    return v.name
