@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lergan_cc.sim.schedule import Timeline
+from lergan_cc.sim.schedule import EPS, Timeline
 
 
 class Lanes:
@@ -36,6 +36,7 @@ class Lanes:
             a.fill(t0)
         self.xlast.fill(-np.inf)
         self.wires: dict[int, Timeline] = {}
+        self.lines: dict[tuple[int, ...], list[Timeline]] = {}
         self.log_x: list[int] = []
         self.log_s: list[float] = []
         self.log_e: list[float] = []
@@ -52,30 +53,27 @@ class Lanes:
             t = max(t, full.item(n), rd.item(n))
         return t
 
+    def lines_of(self, wires: tuple[int, ...]) -> list[Timeline]:
+        """The timelines of ``wires`` (made empty on first use in the state; cached per tuple)."""
+        lines = self.lines.get(wires)
+        if lines is None:
+            lines = self.lines[wires] = [self.wires.get(w) or self.wires.setdefault(w, Timeline()) for w in wires]
+        return lines
+
     def slot(self, t: float, ns: float, wires: tuple[int, ...], xbars: tuple[int, ...]) -> float:
         if ns <= 0:
             return t
-        lines = [line for w in wires if (line := self.wires.get(w)) is not None and line.ends[-1] > t]
+        lines = [line for line in self.lines_of(wires) if line.ends and line.ends[-1] > t]
         lines += [self.xline(x) for x in xbars if self.xlast.item(x) > t]
-        moved = bool(lines)
-        while moved:
-            moved = False
-            for line in lines:
-                end = line.conflict(t, ns)
-                if end is not None:
-                    t, moved = end, True
-        return t
+        return fit(t, ns, lines) if lines else t
 
     def place(self, ns: float, wires: tuple[int, ...], xbars: tuple[int, ...], reads: list[int], writes: list[int],
               parts: list[int], after: float = 0.0) -> tuple[float, float]:
         start = self.slot(max(after, self.ready(reads, writes, parts)), ns, wires, xbars)
         end = start + ns
         if ns > 0:
-            for w in wires:
-                line = self.wires.get(w)
-                if line is None:
-                    line = self.wires[w] = Timeline()
-                line.hold(start, end)
+            for line in self.lines_of(wires):
+                hold(line, start, end)
             for x in xbars:
                 self.log_x.append(x)
                 self.log_s.append(start)
@@ -139,3 +137,51 @@ class Lanes:
             np.maximum.at(self.parts, ids, end)
         if len(end):
             self.end = max(self.end, float(end.max()))
+
+    # ---- tasks in sequence whose data do not depend on each other --------------------------------------
+    def chain(self, ready: list[float], ns: list[float], wires: list[tuple[int, ...]]) -> list[float]:
+        """Place tasks one after another on their wires only (their data and their crossbars are the caller's:
+        ``ready`` already holds both); the starts."""
+        starts = []
+        lines_of = self.lines_of
+        for t, d, w in zip(ready, ns, wires, strict=True):
+            if d > 0:
+                lines = lines_of(w)
+                busy = [line for line in lines if line.ends and line.ends[-1] > t]
+                if busy:
+                    t = fit(t, d, busy)
+                end = t + d
+                for line in lines:
+                    hold(line, t, end)
+            starts.append(t)
+        return starts
+
+
+def fit(t: float, ns: float, lines: list[Timeline]) -> float:
+    """The earliest start >= ``t`` at which no interval of ``lines`` overlaps ``[start, start + ns)``
+    (``Scheduler.slot``: a fixed point, the same whatever the order of the lines)."""
+    moved = True
+    while moved:
+        moved = False
+        for line in lines:
+            end = line.conflict(t, ns)
+            if end is not None:
+                t, moved = end, True
+    return t
+
+
+def hold(line: Timeline, t: float, end: float) -> None:
+    """``Timeline.hold``, with the common case (after every interval) done without a search."""
+    starts, ends = line.starts, line.ends
+    if not starts:
+        starts.append(t)
+        ends.append(end)
+    elif t >= starts[-1]:  # bisect_right would give len(starts): merge with the last interval or append
+        if ends[-1] >= t - EPS:
+            if end > ends[-1]:
+                ends[-1] = end
+        else:
+            starts.append(t)
+            ends.append(end)
+    else:
+        line.hold(t, end)

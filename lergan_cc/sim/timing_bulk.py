@@ -31,7 +31,8 @@ from lergan_cc.shards import shard_ranges
 from lergan_cc.sim import timing as event
 from lergan_cc.sim.layout import Unit
 from lergan_cc.sim.places import Move
-from lergan_cc.sim.timing_fast import SLOTS, TASK, FastTiming
+from lergan_cc.sim.rows import Interner
+from lergan_cc.sim.timing_fast import FastTiming
 from lergan_cc.targets.geometry import HOST
 
 
@@ -78,7 +79,7 @@ def batch_of(tm: FastTiming, ins: Instr) -> Batch | None:
     return None
 
 
-def place_batch(tm: FastTiming, ins: Instr, b: Batch, base: int, group: int) -> None:
+def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
     o, layout, names, places, lanes, rows = ins.operands, tm.layout, tm.names, tm.places, tm.lanes, tm.rows
     mat, src = _name(o["mat"]), o["src"]
     assert isinstance(src, Ref)
@@ -88,17 +89,19 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, base: int, group: int) -> 
     tiles = tm_tiles(tm, mat)
     site = [tiles[c] for c in b.copy.tolist()]
 
-    # costs per distinct (replica share, samples): the cost functions' own values
+    # costs per distinct (shape of the replica's share of the loop nest, samples): the cost functions' values
+    shape = Interner()
+    shape_of = np.array([shape(tuple(p.count for p in part.ranges) if part is not None else ()) for part in b.parts])
+    key = shape_of[b.replica] * (layout.batch + 1) + np.array([n for _, n in b.shards])[b.shard]
     cost_ids, ns = np.empty(len(b), dtype=np.int64), np.empty(len(b))
-    out_bytes: dict[tuple[int, int], int] = {}
-    key = b.replica * (layout.batch + 1) + np.array([n for _, n in b.shards])[b.shard]
+    out_bytes: dict[int, int] = {}  # key -> bytes of the unit's result
     for k in np.unique(key).tolist():
-        i = int(np.flatnonzero(key == k)[0])
-        unit = b.unit(i)
+        same = key == k
+        unit = b.unit(int(np.argmax(same)))
         c = tm.cost(ins, unit)
-        cost_ids[key == k], ns[key == k] = rows.cost_id(c), c.ns
+        cost_ids[same], ns[same] = rows.cost_id(c), c.ns
         if mmv:
-            out_bytes[(int(b.replica[i]), unit.count)] = places._mmv_out_bytes(ins, unit)
+            out_bytes[k] = places._mmv_out_bytes(ins, unit)
 
     # what each shard reads (Places.pieces_read) and, for an mmv, where its result piece lives
     reads = [places.pieces_read(ins, src, Unit(s, lo, n)) for s, (lo, n) in enumerate(b.shards)]
@@ -111,6 +114,9 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, base: int, group: int) -> 
         dst_piece = np.array([names.piece(dst, s) for s in range(len(b.shards))])[b.shard]
         home = [places.home_of(dst, s) for s in range(len(b.shards))]
 
+    # a unit's rows: its moves (at most one per piece it reads), its task, its result's move home
+    stride = width + 2
+    base, tm.seq = tm.seq, tm.seq + stride * len(b)
     moves = _decide_moves(tm, ins, b, reads, site)
     away = [i for i in range(len(b)) if home[int(b.shard[i])] != site[i]] if mmv else []
     linked = sorted(set(moves) | set(away))
@@ -124,7 +130,7 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, base: int, group: int) -> 
     is_away = set(away)
     for i in linked:
         s = int(b.shard[i])
-        ukey = base + SLOTS * i
+        ukey = base + stride * i
         after = max([tm._arrived(int(xbar[i]), site[i])] + [tm._arrived(int(p), site[i]) for p in piece[i, :len(reads[s])]])
         for j, mv in enumerate(moves.get(i, [])):
             end = tm.place_move(mv, ukey + j, group, True, 0.0)
@@ -137,11 +143,11 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, base: int, group: int) -> 
         start, end = lanes.place(float(ns[i]), (), (x,), unit_reads, writes, parts, after)
         for n in writes:
             tm.arrival.pop(n, None)
-        rows.add(ukey + TASK, group, op, start, end, int(cost_ids[i]), x, x, label)
+        rows.add(ukey + width, group, op, start, end, int(cost_ids[i]), x, x, label)
         if i in is_away:
             dst_label = layout.piece_name(dst, s)
-            cost = tm.move_cost(site[i], home[s], out_bytes[(int(b.replica[i]), b.shards[s][1])], False)  # type: ignore[index]
-            tm.place_move(Move(dst_label, cost, site[i], home[s]), ukey + TASK + 1, group, False, end)  # type: ignore[index]
+            cost = tm.move_cost(site[i], home[s], out_bytes[int(key[i])], False)  # type: ignore[index]
+            tm.place_move(Move(dst_label, cost, site[i], home[s]), ukey + width + 1, group, False, end)  # type: ignore[index]
 
     if mmv:  # Places.after: the result pieces are at home now
         for s in range(len(b.shards)):
@@ -152,7 +158,7 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, base: int, group: int) -> 
     free = np.ones(len(b), dtype=bool)
     free[linked] = False
     _place_free(tm, b, np.flatnonzero(free), before, events, piece, site_code, xbar, ns, cost_ids, dst_piece, mmv,
-                base, group, op, label)
+                base + width + stride * np.flatnonzero(free), group, op, label)
 
 
 def _decide_moves(tm: FastTiming, ins: Instr, b: Batch, reads: list[list[tuple[int, int, int]]],
@@ -219,7 +225,7 @@ def _latest(events: list[tuple[int, int, int, float]], piece: np.ndarray, site_c
 
 def _place_free(tm: FastTiming, b: Batch, free: np.ndarray, before: np.ndarray, events: list, piece: np.ndarray,
                 site_code: np.ndarray, xbar: np.ndarray, ns: np.ndarray, cost_ids: np.ndarray,
-                dst_piece: np.ndarray | None, mmv: bool, base: int, group: int, op: int, label: int) -> None:
+                dst_piece: np.ndarray | None, mmv: bool, keys: np.ndarray, group: int, op: int, label: int) -> None:
     """The units without moves: all at once (step 3 of the module docstring)."""
     if not len(free):
         return
@@ -236,14 +242,14 @@ def _place_free(tm: FastTiming, b: Batch, free: np.ndarray, before: np.ndarray, 
     end = start + ns[free][ok]
     lanes.commit_many(start, end, ns[free][ok], x[ok], [r[ok] for r in reads], [w[ok] for w in writes],
                       [p[ok] for p in parts])
-    rows.add_many(key=base + SLOTS * free[ok] + TASK, group=group, op=op, start=start, end=end, cost=cost_ids[free][ok],
+    rows.add_many(key=keys[ok], group=group, op=op, start=start, end=end, cost=cost_ids[free][ok],
                   res=x[ok], mat=x[ok], label=label)
     for k in np.flatnonzero(~ok).tolist():  # a crossbar still busy: its timeline decides
         i = int(free[k])
         w = [int(x[k])] if not mmv else []
         s, e = lanes.place(float(ns[i]), (), (int(x[k]),), [int(r[k]) for r in reads], w,
                            [int(p[k]) for p in parts], float(after[k]))
-        rows.add(base + SLOTS * i + TASK, group, op, s, e, int(cost_ids[i]), int(x[k]), int(x[k]), label)
+        rows.add(int(keys[k]), group, op, s, e, int(cost_ids[i]), int(x[k]), int(x[k]), label)
 
 
 def tm_tiles(tm: FastTiming, mat: str) -> list[str]:

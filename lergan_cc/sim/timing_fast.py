@@ -35,8 +35,6 @@ from lergan_cc.sim.reduce import reduce_tasks, sync_tasks
 from lergan_cc.sim.rows import Interner, Rows
 from lergan_cc.sim.wires import shortest, transfer
 
-SLOTS = 64  # rows of one unit: its moves before (0..31), its task (32), its moves after (33..63)
-TASK = 32
 BULK_MIN = 8  # units from which an mmv or a write from a buffer is placed as a batch
 
 
@@ -160,6 +158,7 @@ class FastTiming:
     # ---- one state -------------------------------------------------------------------------------
     def visit(self, state: State) -> None:
         from lergan_cc.sim.timing_bulk import batch_of, place_batch
+        from lergan_cc.sim.timing_writes import place_fanout, place_param_writes
 
         self.visits += 1
         self.now = self._reconfigure(state)
@@ -179,20 +178,17 @@ class FastTiming:
                 self._tasks(reduce_tasks(ins, self.ctx, self.places), group)
                 continue
             if event._multicast(ins, self.ctx):
-                self._fanout(ins, group)
+                place_fanout(self, ins, group)
                 continue
             batch = batch_of(self, ins) if ins.op in ("mmv", "write") else None
-            if batch is not None and len(batch) >= BULK_MIN:
-                base = self.seq
-                self.seq += SLOTS * len(batch)
-                place_batch(self, ins, batch, base, group)
+            if ins.op == "write" and batch is None and self.layout.copies[_ref(ins.operands["mat"]).name].count >= BULK_MIN:
+                place_param_writes(self, ins, group)
+            elif batch is not None and len(batch) >= BULK_MIN:
+                place_batch(self, ins, batch, group)
             else:
-                units = self.layout.units(ins)
-                base = self.seq
-                self.seq += SLOTS * len(units)
                 op, label = self.rows.ops(ins.op), self.rows.labels(event._label(ins))
-                for i, unit in enumerate(units):
-                    self._instr(ins, unit, base + SLOTS * i, group, op, label)
+                for unit in self.layout.units(ins):
+                    self._instr(ins, unit, group, op, label)
             if ins.op in ("bn", "bn_grad") and str(ins.operands.get("sync", "")) == "global":
                 self._tasks(sync_tasks(ins, self.ctx, self.places), group)
         self.rows.state(state.name, self.now, self.lanes.end)
@@ -226,14 +222,14 @@ class FastTiming:
                  rows.labels(f"move %{mv.label}"))
         return end
 
-    def _instr(self, ins: Instr, unit: Unit, key: int, group: int, op: int, label: int) -> None:
+    def _instr(self, ins: Instr, unit: Unit, group: int, op: int, label: int) -> None:
         """``Timing._instr`` for one unit."""
         places, lanes, rows = self.places, self.lanes, self.rows
         site = places.site(ins, unit)
         reads = self._ids(ins, unit, READS, read=True)
         after = max((self._arrived(n, site) for n in reads), default=0.0)
-        for i, mv in enumerate(places.before(ins, site, unit)):
-            after = max(after, self.place_move(mv, key + i, group, True, 0.0))
+        for mv in places.before(ins, site, unit):
+            after = max(after, self.place_move(mv, self._next(), group, True, 0.0))
         if ins.op in ("setmode", "setswitch"):
             cost = self._config_instr(ins)
         else:
@@ -257,33 +253,9 @@ class FastTiming:
             name = self.names.piece(_ref(ins.operands["dst"]).name, unit.piece)
             self.arrival.setdefault(name, {})[site] = end
         mat = self.names.copy(_ref(ins.operands["mat"]).name, unit.copy or 0) if ins.op in ("mmv", "write") else -1
-        rows.add(key + TASK, group, op, start, end, rows.cost_id(cost), self.res_code(resources), mat, label)
-        for i, mv in enumerate(places.after(ins, site, unit)):
-            self.place_move(mv, key + TASK + 1 + i, group, False, end)
-
-    def _fanout(self, ins: Instr, group: int) -> None:
-        """``Timing._fanout``: per bank and replica, one task writes every copy while one stream feeds them."""
-        layout, mat = self.layout, _ref(ins.operands["mat"]).name
-        copies = layout.copies[mat]
-        groups: dict[tuple[str, int], list[Unit]] = {}
-        for unit in layout.units(ins):
-            tile = layout.copy_tile(mat, unit.copy or 0)
-            groups.setdefault((tile.split(".")[0], (unit.copy or 0) % copies.replicas), []).append(unit)
-        op, label = self.rows.ops("write"), self.rows.labels(event._label(ins))
-        reads = [self.names.param[_ref(ins.operands["src"]).name]]
-        for units in groups.values():
-            tiles = [layout.copy_tile(mat, u.copy or 0) for u in units]
-            base = [self.cost(ins, u) for u in units]
-            stream = self.places.fanned(ins, tiles)
-            cells = Cost()
-            for c in base:
-                cells = cells.add(Cost(0.0, c.energy, c.resources, crossbars=c.crossbars))
-            cost = event._merge(Cost(max(c.ns for c in base), cells.energy, cells.resources), stream, overlap=True)
-            names = [self.xbar(mat, u.copy or 0) for u in units]
-            wires, xbars = self.split(cost.resources)
-            start, end = self.lanes.place(cost.ns, wires, xbars, reads, names, [])
-            self.rows.add(self._next(), group, op, start, end, self.rows.cost_id(cost), self.res_code(cost.resources),
-                          -1, label)
+        rows.add(self._next(), group, op, start, end, rows.cost_id(cost), self.res_code(resources), mat, label)
+        for mv in places.after(ins, site, unit):
+            self.place_move(mv, self._next(), group, False, end)
 
     def _tasks(self, tasks: list[tuple[str, Cost, list[str], list[str]]], group: int) -> None:
         for label, cost, reads, parts in tasks:

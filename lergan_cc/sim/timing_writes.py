@@ -1,0 +1,148 @@
+"""Programming crossbars from the host, for the fast timing path: what ``Timing._instr`` (a ``write`` from a
+param, copy by copy) and ``Timing._fanout`` (a multicast to sample-parallel copies, per bank and replica)
+do, with every cost computed once per distinct key instead of once per copy.
+
+The tasks still go one by one through the list scheduler — the weights of all copies stream over the
+same wires, so each task's place depends on the ones before it — but a task is a few lookups: its
+copy's crossbars, the route's cached cost and resources, the merged cost of the copy's cells and the
+stream (the same cost objects, so the same floats, as the event-by-event model builds per copy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lergan_cc.fsm.program import Instr
+from lergan_cc.fsm.values import Ref
+from lergan_cc.sim import timing as event
+from lergan_cc.sim.costs import Cost
+from lergan_cc.sim.layout import Unit
+from lergan_cc.sim.places import bank_of_tile
+from lergan_cc.sim.timing_bulk import tm_tiles
+from lergan_cc.sim.timing_fast import FastTiming
+from lergan_cc.sim.wires import multicast, shortest, transfer
+from lergan_cc.targets.geometry import HOST
+
+
+def _weight_bytes(tm: FastTiming, mat: str) -> int:
+    g, rows, cols = tm.ctx.matrices[mat].shape
+    return g * rows * cols * tm.hw.precision.weight_bits // 8
+
+
+def _cached(tm: FastTiming, key: tuple, make: object) -> Cost:
+    """A cost made once per key (keys hold ids of cached costs only: those stay alive)."""
+    cache = tm.__dict__.setdefault("_write_costs", {})
+    c = cache.get(key)
+    if c is None:
+        c = cache[key] = make()  # type: ignore[operator]
+    return c
+
+
+def place_param_writes(tm: FastTiming, ins: Instr, group: int) -> None:
+    """A ``write`` of a param's weights into every copy of a matrix, one stream per copy (``Places._weights``:
+    over the bus the first time the param reaches a bank in this state, else from the bank's port)."""
+    o, layout, places, rows = ins.operands, tm.layout, tm.places, tm.rows
+    mat, param = _name(o["mat"]), _name(o["src"])
+    tiles = tm_tiles(tm, mat)
+    base = tm.cost(ins, Unit(0, 0, layout.batch, 0))
+    nbytes = _weight_bytes(tm, mat)
+    multicast_ok = str(o.get("fanout", "multicast")) == "multicast"
+    costs, wires, res = [], [], []
+    first = tm.names.mat[mat]
+    for i, site in enumerate(tiles):
+        bank = bank_of_tile(site)
+        if (param, bank) in places.programmed and multicast_ok:
+            port = f"{bank}.L0.n0"
+            carried = _cached(tm, ("port", port, site, nbytes),
+                              lambda: transfer(tm.topo, shortest(tm.topo, port, site, "Smode"), nbytes))
+        else:
+            places.programmed.add((param, bank))
+            carried = tm.move_cost(HOST, site, nbytes, False)
+        costs.append(_cached(tm, ("merged", id(base), id(carried)), lambda: event._merge(base, carried, overlap=True)))
+        w = tm.split(carried.resources)[0]
+        wires.append(w)
+        res.append(rows.res_code((first + i, *w)))
+    members = np.arange(len(tiles))
+    _place_writes(tm, ins, group, param, mat, members, members, costs, wires, res, first + members)
+
+
+def place_fanout(tm: FastTiming, ins: Instr, group: int) -> None:
+    """``Timing._fanout``: per bank and replica (in order of the first copy), one task writes the copies."""
+    o, layout, rows = ins.operands, tm.layout, tm.rows
+    mat, param = _name(o["mat"]), _name(o["src"])
+    copies = layout.copies[mat]
+    tiles = tm_tiles(tm, mat)
+    bank_ids: dict[str, int] = {}
+    bank = np.array([bank_ids.setdefault(b, len(bank_ids)) for b, _ in copies.places], dtype=np.int64)
+    code = bank * copies.replicas + np.arange(copies.count) % copies.replicas
+    order = np.argsort(code, kind="stable")
+    cuts = np.flatnonzero(np.diff(code[order])) + 1
+    groups = sorted(np.split(order, cuts), key=lambda g: int(g[0]))
+    base = tm.cost(ins, Unit(0, 0, layout.batch, 0))
+    nbytes = _weight_bytes(tm, mat)
+    first = tm.names.mat[mat]
+    costs, wires, res = [], [], []
+    for members in groups:
+        ids = (members + first).tolist()
+        stream = _stream(tm, param, [tiles[i] for i in members.tolist()], nbytes)
+        cells = _cached(tm, ("cells", id(base), len(ids)), lambda: _cells(base, len(ids)))
+        costs.append(_cached(tm, ("fanout", id(cells), id(stream)), lambda: event._merge(cells, stream, overlap=True)))
+        w = tm.split(stream.resources)[0]
+        wires.append(w)
+        res.append(rows.res_code((*ids, *w)))
+    member = np.concatenate(groups)
+    task = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    _place_writes(tm, ins, group, param, mat, member, task, costs, wires, res, np.full(len(groups), -1))
+
+
+def _place_writes(tm: FastTiming, ins: Instr, group: int, param: str, mat: str, member: np.ndarray, task: np.ndarray,
+                  costs: list[Cost], wires: list[tuple[int, ...]], res: list[int], mats: np.ndarray) -> None:
+    """Tasks that each write copies ``member[task == k]`` of ``mat`` from ``param`` over ``wires[k]``: in
+    program order through the scheduler, their data (the param, their copies) and crossbars looked at once."""
+    lanes, rows = tm.lanes, tm.rows
+    reads = tm.names.param[param]
+    x = tm.names.mat[mat] + member
+    ns = np.array([c.ns for c in costs])
+    firsts = np.flatnonzero(np.concatenate(([True], task[1:] != task[:-1])))
+    data = np.maximum.reduceat(lanes.ready_many([np.full(len(x), reads)], [x], [], np.zeros(len(x))), firsts)
+    label, op = rows.labels(event._label(ins)), rows.ops("write")
+    if not lanes.free_at(data[task], ns[task], x).all():  # a crossbar still busy: one by one, as the model does
+        for k in range(len(costs)):
+            ids = x[task == k].tolist()
+            start, end = lanes.place(costs[k].ns, wires[k], tuple(ids), [reads], ids, [])
+            rows.add(tm._next(), group, op, start, end, rows.cost_id(costs[k]), res[k], int(mats[k]), label)
+        return
+    start = np.array(lanes.chain(data.tolist(), ns.tolist(), wires))
+    end = start + ns
+    lanes.commit_many(start[task], end[task], ns[task], x, [np.full(len(x), reads)], [x], [])
+    keys = np.arange(tm.seq, tm.seq + len(costs))
+    tm.seq += len(costs)
+    rows.add_many(key=keys, group=group, op=op, start=start, end=end, cost=[rows.cost_id(c) for c in costs],
+                  res=res, mat=mats, label=label)
+
+
+def _cells(base: Cost, n: int) -> Cost:
+    """The cell writes of ``n`` copies, summed as ``Timing._fanout`` sums them (its ``ns``: one copy's)."""
+    cells = Cost()
+    for _ in range(n):
+        cells = cells.add(Cost(0.0, base.energy, (), crossbars=base.crossbars))
+    return Cost(base.ns, cells.energy, ())
+
+
+def _stream(tm: FastTiming, param: str, tiles: list[str], nbytes: int) -> Cost:
+    """``Places.fanned``: the bus once per bank and state, then down the bank's H-tree to every copy."""
+    places = tm.places
+    bank = bank_of_tile(tiles[0])
+    port = f"{bank}.L0.n0"
+    key = (param, bank)
+    bus = None if key in places.programmed else tm.move_cost(HOST, port, nbytes, False)
+    places.programmed.add(key)
+    distinct = tuple(dict.fromkeys(tiles))
+    tree = _cached(tm, ("multicast", port, distinct, nbytes),
+                   lambda: multicast(tm.topo, [shortest(tm.topo, port, t, "Smode") for t in distinct], nbytes))
+    return _cached(tm, ("stream", id(bus) if bus is not None else None, id(tree)), lambda: (bus or Cost()).add(tree))
+
+
+def _name(v: object) -> str:
+    assert isinstance(v, Ref)
+    return v.name
