@@ -1,7 +1,7 @@
 """The timing model on every benchmark x design point: program sizes, parse and model times, and (with
 ``--reference DIR``) whether every report equals, value for value, the one an earlier commit wrote.
 
-    python benchmarks/timing_all.py --out DIR [--reference REF] [--models a,b] [--configs x,y]
+    python benchmarks/timing_all.py --out DIR [--reference REF] [--models a,b] [--configs x,y] [--engine event]
 
 Compiles each model with each ``lergan-bench`` design point in process, writes ``DIR/<model>.<config>.fsm``
 (the program text, no sidecar) and ``DIR/<model>.<config>.json`` (the whole ``--report``), and prints one
@@ -47,7 +47,7 @@ def differences(a: Any, b: Any, where: str = "") -> list[str]:
     return [] if a == b and type(a) is type(b) else [f"{where}: {a!r} != {b!r}"]
 
 
-def run(model: str, config: str, out: Path, reuse: bool) -> dict[str, Any]:
+def run(model: str, config: str, out: Path, reuse: bool, engine: str = "fast") -> dict[str, Any]:
     from lergan_cc.fsm.asm import parse_fsm
 
     fsm = out / f"{model}.{config}.fsm"
@@ -62,7 +62,7 @@ def run(model: str, config: str, out: Path, reuse: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
     parsed = parse_fsm(text, str(fsm))
     t1 = time.perf_counter()
-    result = api.simulate(api.Program(parsed, text, {}, None, str(fsm)), timing_only=True)
+    result = api.simulate(api.Program(parsed, text, {}, None, str(fsm)), timing_only=True, timing_engine=engine)
     t2 = time.perf_counter()
     (out / f"{model}.{config}.json").write_text(json.dumps(result.report, indent=0) + "\n", encoding="utf-8")
     return {"bytes": len(text.encode()), "instructions": sum(len(s.body) for s in parsed.states),
@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models")
     ap.add_argument("--configs")
     ap.add_argument("--programs", action="store_true", help="reuse the programs in --out")
+    ap.add_argument("--engine", choices=("fast", "event"), default="fast", help="the timing model (event: the "
+                    "event-by-event definition)")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     models = split_names(args.models) or list(MODELS)
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'model':<16} {'config':<17} {'bytes':>9} {'instrs':>7} {'parse s':>8} {'model s':>8}  same")
     for model in models:
         for config in configs:
-            r = run(model, config, args.out, args.programs)
+            r = run(model, config, args.out, args.programs, args.engine)
             if "error" in r:
                 print(f"{model:<16} {config:<17} error: {r['error']}")
                 continue

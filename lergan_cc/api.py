@@ -155,10 +155,12 @@ def load_program(path: str | os.PathLike[str], *, tensors: bool = True) -> Progr
 def simulate(program: Program | str | os.PathLike[str], *, iterations: int = 1, timing_only: bool = False,
              inputs: Mapping[str, np.ndarray] | str | os.PathLike[str] | None = None, lr: float = 0.0002, seed: int = 0,
              g_loss: str = "saturating", precision: str = "float32", timing: bool = True, trace: bool = False,
-             progress: Callable[[str], None] | None = None) -> Result:
+             progress: Callable[[str], None] | None = None, timing_engine: str = "fast") -> Result:
     """Run a program: GAN training iterations or one inference. ``timing`` (default) also runs the time and
     energy model (``Result.report``); ``timing_only`` runs only that, reading no tensor. ``inputs``: arrays by
-    name, or the path of an ``.npz`` holding them (run-time inputs and weight overrides)."""
+    name, or the path of an ``.npz`` holding them (run-time inputs and weight overrides). ``timing_engine``:
+    ``fast`` (default) or ``event``, the event-by-event model that defines it (the same report, much slower on
+    programs with many copies)."""
     from lergan_cc.fsm.sidecar import read_npz
     from lergan_cc.sim.driver import SimOptions
     from lergan_cc.sim.driver import simulate as run
@@ -173,8 +175,10 @@ def simulate(program: Program | str | os.PathLike[str], *, iterations: int = 1, 
     source = os.fspath(inputs) if isinstance(inputs, (str, os.PathLike)) else "inputs"
     arrays = read_npz(source) if isinstance(inputs, (str, os.PathLike)) else dict(inputs or {})
     _check_sim_args(iterations, timing_only, precision, arrays)
+    if timing_engine not in ("fast", "event"):
+        raise LerganError(f"timing_engine '{timing_engine}': expected fast or event")
     opts = SimOptions(iterations, lr, g_loss, seed, timing=timing or trace or timing_only, timing_only=timing_only,
-                      trace=trace, precision=precision)
+                      trace=trace, precision=precision, timing_engine=timing_engine)
     params: dict[str, np.ndarray] = {}
     if not timing_only:
         params = check_params(program.fsm, dict(program.tensors), f"{where}.npz", where)

@@ -220,6 +220,9 @@ def _free(ins: Instr, ctx: Context, unit: Unit) -> Cost:
     return Cost()
 
 
+# opcode -> its cost function. A cost may depend on the unit's samples (``count``), its share of the loop nest
+# (``part``) and its copy (``copy``), not on which samples or piece it is: the fast timing path computes it once
+# per instruction and distinct (count, part, copy).
 COSTERS: dict[str, Callable[[Instr, Context, Unit], Cost]] = {
     "mmv": _mmv, "write": _write, **dict.fromkeys(PERIPHERAL, _peripheral),
     "host.loss": _host_loss, "host.loss_grad": _host_loss, "host.input": _host_update,

@@ -15,6 +15,8 @@ last interval ends.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 
 from lergan_cc.sim.schedule import EPS, Timeline
@@ -163,10 +165,16 @@ def fit(t: float, ns: float, lines: list[Timeline]) -> float:
     moved = True
     while moved:
         moved = False
-        for line in lines:
-            end = line.conflict(t, ns)
-            if end is not None:
-                t, moved = end, True
+        for line in lines:  # Timeline.conflict, inline; a line whose last interval ends by t cannot conflict
+            ends = line.ends
+            if ends[-1] <= t:
+                continue
+            starts = line.starts
+            i = bisect_right(starts, t) - 1
+            if i >= 0 and ends[i] > t:
+                t, moved = ends[i], True
+            elif i + 1 < len(starts) and starts[i + 1] < t + ns:
+                t, moved = ends[i + 1], True
     return t
 
 

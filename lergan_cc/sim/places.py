@@ -49,6 +49,9 @@ class Places:
         self.part: dict[str, set[tuple[str, int, int]]] = {}  # piece name -> (tile, first sample, samples) moved
         self.modes: dict[str, str] = {}
         self.programmed: set[tuple[str, ...]] = set()  # (param, bank) already brought over the bus in this state
+        self._moves: dict[tuple[str, str, int, str], Cost] = {}  # a move's cost, once per route and size
+        self._pieces: dict[tuple[str, int, int], list[tuple[int, int, int]]] = {}
+        self._routes: dict[tuple[tuple[str, str, tuple[str, ...]], int], Cost] = {}
 
     def enter(self, modes: dict[str, str]) -> None:
         self.modes, self.programmed = modes, set()
@@ -58,8 +61,15 @@ class Places:
         return "Cmode" if banks and all(self.modes.get(b) == "Cmode" for b in banks) else "Smode"
 
     def move(self, src: str, dst: str, nbytes: int, shard: bool = False) -> Cost:
-        mode = self.shard_mode(src, dst) if shard else self.mode(src, dst)
-        return transfer(self.topo, shortest(self.topo, src, dst, mode), nbytes)
+        """The cost of moving ``nbytes`` (the same object for the same move: costs are not modified)."""
+        return self._route(src, dst, nbytes, self.shard_mode(src, dst) if shard else self.mode(src, dst))
+
+    def _route(self, src: str, dst: str, nbytes: int, mode: str) -> Cost:
+        key = (src, dst, nbytes, mode)
+        cost = self._moves.get(key)
+        if cost is None:
+            cost = self._moves[key] = transfer(self.topo, shortest(self.topo, src, dst, mode), nbytes)
+        return cost
 
     def shard_mode(self, src: str, dst: str) -> str:
         """The routes of a shard's samples: Cmode (the 3DCU's vertical and horizontal wires) when both ends
@@ -100,8 +110,12 @@ class Places:
             return [(0, unit.lo, unit.count)]
         if self.layout.is_grad(name):
             return [(0 if ins.op.startswith("host.") else unit.piece, unit.lo, unit.count)]
-        mine = [(unit.lo, unit.count)]
-        return [(b, lo, n) for _, b, lo, n in overlaps(mine, self.layout.ranges(name))]
+        key = (name, unit.lo, unit.count)
+        out = self._pieces.get(key)
+        if out is None:
+            out = self._pieces[key] = [(b, lo, n) for _, b, lo, n in overlaps([(unit.lo, unit.count)],
+                                                                              self.layout.ranges(name))]
+        return out
 
     def before(self, ins: Instr, site: str | None, unit: Unit) -> list[Move]:
         """Operand moves to ``site`` (recorded as copies there when a whole piece moved)."""
@@ -131,8 +145,12 @@ class Places:
         op's result back to the tiles."""
         o = ins.operands
         if ins.op == "xfer" and "route" in o:
-            links = resolve(self.topo, str(o["from"]), str(o["to"]), tuple(str(k) for k in o["route"]))  # type: ignore[union-attr]
-            return transfer(self.topo, links, self.ctx.nbytes(_ref(o["src"])))
+            route = (str(o["from"]), str(o["to"]), tuple(str(k) for k in o["route"]))  # type: ignore[union-attr]
+            nbytes = self.ctx.nbytes(_ref(o["src"]))
+            cost = self._routes.get((route, nbytes))
+            if cost is None:
+                cost = self._routes[(route, nbytes)] = transfer(self.topo, resolve(self.topo, *route), nbytes)
+            return cost
         if ins.op == "write" and _ref(o["src"]).kind == "param" and site:
             return self._weights(ins, site)
         if ins.op in ("host.input", "host.loss_grad"):
@@ -147,7 +165,7 @@ class Places:
         bank = bank_of_tile(site)
         key = (_ref(o["src"]).name, bank)
         if key in self.programmed and str(o.get("fanout", "multicast")) == "multicast":
-            return transfer(self.topo, shortest(self.topo, f"{bank}.L0.n0", site, "Smode"), nbytes)
+            return self._route(f"{bank}.L0.n0", site, nbytes, "Smode")
         self.programmed.add(key)
         return self.move(HOST, site, nbytes)
 

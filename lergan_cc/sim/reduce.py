@@ -87,9 +87,16 @@ def _tree_in(topo: Topology, terminals: tuple[str, ...], root: str, mode: str) -
     allowed = TARGET_LINKS[topo.target] & MODE_LINKS[mode]
     variants = {frozenset(allowed), frozenset(allowed & {"htree", "bus"})}
     trees = [t for kinds in variants if (t := _steiner(topo, kinds, list(terminals))) is not None]
-    tree = min(trees, key=lambda t: (t.size(weight="weight"), sorted(t.edges)))
+    tree = min(trees, key=lambda t: (t.size(weight="weight"), _edges(t)))
     depth = max(nx.shortest_path_length(tree, t, root, weight="weight") for t in terminals)
-    return tuple(topo.graph[a][b]["link"] for a, b in sorted(tree.edges)), depth
+    return tuple(topo.graph[a][b]["link"] for a, b in _edges(tree)), depth
+
+
+def _edges(tree: nx.Graph) -> list[tuple[str, str]]:
+    """The tree's edges in a canonical order: networkx returns each edge in either orientation, depending on
+    the order of sets inside the approximation (the process's string hashing), and the links' order is the
+    order in which their energies are summed."""
+    return sorted(tuple(sorted(e)) for e in tree.edges)
 
 
 @lru_cache(maxsize=16)

@@ -192,12 +192,11 @@ def figures(t: dict[str, np.ndarray], rows: np.ndarray, table: CostTable, mmv_op
         c, mat, visit = cost[mmv], t["mat"][rows][mmv], t["visit"][rows][mmv]
         f.rounds_total = int(table.rounds_total[c].sum())
         f.xbar_ns = running_sum(table.crossbars[c] * (end[mmv] - start[mmv]))
-        pairs, inverse = np.unique(np.stack([visit, mat]), axis=1, return_inverse=True)
+        pairs, inverse = np.unique(visit * (int(mat.max()) + 1) + mat, return_inverse=True)
         per_pair = np.bincount(inverse.ravel(), weights=table.rounds[c]).astype(np.int64)
-        per_visit: dict[int, int] = {}
-        for v, r in zip(pairs[0].tolist(), per_pair.tolist(), strict=True):
-            per_visit[v] = max(per_visit.get(v, 0), r)
-        f.mmv_rounds = max(per_visit.values(), default=0)
+        per_visit = np.zeros(int(visit.max()) + 1, dtype=np.int64)
+        np.maximum.at(per_visit, pairs // (int(mat.max()) + 1), per_pair)
+        f.mmv_rounds = int(per_visit.max())
         mats, last = np.unique(mat[::-1], return_index=True)
         f.crossbars = dict(zip(mats.tolist(), table.crossbars[c[::-1][last]].tolist(), strict=True))
     return f

@@ -29,6 +29,8 @@ from lergan_cc.fsm.program import Instr
 from lergan_cc.fsm.values import Prog, Ref, Win
 from lergan_cc.shards import shard_ranges
 from lergan_cc.sim import timing as event
+from lergan_cc.sim.costs import Cost
+from lergan_cc.sim.lanes import fit, hold
 from lergan_cc.sim.layout import Unit
 from lergan_cc.sim.places import Move
 from lergan_cc.sim.rows import Interner
@@ -114,51 +116,122 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
         dst_piece = np.array([names.piece(dst, s) for s in range(len(b.shards))])[b.shard]
         home = [places.home_of(dst, s) for s in range(len(b.shards))]
 
+    # every unit's data ready time (nothing the batch does changes it)
+    x_reads = [xbar] if mmv else []
+    unit_ready = lanes.ready_many(x_reads + [piece[:, j] for j in range(width)], [] if mmv else [xbar],
+                                  [dst_piece] if mmv else [], np.zeros(len(b)))  # type: ignore[list-item]
+
     # a unit's rows: its moves (at most one per piece it reads), its task, its result's move home
     stride = width + 2
     base, tm.seq = tm.seq, tm.seq + stride * len(b)
     moves = _decide_moves(tm, ins, b, reads, site)
-    away = [i for i in range(len(b)) if home[int(b.shard[i])] != site[i]] if mmv else []
-    linked = sorted(set(moves) | set(away))
+    away = {i for i in range(len(b)) if home[int(b.shard[i])] != site[i]} if mmv else set()
+    linked = sorted(set(moves) | away)
 
     # pieces' arrival on the free units' tiles before the instruction (the linked units change it)
     tile_ids = {t: i for i, t in enumerate(dict.fromkeys(site))}
     site_code = np.array([tile_ids[t] for t in site], dtype=np.int64)
     before = _arrivals(tm, piece, site_code, list(tile_ids))
-
-    events: list[tuple[int, int, int, float]] = []  # (piece, tile code, unit, when it arrived)
-    is_away = set(away)
-    for i in linked:
-        s = int(b.shard[i])
-        ukey = base + stride * i
-        after = max([tm._arrived(int(xbar[i]), site[i])] + [tm._arrived(int(p), site[i]) for p in piece[i, :len(reads[s])]])
-        for j, mv in enumerate(moves.get(i, [])):
-            end = tm.place_move(mv, ukey + j, group, True, 0.0)
-            events.append((names.by_piece[mv.label], tile_ids[mv.dst], i, end))
-            after = max(after, end)
-        x = int(xbar[i])
-        unit_reads = ([x] if mmv else []) + [int(p) for p in piece[i, :len(reads[s])]]
-        writes = [] if mmv else [x]
-        parts = [int(dst_piece[i])] if mmv else []  # type: ignore[index]
-        start, end = lanes.place(float(ns[i]), (), (x,), unit_reads, writes, parts, after)
-        for n in writes:
-            tm.arrival.pop(n, None)
-        rows.add(ukey + width, group, op, start, end, int(cost_ids[i]), x, x, label)
-        if i in is_away:
-            dst_label = layout.piece_name(dst, s)
-            cost = tm.move_cost(site[i], home[s], out_bytes[int(key[i])], False)  # type: ignore[index]
-            tm.place_move(Move(dst_label, cost, site[i], home[s]), ukey + width + 1, group, False, end)  # type: ignore[index]
-
+    events = _place_linked(tm, b, linked, moves, away, reads, piece, site, tile_ids, xbar, unit_ready, ns, cost_ids,
+                           out_bytes, key, dst_piece, home, dst if mmv else None, base, stride, width, group, op, label)
     if mmv:  # Places.after: the result pieces are at home now
         for s in range(len(b.shards)):
             piece_label = layout.piece_name(dst, s)
             places.loc[piece_label] = {home[s]}  # type: ignore[index]
             places.part.pop(piece_label, None)
-
     free = np.ones(len(b), dtype=bool)
     free[linked] = False
-    _place_free(tm, b, np.flatnonzero(free), before, events, piece, site_code, xbar, ns, cost_ids, dst_piece, mmv,
-                base + width + stride * np.flatnonzero(free), group, op, label)
+    _place_free(tm, np.flatnonzero(free), before, events, piece, site_code, xbar, unit_ready, ns, cost_ids, dst_piece,
+                mmv, base + width + stride * np.flatnonzero(free), group, op, label)
+
+
+def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, list[Move]], away: set[int],
+                  reads: list[list[tuple[int, int, int]]], piece: np.ndarray, site: list[str],
+                  tile_ids: dict[str, int], xbar: np.ndarray, unit_ready: np.ndarray, ns: np.ndarray,
+                  cost_ids: np.ndarray, out_bytes: dict[int, int], key: np.ndarray, dst_piece: np.ndarray | None,
+                  home: list[str] | None, dst: str | None, base: int, stride: int, width: int, group: int, op: int,
+                  label: int) -> list[tuple[int, int, int, float]]:
+    """The units with moves, in unit order: each unit's moves over their wires, its task (its crossbars are
+    free, its data ready at ``unit_ready``), its result's move home (``dst`` given: an mmv). What they change
+    in the names' readiness is written after the last one: no unit of the batch reads it."""
+    if not linked:
+        return []
+    lanes, rows, names, layout = tm.lanes, tm.rows, tm.names, tm.layout
+    arrival, by_piece, lines_of = tm.arrival, names.by_piece, lanes.lines_of
+    full, parts, readers, t0 = lanes.full, lanes.parts, lanes.readers, lanes.t0
+    mmv, move_op = dst is not None, tm.move_op
+    cols: dict[str, list] = {k: [] for k in ("key", "op", "start", "end", "cost", "res", "label", "mat")}
+    c_key, c_op, c_start, c_end, c_cost, c_res, c_label, c_mat = cols.values()
+    read_names: list[int] = []  # a move before a unit reads its piece
+    read_ends: list[float] = []
+    part_names: list[int] = []  # a result's move home fills its piece
+    part_ends: list[float] = []
+    events: list[tuple[int, int, int, float]] = []  # (piece, tile code, unit, when it arrived)
+    task_start, task_end = np.empty(len(linked)), np.empty(len(linked))
+
+    def row(k: int, o: int, s: float, e: float, c: int, r: int, lab: int, m: int) -> None:
+        c_key.append(k)
+        c_op.append(o)
+        c_start.append(s)
+        c_end.append(e)
+        c_cost.append(c)
+        c_res.append(r)
+        c_label.append(lab)
+        c_mat.append(m)
+
+    def on_wires(t: float, c: Cost) -> float:
+        """``Lanes.place`` of a move whose data are ready at ``t``: its start."""
+        if c.ns > 0:
+            lines = lines_of(tm.split(c.resources)[0])
+            busy = [line for line in lines if line.ends and line.ends[-1] > t]
+            if busy:
+                t = fit(t, c.ns, busy)
+            end = t + c.ns
+            for line in lines:
+                hold(line, t, end)
+        return t
+
+    for n, i in enumerate(linked):
+        s, here, ukey, x = int(b.shard[i]), site[i], base + stride * i, int(xbar[i])
+        mine = piece[i, :len(reads[s])].tolist()
+        after = max([arrival.get(p, {}).get(here, 0.0) for p in ([x] if mmv else []) + mine])
+        for j, mv in enumerate(moves.get(i, ())):
+            name, c = by_piece[mv.label], mv.cost
+            t = on_wires(max(arrival.get(name, {}).get(mv.src, 0.0), max(t0, full.item(name), parts.item(name))), c)
+            end = t + c.ns
+            arrival.setdefault(name, {})[mv.dst] = end
+            row(ukey + j, move_op, end - c.ns, end, rows.cost_id(c), tm.res_code(c.resources), tm.move_label(mv.label),
+                -1)
+            read_names.append(name)
+            read_ends.append(end)
+            events.append((name, tile_ids[mv.dst], i, end))
+            after = max(after, end)
+        start = lanes.slot(max(after, float(unit_ready[i])), float(ns[i]), (), (x,))  # its crossbars: free, mostly
+        end = start + float(ns[i])
+        task_start[n], task_end[n] = start, end
+        row(ukey + width, op, start, end, int(cost_ids[i]), x, label, x)
+        if i in away:
+            dst_label = layout.piece_name(dst, s)  # type: ignore[arg-type]
+            name = by_piece[dst_label]
+            c = tm.move_cost(here, home[s], out_bytes[int(key[i])], False)  # type: ignore[index]
+            t = on_wires(max(end, max(t0, full.item(name), readers.item(name))), c)
+            arrival.setdefault(name, {})[home[s]] = t + c.ns  # type: ignore[index]
+            row(ukey + width + 1, move_op, t, t + c.ns, rows.cost_id(c), tm.res_code(c.resources),
+                tm.move_label(dst_label), -1)
+            part_names.append(name)
+            part_ends.append(t + c.ns)
+
+    idx = np.array(linked)
+    x = xbar[idx]
+    lanes.commit_many(task_start, task_end, ns[idx], x, ([x] if mmv else []) + [piece[idx, j] for j in range(width)],
+                      [] if mmv else [x], [dst_piece[idx]] if mmv else [])  # type: ignore[index]
+    if read_names:
+        np.maximum.at(readers, np.array(read_names), np.array(read_ends))
+    if part_names:
+        np.maximum.at(parts, np.array(part_names), np.array(part_ends))
+    lanes.end = max(lanes.end, max(c_end))
+    rows.add_many(group=group, **{k: np.array(v) for k, v in cols.items()})
+    return events
 
 
 def _decide_moves(tm: FastTiming, ins: Instr, b: Batch, reads: list[list[tuple[int, int, int]]],
@@ -223,33 +296,22 @@ def _latest(events: list[tuple[int, int, int, float]], piece: np.ndarray, site_c
     return np.where(np.isnan(got), before, got)
 
 
-def _place_free(tm: FastTiming, b: Batch, free: np.ndarray, before: np.ndarray, events: list, piece: np.ndarray,
-                site_code: np.ndarray, xbar: np.ndarray, ns: np.ndarray, cost_ids: np.ndarray,
+def _place_free(tm: FastTiming, free: np.ndarray, before: np.ndarray, events: list, piece: np.ndarray,
+                site_code: np.ndarray, xbar: np.ndarray, unit_ready: np.ndarray, ns: np.ndarray, cost_ids: np.ndarray,
                 dst_piece: np.ndarray | None, mmv: bool, keys: np.ndarray, group: int, op: int, label: int) -> None:
     """The units without moves: all at once (step 3 of the module docstring)."""
     if not len(free):
         return
     lanes, rows = tm.lanes, tm.rows
     arrived = _latest(events, piece[free], site_code[free], free, before[free])
-    after = np.maximum(arrived.max(axis=1), 0.0)
+    start = np.maximum(np.maximum(arrived.max(axis=1), 0.0), unit_ready[free])
     x = xbar[free]
-    reads = ([x] if mmv else []) + [piece[free, j] for j in range(piece.shape[1])]
-    writes = [] if mmv else [x]
-    parts = [dst_piece[free]] if mmv else []  # type: ignore[index]
-    t = lanes.ready_many(reads, writes, parts, after)
-    ok = lanes.free_at(t, ns[free], x)
-    start = t[ok]
-    end = start + ns[free][ok]
-    lanes.commit_many(start, end, ns[free][ok], x[ok], [r[ok] for r in reads], [w[ok] for w in writes],
-                      [p[ok] for p in parts])
-    rows.add_many(key=keys[ok], group=group, op=op, start=start, end=end, cost=cost_ids[free][ok],
-                  res=x[ok], mat=x[ok], label=label)
-    for k in np.flatnonzero(~ok).tolist():  # a crossbar still busy: its timeline decides
-        i = int(free[k])
-        w = [int(x[k])] if not mmv else []
-        s, e = lanes.place(float(ns[i]), (), (int(x[k]),), [int(r[k]) for r in reads], w,
-                           [int(p[k]) for p in parts], float(after[k]))
-        rows.add(int(keys[k]), group, op, s, e, int(cost_ids[i]), int(x[k]), int(x[k]), label)
+    for k in np.flatnonzero(~lanes.free_at(start, ns[free], x)).tolist():  # crossbars still busy: their timelines
+        start[k] = lanes.slot(float(start[k]), float(ns[free[k]]), (), (int(x[k]),))
+    end = start + ns[free]
+    lanes.commit_many(start, end, ns[free], x, ([x] if mmv else []) + [piece[free, j] for j in range(piece.shape[1])],
+                      [] if mmv else [x], [dst_piece[free]] if mmv else [])  # type: ignore[index]
+    rows.add_many(key=keys, group=group, op=op, start=start, end=end, cost=cost_ids[free], res=x, mat=x, label=label)
 
 
 def tm_tiles(tm: FastTiming, mat: str) -> list[str]:

@@ -104,8 +104,10 @@ class FastTiming:
         self.arrival: dict[int, dict[str, float]] = {}  # name -> tile -> when its copy got there
         self.seq = 0
         self.moves: dict[tuple[Any, ...], Cost] = {}
-        self.static: dict[tuple[int, Unit], Cost] = {}
+        self.static: dict[tuple[Any, ...], Cost] = {}
         self.resource_ids: dict[tuple[str, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self.res_codes: dict[tuple[str, ...], int] = {}
+        self.move_labels: dict[str, int] = {}
         self.mmv_op = self.rows.ops("mmv")
         self.move_op = self.rows.ops("move")
         self._record: Any = None
@@ -121,8 +123,19 @@ class FastTiming:
         return out
 
     def res_code(self, resources: tuple[str, ...]) -> int:
-        ids = tuple(self.xbars[r] if r in self.xbars else self.names.count + self.wires(r) for r in resources)
-        return self.rows.res_code(ids) if ids else -1 - self.rows.sets(())
+        """The row's resource code of a resource tuple (crossbars must be registered, ``xbar``)."""
+        code = self.res_codes.get(resources)
+        if code is None:
+            ids = tuple(self.xbars[r] if r in self.xbars else self.names.count + self.wires(r) for r in resources)
+            code = self.res_codes[resources] = self.rows.res_code(ids) if ids else -1 - self.rows.sets(())
+        return code
+
+    def move_label(self, piece: str) -> int:
+        """The label id of a move of ``piece``."""
+        i = self.move_labels.get(piece)
+        if i is None:
+            i = self.move_labels[piece] = self.rows.labels(f"move %{piece}")
+        return i
 
     def xbar(self, mat: str, copy: int) -> int:
         i = self.names.copy(mat, copy)
@@ -139,11 +152,24 @@ class FastTiming:
         return self.arrival.get(name, {}).get(tile or "", 0.0)
 
     def cost(self, ins: Instr, unit: Unit) -> Cost:
-        key = (id(ins), unit)
+        """``static_cost``, once per instruction and (samples, share of the loop nest, copy): what it depends on
+        (``costs.COSTERS``)."""
+        key = (id(ins), unit.count, unit.part, unit.copy)
         c = self.static.get(key)
         if c is None:
             c = self.static[key] = static_cost(ins, self.ctx, unit)
         return c
+
+    def _merged(self, base: Cost, carried: Cost, overlap: bool) -> Cost:
+        """``Timing._merge``, once per (static cost, carried cost): carried costs come from ``Places``' caches."""
+        if not carried.resources and not carried.energy:
+            return base
+        key = ("merged", id(base), id(carried), overlap)
+        cost = self.moves.get(key)
+        if cost is None:
+            cost = self.moves[key] = event._merge(base, carried, overlap)
+            self.moves[("keep", id(carried))] = carried  # its id stays its own
+        return cost
 
     def move_cost(self, src: str, dst: str, nbytes: int, shard: bool) -> Cost:
         """``Places.move``, once per distinct move."""
@@ -181,7 +207,7 @@ class FastTiming:
                 place_fanout(self, ins, group)
                 continue
             batch = batch_of(self, ins) if ins.op in ("mmv", "write") else None
-            if ins.op == "write" and batch is None and self.layout.copies[_ref(ins.operands["mat"]).name].count >= BULK_MIN:
+            if ins.op == "write" and batch is None and self._copies(ins) >= BULK_MIN:
                 place_param_writes(self, ins, group)
             elif batch is not None and len(batch) >= BULK_MIN:
                 place_batch(self, ins, batch, group)
@@ -193,6 +219,9 @@ class FastTiming:
                 self._tasks(sync_tasks(ins, self.ctx, self.places), group)
         self.rows.state(state.name, self.now, self.lanes.end)
         self.now = self.lanes.end
+
+    def _copies(self, ins: Instr) -> int:
+        return self.layout.copies[_ref(ins.operands["mat"]).name].count
 
     def _ids(self, ins: Instr, unit: Unit, table: dict[str, tuple[str, ...]], read: bool = False) -> list[int]:
         """``Timing._names`` as ids."""
@@ -219,7 +248,7 @@ class FastTiming:
             start, end = lanes.place(c.ns, wires, xbars, [], [], [name], after)
         self.arrival.setdefault(name, {})[mv.dst] = end
         rows.add(key, group, self.move_op, start, end, rows.cost_id(c), self.res_code(c.resources), -1,
-                 rows.labels(f"move %{mv.label}"))
+                 self.move_label(mv.label))
         return end
 
     def _instr(self, ins: Instr, unit: Unit, group: int, op: int, label: int) -> None:
@@ -233,7 +262,7 @@ class FastTiming:
         if ins.op in ("setmode", "setswitch"):
             cost = self._config_instr(ins)
         else:
-            cost = event._merge(self.cost(ins, unit), places.carry(ins, site, unit), overlap=ins.op == "write")
+            cost = self._merged(self.cost(ins, unit), places.carry(ins, site, unit), ins.op == "write")
         if ins.op in ("mmv", "write"):
             self.xbar(_ref(ins.operands["mat"]).name, unit.copy or 0)
         resources = cost.resources + ((f"{cost.unit}:{site}",) if cost.unit and site else ())

@@ -10,6 +10,9 @@ stream (the same cost objects, so the same floats, as the event-by-event model b
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from lergan_cc.fsm.program import Instr
@@ -29,13 +32,17 @@ def _weight_bytes(tm: FastTiming, mat: str) -> int:
     return g * rows * cols * tm.hw.precision.weight_bits // 8
 
 
-def _cached(tm: FastTiming, key: tuple, make: object) -> Cost:
-    """A cost made once per key (keys hold ids of cached costs only: those stay alive)."""
+def _cached(tm: FastTiming, key: tuple, make: Callable[..., Cost], *args: Any) -> Cost:
+    """``make(*args)``, once per key (keys hold ids of cached costs only: those stay alive)."""
     cache = tm.__dict__.setdefault("_write_costs", {})
     c = cache.get(key)
     if c is None:
-        c = cache[key] = make()  # type: ignore[operator]
+        c = cache[key] = make(*args)
     return c
+
+
+def _route(tm: FastTiming, src: str, dst: str, nbytes: int) -> Cost:
+    return transfer(tm.topo, shortest(tm.topo, src, dst, "Smode"), nbytes)
 
 
 def place_param_writes(tm: FastTiming, ins: Instr, group: int) -> None:
@@ -53,12 +60,11 @@ def place_param_writes(tm: FastTiming, ins: Instr, group: int) -> None:
         bank = bank_of_tile(site)
         if (param, bank) in places.programmed and multicast_ok:
             port = f"{bank}.L0.n0"
-            carried = _cached(tm, ("port", port, site, nbytes),
-                              lambda: transfer(tm.topo, shortest(tm.topo, port, site, "Smode"), nbytes))
+            carried = _cached(tm, ("port", port, site, nbytes), _route, tm, port, site, nbytes)
         else:
             places.programmed.add((param, bank))
             carried = tm.move_cost(HOST, site, nbytes, False)
-        costs.append(_cached(tm, ("merged", id(base), id(carried)), lambda: event._merge(base, carried, overlap=True)))
+        costs.append(_cached(tm, ("merged", id(base), id(carried)), event._merge, base, carried, True))
         w = tm.split(carried.resources)[0]
         wires.append(w)
         res.append(rows.res_code((first + i, *w)))
@@ -85,8 +91,8 @@ def place_fanout(tm: FastTiming, ins: Instr, group: int) -> None:
     for members in groups:
         ids = (members + first).tolist()
         stream = _stream(tm, param, [tiles[i] for i in members.tolist()], nbytes)
-        cells = _cached(tm, ("cells", id(base), len(ids)), lambda: _cells(base, len(ids)))
-        costs.append(_cached(tm, ("fanout", id(cells), id(stream)), lambda: event._merge(cells, stream, overlap=True)))
+        cells = _cached(tm, ("cells", id(base), len(ids)), _cells, base, len(ids))
+        costs.append(_cached(tm, ("fanout", id(cells), id(stream)), event._merge, cells, stream, True))
         w = tm.split(stream.resources)[0]
         wires.append(w)
         res.append(rows.res_code((*ids, *w)))
@@ -138,9 +144,9 @@ def _stream(tm: FastTiming, param: str, tiles: list[str], nbytes: int) -> Cost:
     bus = None if key in places.programmed else tm.move_cost(HOST, port, nbytes, False)
     places.programmed.add(key)
     distinct = tuple(dict.fromkeys(tiles))
-    tree = _cached(tm, ("multicast", port, distinct, nbytes),
-                   lambda: multicast(tm.topo, [shortest(tm.topo, port, t, "Smode") for t in distinct], nbytes))
-    return _cached(tm, ("stream", id(bus) if bus is not None else None, id(tree)), lambda: (bus or Cost()).add(tree))
+    tree = _cached(tm, ("multicast", port, distinct, nbytes), multicast, tm.topo,
+                   [shortest(tm.topo, port, t, "Smode") for t in distinct], nbytes)
+    return _cached(tm, ("stream", id(bus) if bus is not None else None, id(tree)), (bus or Cost()).add, tree)
 
 
 def _name(v: object) -> str:
