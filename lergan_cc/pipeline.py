@@ -48,12 +48,15 @@ class Instruments:
     time_passes: bool = False
     log: Callable[[str], None] = print
     timings: list[tuple[str, float]] = field(default_factory=list)
+    dump: Callable[[str, str], None] | None = None  # write(name, text) into dump_dir (lergan_cc.outputs)
 
     def after(self, index: int, name: str, g: Graph, seconds: float) -> None:
         self.timings.append((name, seconds))
         if self.print_after in (name, "all"):
             self.log(f"// -----// IR Dump After {name} //----- //\n{print_graph(g)}")
-        if self.dump_dir is not None:
+        if self.dump is not None:
+            self.dump(f"{index:03d}_{name}.lir", print_graph(g))
+        elif self.dump_dir is not None:
             os.makedirs(self.dump_dir, exist_ok=True)
             with open(os.path.join(self.dump_dir, f"{index:03d}_{name}.lir"), "w", encoding="utf-8") as f:
                 f.write(print_graph(g))

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from lergan_cc.cli.common import ArgumentParser, emit_text, guarded
+from lergan_cc.cli.common import ArgumentParser, guarded
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.parser import parse_ir, parse_ir_file
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
+from lergan_cc.limits import int_flag
 from lergan_cc.options import REPLICAS, TARGETS, ZERO_FREE, Options
+from lergan_cc.outputs import Outputs
 from lergan_cc.pipeline import Instruments, resolve, run_passes
+from lergan_cc.targets.hw import load_hw
 
 
 def build_parser() -> ArgumentParser:
@@ -22,7 +26,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml")
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--batch", type=int_flag("--batch"), default=64)
     p.add_argument("--print-ir-after", metavar="NAME|all")
     p.add_argument("--time-passes", action="store_true")
     return p
@@ -30,18 +34,26 @@ def build_parser() -> ArgumentParser:
 
 def optimize(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with Outputs.of(args, inputs={"input": "IN.lir", "hw": "--hw"}, files={"out": "-o"}) as out:
+        out.write(args.out, _optimize(args))
+    return 0
+
+
+def _optimize(args: argparse.Namespace) -> str:
+    if args.hw is not None:
+        load_hw(args.hw)  # a bad --hw file is refused whichever passes run
     g = parse_ir(sys.stdin.read(), "<stdin>") if args.input == "-" else parse_ir_file(args.input)
     verify(g)
     names = [n for n in args.passes.split(",") if n]
     if "import" in names:
         raise LerganError("pass 'import' reads model files: use lerganc, not lergan-opt")
+    passes = resolve(names)
     options = Options(mode="train" if g.kind == "gan" else "infer", zero_free=args.zero_free, target=args.target,
                       replica=args.replica, hw=args.hw, batch=args.batch)
     instruments = Instruments(args.print_ir_after, None, args.time_passes, lambda s: print(s, file=sys.stderr))
-    g = run_passes(resolve(names), g, options, instruments)
+    g = run_passes(passes, g, options, instruments)
     instruments.report()
-    emit_text(print_graph(g), args.out)
-    return 0
+    return print_graph(g)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,14 +4,17 @@ tensor; ``--precision fixed16`` emulates the crossbars' 16-bit fixed point and r
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
 import numpy as np
 
-from lergan_cc.cli.common import ArgumentParser, guarded, write_atomic
+from lergan_cc.cli.common import ArgumentParser, guarded
 from lergan_cc.errors import LerganError
 from lergan_cc.fsm.sidecar import npz_bytes, read_npz
+from lergan_cc.limits import float_flag, int_flag
+from lergan_cc.outputs import Outputs
 from lergan_cc.sim.driver import SimOptions, SimResult, simulate
 from lergan_cc.sim.fixed import precision_error
 from lergan_cc.sim.loader import check_params, load_program, load_text
@@ -24,21 +27,15 @@ def build_parser() -> ArgumentParser:
     p.add_argument("program", help="PROG.fsm (its tensors are read from PROG.fsm.npz)")
     p.add_argument("--inputs", metavar="IN.npz", help="run-time inputs (and weight overrides) by name")
     p.add_argument("--outputs", metavar="OUT.npz", help="write outputs (inference) or updated weights and losses")
-    p.add_argument("--iterations", type=_positive, default=1)
-    p.add_argument("--lr", type=float, default=0.0002)
+    p.add_argument("--iterations", type=int_flag("--iterations", high=10**12), default=1)
+    p.add_argument("--lr", type=float_flag("--lr"), default=0.0002)
     p.add_argument("--timing-only", action="store_true")
     p.add_argument("--precision", choices=("float32", "fixed16"), default="float32")
     p.add_argument("--report", metavar="R.json")
     p.add_argument("--trace", metavar="T.json")
     p.add_argument("--g-loss", choices=("saturating", "nonsaturating"), default="saturating")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_flag("--seed", low=0, high=2**63 - 1), default=0)
     return p
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise LerganError(f"--iterations: expected a positive integer, got '{text}'")
-    return int(text)
 
 
 def _check_flags(args: object) -> None:
@@ -49,12 +46,22 @@ def _check_flags(args: object) -> None:
 
 
 def _progress(s: str) -> None:
-    print(f"lergan-sim: {s}", file=sys.stderr, flush=True)
+    """Progress lines for a person watching (a terminal); a log or a pipe gets the results alone."""
+    if sys.stderr.isatty():
+        print(f"lergan-sim: {s}", file=sys.stderr, flush=True)
 
 
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _check_flags(args)
+    with Outputs.of(args, inputs={"inputs": "--inputs"},
+                    files={"outputs": "--outputs", "report": "--report", "trace": "--trace"}) as out:
+        out.program_input("PROG", args.program)
+        _simulate(args, out)
+    return 0
+
+
+def _simulate(args: argparse.Namespace, out: Outputs) -> None:
     timing = bool(args.report or args.trace or args.timing_only)
     opts = SimOptions(args.iterations, args.lr, args.g_loss, args.seed, timing=timing,
                       timing_only=args.timing_only, trace=bool(args.trace), precision=args.precision)
@@ -70,19 +77,18 @@ def run(argv: list[str] | None = None) -> int:
     if report is not None and error is not None:
         report["precision"] = error
     if args.outputs:
-        write_atomic(args.outputs, npz_bytes(_outputs(program.kind, result)))
+        out.write(args.outputs, npz_bytes(_outputs(program.kind, result)))
     if args.report and report is not None:
-        write_atomic(args.report, json.dumps(report, indent=1) + "\n")
+        out.write(args.report, json.dumps(report, indent=1) + "\n")
     if args.trace and result.timing is not None:
-        write_atomic(args.trace, trace_json(result.timing.record))
-    if not args.timing_only:
-        _summary(program.kind, result)
+        out.write(args.trace, trace_json(result.timing.record))
+    lines = [] if args.timing_only else _summary(program.kind, result)
     if report is not None:
-        print(summary(report))
+        lines.append(summary(report))
     if error is not None:
-        print("fixed16 vs float32: " + ", ".join(f"{k}: max rel {v['max_rel']:.3g}, mean rel {v['mean_rel']:.3g}"
-                                               for k, v in error["compared"].items()))
-    return 0
+        lines.append("fixed16 vs float32: " + ", ".join(f"{k}: max rel {v['max_rel']:.3g}, mean rel "
+                                                        f"{v['mean_rel']:.3g}" for k, v in error["compared"].items()))
+    out.write("-", "".join(line + "\n" for line in lines))
 
 
 def _outputs(kind: str, r: SimResult) -> dict[str, np.ndarray]:
@@ -92,15 +98,15 @@ def _outputs(kind: str, r: SimResult) -> dict[str, np.ndarray]:
     return {**r.params, **losses}
 
 
-def _summary(kind: str, r: SimResult) -> None:
+def _summary(kind: str, r: SimResult) -> list[str]:
     if kind == "gan":
         n = len(next(iter(r.losses.values()), []))
-        for i in range(n):
-            print(f"iteration {i + 1}: " + " ".join(f"{k}={v[i]:.6f}" for k, v in sorted(r.losses.items())))
+        lines = [f"iteration {i + 1}: " + " ".join(f"{k}={v[i]:.6f}" for k, v in sorted(r.losses.items()))
+                 for i in range(n)]
     else:
-        for k, v in r.outputs.items():
-            print(f"{k}: shape {list(v.shape)} mean {float(v.mean()):.6g} std {float(v.std()):.6g}")
-    print(f"simulated in {r.seconds:.2f} s")
+        lines = [f"{k}: shape {list(v.shape)} mean {float(v.mean()):.6g} std {float(v.std()):.6g}"
+                 for k, v in r.outputs.items()]
+    return [*lines, f"simulated in {r.seconds:.2f} s"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from lergan_cc import analysis, placement_report
-from lergan_cc.cli.common import ArgumentParser, emit_text, guarded, write_atomic
+from lergan_cc.cli.common import ArgumentParser, guarded
 from lergan_cc.errors import LerganError
 from lergan_cc.ir import jsonform
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.printer import print_graph
+from lergan_cc.limits import int_flag
 from lergan_cc.options import MODES, REPLICAS, TARGETS, ZERO_FREE, Options
+from lergan_cc.outputs import Outputs
 from lergan_cc.pipeline import Instruments, compile_model
 
 EMITTERS: dict[str, Callable[[Graph], str]] = {"ir": print_graph, "ir-json": jsonform.dumps,
@@ -32,7 +33,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description overriding the defaults")
-    p.add_argument("--batch", type=_positive, default=64)
+    p.add_argument("--batch", type=int_flag("--batch"), default=64)
     p.add_argument("--print-ir-after", metavar="NAME|all", help="print the IR after this pass (or all)")
     p.add_argument("--dump-ir", metavar="DIR", help="write NNN_<pass>.lir after every pass")
     p.add_argument("--stop-after", metavar="NAME", help="stop the pipeline after this pass")
@@ -41,54 +42,44 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise LerganError(f"--batch: expected a positive integer, got '{text}'")
-    return value
-
-
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    options = Options(mode=args.mode, discriminator=args.discriminator, zero_free=args.zero_free,
-                      target=args.target, replica=args.replica, hw=args.hw, batch=args.batch)
-    if args.hw is not None and not Path(args.hw).is_file():
-        raise LerganError(f"{args.hw}: no such file")
-    if args.hw is not None:
-        from lergan_cc.targets.hw import load_hw
+    with Outputs.of(args, inputs={"model": "MODEL", "discriminator": "--discriminator", "hw": "--hw"},
+                    files={"plot_placement": "--plot-placement"}, dirs={"dump_ir": "--dump-ir"}) as out:
+        target = out.emission("-o", args.out, args.emit, args.model)
+        options = Options(mode=args.mode, discriminator=args.discriminator, zero_free=args.zero_free,
+                          target=args.target, replica=args.replica, hw=args.hw, batch=args.batch)
+        if args.hw is not None:
+            from lergan_cc.targets.hw import load_hw
 
-        load_hw(args.hw)  # validate the --hw file before any work (one-line error naming file and key)
-    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)  # noqa: E731
-    instruments = Instruments(args.print_ir_after, args.dump_ir, args.time_passes, log)
-    g = compile_model(args.model, options, args.emit, args.stop_after, instruments)
-    instruments.report()
-    if args.emit == "fsm":
-        return _write_program(g, args.model, args.out)
-    if args.emit not in EMITTERS:
-        raise LerganError(f"--emit {args.emit} is not implemented in this version of lergan_cc")
-    text = EMITTERS[args.emit](g)
-    png = _plot(g, args) if args.plot_placement else None
-    emit_text(text, args.out)
-    if png is not None:
-        write_atomic(args.plot_placement, png)
+            load_hw(args.hw)  # validate the --hw file before any work (one-line error naming file and key)
+        log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)  # noqa: E731
+        instruments = Instruments(args.print_ir_after, args.dump_ir, args.time_passes, log,
+                                  dump=out.writer(args.dump_ir))
+        g = compile_model(args.model, options, args.emit, args.stop_after, instruments)
+        instruments.report()
+        if args.emit == "fsm":
+            _write_program(g, out, target)
+            return 0
+        if args.emit not in EMITTERS:
+            raise LerganError(f"--emit {args.emit} is not implemented in this version of lergan_cc")
+        out.write(target, EMITTERS[args.emit](g))
+        if args.plot_placement:
+            out.write(args.plot_placement, _plot(g, args))
     return 0
 
 
-def _write_program(g: Graph, model: str, out: str | None) -> int:
-    """The program to ``-o`` (default: the model's stem + .fsm here) and its tensors to ``<out>.npz``."""
-    from lergan_cc.fsm.sidecar import npz_bytes
+def _write_program(g: Graph, out: Outputs, path: str) -> None:
+    """The program to ``path`` and its tensors to ``<path>.npz``, the sidecar's digest in the program."""
+    from lergan_cc.fsm.sidecar import sealed
     from lergan_cc.passes.emit_fsm import emitted
 
     if not hasattr(g, "_emitted_fsm"):
         raise LerganError("--emit fsm: the pipeline stopped before emit-fsm")
     program = emitted(g)
-    path = out if out not in (None, "-") else Path(model).stem + ".fsm"
-    write_atomic(f"{path}.npz", npz_bytes(program.tensors))
-    write_atomic(path, program.text)
-    return 0
+    text, npz = sealed(program.text, program.tensors)
+    out.write(f"{path}.npz", npz)
+    out.write(path, text)
 
 
 def _plot(g: Graph, args: argparse.Namespace) -> bytes:

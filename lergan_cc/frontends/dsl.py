@@ -42,6 +42,7 @@ from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import BatchNorm, Input, make_op
 from lergan_cc.ir.shapes import ShapeError, infer_shape, weight_shape
 from lergan_cc.ir.verifier import verify
+from lergan_cc.lark_errors import terminal_word
 
 # ============================================================================ parsing
 
@@ -162,7 +163,7 @@ def _accepted(e: lark.exceptions.UnexpectedInput) -> set[str]:
 
 
 def _words(names: set[str]) -> str:
-    words = sorted({TERMINAL_WORDS.get(n, f"'{n.lower()}'") for n in names})
+    words = sorted({TERMINAL_WORDS.get(n) or terminal_word(n, _parser()) for n in names})
     return words[0] if len(words) == 1 else "one of: " + ", ".join(words)
 
 

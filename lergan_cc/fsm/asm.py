@@ -46,7 +46,7 @@ def parse_fsm(text: str, path: str = "<fsm>", check: bool = True) -> Program:
     try:
         program = _parser().parse(text, path)
     except lark.exceptions.UnexpectedInput as e:
-        raise SourceError(path, e.line, e.column, describe(e)) from None
+        raise SourceError(path, e.line, e.column, describe(e, _parser().lark)) from None
     if check:
         from lergan_cc.fsm.check import check_program
 

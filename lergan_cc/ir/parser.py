@@ -26,7 +26,7 @@ def parse_ir(text: str, path: str = "<ir>") -> Graph:
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as e:
-        raise SourceError(path, e.line, e.column, describe(e)) from None
+        raise SourceError(path, e.line, e.column, describe(e, _parser())) from None
     return _Builder(path).build(tree)
 
 
