@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 
 class LerganError(Exception):
@@ -17,6 +18,12 @@ class SourceError(LerganError):
     def __init__(self, path: str, line: int, column: int, message: str) -> None:
         super().__init__(f"{path}:{line}:{column}: {message}")
         self.path, self.line, self.column = path, line, column
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a known name is close to ``name``, else ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 _held: list[str] | None = None

@@ -111,13 +111,15 @@ def int_flag(flag: str, low: int = 1, high: int = 2**31 - 1) -> Callable[[str], 
 
 def float_flag(flag: str, low: float = 0.0, high: float = 1e6) -> Callable[[str], float]:
     """An argparse ``type``: a finite number in [low, high]."""
+    what = f"a finite number >= {low:g}" if high == math.inf else f"a finite number in {low:g} .. {high:g}"
+
     def parse(text: str) -> float:
         try:
             value = to_float(text)
         except ValueError:
-            raise LerganError(f"{flag}: expected a finite number in {low:g} .. {high:g}, got '{_clip(text)}'") from None
+            value = math.nan
         if not low <= value <= high:
-            raise LerganError(f"{flag}: {value:g} is out of range ({low:g} .. {high:g})")
+            raise LerganError(f"{flag}: expected {what}, got '{_clip(text)}'")
         return value
     return parse
 

@@ -169,6 +169,8 @@ class Outputs:
         for what, other, other_ident in self._inputs:
             if real == other or (ident is not None and ident == other_ident):
                 raise LerganError(f"{_show(flag, path)} is also an input ({what}): refusing to overwrite it")
+        if self._targets.get(real) == flag or self._dirs.get(real) == flag:
+            return  # declared again by the same flag (a file of an output directory, staged later)
         if real in self._targets or real in self._dirs:
             first = self._targets.get(real) or self._dirs[real]
             raise LerganError(f"{_show(flag, path)}: the same file as {first}")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lergan_cc.errors import LerganError
+from lergan_cc.errors import LerganError, did_you_mean
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
@@ -32,7 +32,8 @@ def truncate(names: list[str], emit: str, stop_after: str | None) -> list[str]:
     """The prefix of ``names`` an emission needs, cut at ``stop_after`` when given."""
     if stop_after is not None:
         if stop_after not in names:
-            raise LerganError(f"--stop-after {stop_after}: not a pass of this pipeline ({', '.join(names)})")
+            raise LerganError(f"--stop-after {stop_after}: not a pass of this pipeline"
+                              f"{did_you_mean(stop_after, names)} ({', '.join(names)})")
         return names[: names.index(stop_after) + 1]
     need = EMIT_NEEDS[emit]
     last = {"place": names[-2], "zero-free": names[-5]}.get(need, need)
@@ -98,6 +99,6 @@ def compile_model(path: str, options: Options, emit: str = "ir", stop_after: str
     g = run_passes([importer], None, options, instruments)
     names = truncate(pipeline(options, g.kind == "gan"), emit, stop_after)
     if instruments.print_after not in (None, "all", *names):
-        raise LerganError(f"--print-ir-after {instruments.print_after}: not a pass of this pipeline "
-                          f"({', '.join(names)})")
+        raise LerganError(f"--print-ir-after {instruments.print_after}: not a pass of this pipeline"
+                          f"{did_you_mean(instruments.print_after, names)} ({', '.join(names)})")
     return run_passes(resolve(names[1:]), g, options, instruments)

@@ -40,12 +40,12 @@ PLANNED = ("expand-training", "zero-insertion", "zfdr", "deform", "normal-reshap
 
 
 def get_pass(name: str) -> Pass:
-    from lergan_cc.errors import LerganError
+    from lergan_cc.errors import LerganError, did_you_mean
 
     if name not in REGISTRY:
         if name in PLANNED:
             raise LerganError(f"pass '{name}' is not implemented in this version of lergan_cc")
         known = ", ".join(REGISTRY)
-        raise LerganError(f"unknown pass '{name}' (known: {known})")
+        raise LerganError(f"unknown pass '{name}'{did_you_mean(name, REGISTRY)} (known: {known})")
     module, cls = REGISTRY[name].split(":")
     return getattr(importlib.import_module(f"{__name__}.{module}"), cls)()

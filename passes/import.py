@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from lergan_cc.capacity import check_fits
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.graph import Graph
 from lergan_cc.options import Options
+from lergan_cc.targets.hw import load_hw
 
 
 class Import:
@@ -19,7 +21,9 @@ class Import:
     def apply(self, g: Graph | None, options: Options) -> Graph:
         if self.path is None:
             raise LerganError("pass 'import' needs a model file; run it through lerganc")
-        return load_model(self.path, options)
+        g = load_model(self.path, options)
+        check_fits(g, load_hw(options.hw), options.batch, self.path)  # before any pass allocates for it
+        return g
 
 
 def load_model(path: str, options: Options) -> Graph:

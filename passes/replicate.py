@@ -33,11 +33,10 @@ from __future__ import annotations
 
 import heapq
 import math
-import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from lergan_cc.errors import LerganError
+from lergan_cc.errors import LerganError, warn
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
 from lergan_cc.options import REPLICAS, Options
@@ -171,8 +170,8 @@ def fit_bank(hw: Hardware, ops: list[Op], rep: dict[str, dict[str, Any]], phase:
     if not reduced:
         return  # nothing left to take away: the placer reports the shortfall
     which = "; ".join(f"{layer} kinds {sorted(set(ks))}" for layer, ks in reduced.items())
-    print(f"lergan_cc: warning: replicate: phase {phase} needs {before} crossbars with these replicas, bank "
-          f"{bank_of(phase)} has room for {cap}: fewer copies of {which} (now {need})", file=sys.stderr)
+    warn(f"lergan_cc: warning: replicate: phase {phase} needs {before} crossbars with these replicas, bank "
+         f"{bank_of(phase)} has room for {cap}: fewer copies of {which} (now {need})")
 
 
 class Replicate:

@@ -58,6 +58,8 @@ def run(argv: list[str] | None = None) -> int:
         names, models = _selection(args)
         for m in models:
             out.input("--models", str(m.path))
+        for name in RESULT_FILES:
+            out.file("--out", os.path.join(args.out, name))
         if args.cache_dir and not args.no_cache:
             check_creatable_directory("--cache-dir", args.cache_dir)
         preflight(models, args.hw, args.batch)
@@ -83,6 +85,9 @@ def run(argv: list[str] | None = None) -> int:
         write_outputs(out, Path(args.out), rows, sarray, _meta(args, names, elapsed), not args.no_plots)
     print(f"lergan-bench: {len(rows)} runs, {elapsed:.1f} s; results in {args.out}/", file=sys.stderr)
     return 0
+
+
+RESULT_FILES = ("results.json", "results.csv", "tables.md")  # and the figures, named by bench.plots
 
 
 def _selection(args: argparse.Namespace) -> tuple[list[str], list[configs.Model]]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lergan_cc.capacity import check_fits
 from lergan_cc.cli.common import ArgumentParser, guarded
-from lergan_cc.errors import LerganError
+from lergan_cc.errors import LerganError, did_you_mean
 from lergan_cc.ir.parser import parse_ir, parse_ir_file
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
@@ -40,14 +41,16 @@ def optimize(argv: list[str] | None = None) -> int:
 
 
 def _optimize(args: argparse.Namespace) -> str:
-    if args.hw is not None:
-        load_hw(args.hw)  # a bad --hw file is refused whichever passes run
     g = parse_ir(sys.stdin.read(), "<stdin>") if args.input == "-" else parse_ir_file(args.input)
     verify(g)
+    check_fits(g, load_hw(args.hw), args.batch, args.input)
     names = [n for n in args.passes.split(",") if n]
     if "import" in names:
         raise LerganError("pass 'import' reads model files: use lerganc, not lergan-opt")
     passes = resolve(names)
+    if args.print_ir_after not in (None, "all", *names):
+        raise LerganError(f"--print-ir-after {args.print_ir_after}: not a pass given to -p"
+                          f"{did_you_mean(args.print_ir_after, names)} ({', '.join(names) or 'none'})")
     options = Options(mode="train" if g.kind == "gan" else "infer", zero_free=args.zero_free, target=args.target,
                       replica=args.replica, hw=args.hw, batch=args.batch)
     instruments = Instruments(args.print_ir_after, None, args.time_passes, lambda s: print(s, file=sys.stderr))

@@ -5,6 +5,7 @@ tensor; ``--precision fixed16`` emulates the crossbars' 16-bit fixed point and r
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import sys
 
@@ -28,7 +29,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--inputs", metavar="IN.npz", help="run-time inputs (and weight overrides) by name")
     p.add_argument("--outputs", metavar="OUT.npz", help="write outputs (inference) or updated weights and losses")
     p.add_argument("--iterations", type=int_flag("--iterations", high=10**12), default=1)
-    p.add_argument("--lr", type=float_flag("--lr"), default=0.0002)
+    p.add_argument("--lr", type=float_flag("--lr", high=math.inf), default=0.0002)
     p.add_argument("--timing-only", action="store_true")
     p.add_argument("--precision", choices=("float32", "fixed16"), default="float32")
     p.add_argument("--report", metavar="R.json")

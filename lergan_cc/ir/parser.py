@@ -14,6 +14,7 @@ from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import OP_CLASSES, make_op
 from lergan_cc.ir.printer import LIR_VERSION
 from lergan_cc.lark_errors import describe
+from lergan_cc.limits import to_float, to_int
 
 
 @cache
@@ -39,7 +40,7 @@ def _unname(token: str) -> str:
 class _Values(lark.Transformer):
     def number(self, items: list[Any]) -> int | float:
         s = str(items[0])
-        return float(s) if any(c in s for c in ".eE") else int(s)
+        return to_float(s) if any(c in s for c in ".eE") else to_int(s)
 
     def string(self, items: list[Any]) -> str:
         return json.loads(items[0])
@@ -67,7 +68,7 @@ class _Values(lark.Transformer):
         return dict(items)
 
     def shape(self, items: list[Any]) -> tuple[int, ...]:
-        return tuple(int(t) for t in items)
+        return tuple(to_int(t) for t in items)
 
 
 class _Builder:
@@ -78,9 +79,14 @@ class _Builder:
         return SourceError(self.path, node.meta.line, node.meta.column, message)
 
     def build(self, tree: lark.Tree) -> Graph:
-        tree = _Values().transform(tree)
+        try:
+            tree = _Values().transform(tree)
+        except lark.exceptions.VisitError as e:  # a number past the limits (lergan_cc.limits)
+            meta = getattr(e.obj, "meta", None)
+            raise SourceError(self.path, getattr(meta, "line", 1), getattr(meta, "column", 1), str(e.orig_exc)) \
+                from None
         header, model, *items = tree.children
-        version = int(header.children[0])
+        version = to_int(str(header.children[0]))
         if version != LIR_VERSION:
             raise self.error(header, f"IR version {version} is not supported (expected {LIR_VERSION})")
         name, kind, *meta = model.children
@@ -117,6 +123,12 @@ def parse_ir_file(path: str) -> Graph:
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
+    except FileNotFoundError:
+        raise LerganError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise LerganError(f"{path}: is a directory") from None
     except OSError as e:
         raise LerganError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise LerganError(f"{path}: not UTF-8 text (byte {e.start}): not a .lir file") from None
     return parse_ir(text, path)
