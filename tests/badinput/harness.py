@@ -39,6 +39,7 @@ class Case:
     expect: str | None = None  # explicit cases: the error line must contain this (and the exit status be 2)
     status: int | None = None  # explicit cases: the exit status wanted (default: 2 when expect is given)
     stdin: bytes | None = None
+    outputs: tuple[str, ...] = ()  # files a successful run may write over (they were there before)
 
 
 @dataclass
@@ -134,8 +135,10 @@ def check(
     for name, (data, mode) in before.items():
         if name not in after:
             problems.append(f"{name} removed")
-        elif after[name] != (data, mode):
+        elif after[name] != (data, mode) and not (status == 0 and name in case.outputs):
             problems.append(f"{name} changed")
+        elif after[name] != (data, mode) and (msg := invalid_output(work / name)):
+            problems.append(f"{name}: {msg}")
     leftovers = [n for n in after if TMP_MARK in n]
     if leftovers:
         problems.append(f"temporaries left: {leftovers}")
