@@ -5,8 +5,8 @@ tensor; ``--precision fixed16`` emulates the crossbars' 16-bit fixed point and r
 from __future__ import annotations
 
 import argparse
-import math
 import json
+import math
 import sys
 
 import numpy as np

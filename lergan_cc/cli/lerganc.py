@@ -47,6 +47,13 @@ def run(argv: list[str] | None = None) -> int:
     with Outputs.of(args, inputs={"model": "MODEL", "discriminator": "--discriminator", "hw": "--hw"},
                     files={"plot_placement": "--plot-placement"}, dirs={"dump_ir": "--dump-ir"}) as out:
         target = out.emission("-o", args.out, args.emit, args.model)
+        if args.emit == "fsm" and args.stop_after not in (None, "emit-fsm"):
+            raise LerganError(f"--stop-after {args.stop_after} stops before emit-fsm: no program to write; "
+                              "choose a text --emit (ir, ir-json, analysis, placement)")
+        if args.emit == "analysis" and args.zero_free != "zfdr":
+            raise LerganError(f"--emit analysis reports the zero-insertion analysis and LerGAN's ZFDR figures "
+                              f"(DESIGN §8), not --zero-free {args.zero_free}'s matrices: drop --zero-free, or see "
+                              f"them with --emit placement")
         options = Options(mode=args.mode, discriminator=args.discriminator, zero_free=args.zero_free,
                           target=args.target, replica=args.replica, hw=args.hw, batch=args.batch)
         if args.hw is not None:
