@@ -15,6 +15,7 @@ from lergan_cc.cli.common import ArgumentParser, guarded
 from lergan_cc.errors import LerganError
 from lergan_cc.limits import int_flag
 from lergan_cc.outputs import Outputs, check_creatable_directory
+from lergan_cc.preflight import check_models
 
 
 def build_parser() -> ArgumentParser:
@@ -62,7 +63,7 @@ def run(argv: list[str] | None = None) -> int:
             out.file("--out", os.path.join(args.out, name))
         if args.cache_dir and not args.no_cache:
             check_creatable_directory("--cache-dir", args.cache_dir)
-        preflight(models, args.hw, args.batch)
+        check_models([str(m.path) for m in models], args.hw, args.batch)
         baselines.devices(args.baselines)  # a bad --baselines file fails before any simulation
         store = cache.Cache(None if args.no_cache else Path(args.cache_dir) if args.cache_dir else cache.default_dir())
         start = time.perf_counter()
@@ -97,17 +98,6 @@ def _selection(args: argparse.Namespace) -> tuple[list[str], list[configs.Model]
             raise LerganError(f"{flag}: no name given (omit {flag} for all)")
     return configs.select_configs(configs.split_names(args.configs)), \
         configs.select_models(configs.split_names(args.models))
-
-
-def preflight(models: list[configs.Model], hw: str | None, batch: int) -> None:
-    """Everything a run can be refused for, before the first simulation: the hardware file, every model."""
-    from lergan_cc.options import Options
-    from lergan_cc.pipeline import compile_model
-    from lergan_cc.targets.hw import load_hw
-
-    load_hw(hw)
-    for m in models:
-        compile_model(str(m.path), Options(hw=hw, batch=batch), "ir", "import")
 
 
 def _meta(args: Any, names: list[str], elapsed: float) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import sys
 
 from lergan_cc.capacity import check_fits
 from lergan_cc.cli.common import ArgumentParser, guarded
-from lergan_cc.errors import LerganError, did_you_mean
+from lergan_cc.errors import LerganError
 from lergan_cc.ir.parser import parse_ir, parse_ir_file
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
@@ -15,6 +15,7 @@ from lergan_cc.limits import int_flag
 from lergan_cc.options import REPLICAS, TARGETS, ZERO_FREE, Options
 from lergan_cc.outputs import Outputs
 from lergan_cc.pipeline import Instruments, resolve, run_passes
+from lergan_cc.preflight import check_print_after
 from lergan_cc.targets.hw import load_hw
 
 
@@ -41,22 +42,27 @@ def optimize(argv: list[str] | None = None) -> int:
 
 
 def _optimize(args: argparse.Namespace) -> str:
-    g = parse_ir(sys.stdin.read(), "<stdin>") if args.input == "-" else parse_ir_file(args.input)
+    g = parse_ir(_stdin(), "<stdin>") if args.input == "-" else parse_ir_file(args.input)
     verify(g)
     check_fits(g, load_hw(args.hw), args.batch, args.input)
     names = [n for n in args.passes.split(",") if n]
     if "import" in names:
         raise LerganError("pass 'import' reads model files: use lerganc, not lergan-opt")
     passes = resolve(names)
-    if args.print_ir_after not in (None, "all", *names):
-        raise LerganError(f"--print-ir-after {args.print_ir_after}: not a pass given to -p"
-                          f"{did_you_mean(args.print_ir_after, names)} ({', '.join(names) or 'none'})")
+    check_print_after(args.print_ir_after, names)
     options = Options(mode="train" if g.kind == "gan" else "infer", zero_free=args.zero_free, target=args.target,
                       replica=args.replica, hw=args.hw, batch=args.batch)
     instruments = Instruments(args.print_ir_after, None, args.time_passes, lambda s: print(s, file=sys.stderr))
     g = run_passes(passes, g, options, instruments)
     instruments.report()
     return print_graph(g)
+
+
+def _stdin() -> str:
+    try:
+        return sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise LerganError(f"<stdin>: not UTF-8 text (byte {e.start}): not a .lir file") from None
 
 
 def main(argv: list[str] | None = None) -> int:

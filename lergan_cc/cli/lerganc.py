@@ -16,6 +16,7 @@ from lergan_cc.limits import int_flag
 from lergan_cc.options import MODES, REPLICAS, TARGETS, ZERO_FREE, Options
 from lergan_cc.outputs import Outputs
 from lergan_cc.pipeline import Instruments, compile_model
+from lergan_cc.preflight import check_compile_flags
 
 EMITTERS: dict[str, Callable[[Graph], str]] = {"ir": print_graph, "ir-json": jsonform.dumps,
                                                "analysis": analysis.dumps, "placement": placement_report.dumps}
@@ -47,13 +48,7 @@ def run(argv: list[str] | None = None) -> int:
     with Outputs.of(args, inputs={"model": "MODEL", "discriminator": "--discriminator", "hw": "--hw"},
                     files={"plot_placement": "--plot-placement"}, dirs={"dump_ir": "--dump-ir"}) as out:
         target = out.emission("-o", args.out, args.emit, args.model)
-        if args.emit == "fsm" and args.stop_after not in (None, "emit-fsm"):
-            raise LerganError(f"--stop-after {args.stop_after} stops before emit-fsm: no program to write; "
-                              "choose a text --emit (ir, ir-json, analysis, placement)")
-        if args.emit == "analysis" and args.zero_free != "zfdr":
-            raise LerganError(f"--emit analysis reports the zero-insertion analysis and LerGAN's ZFDR figures "
-                              f"(DESIGN §8), not --zero-free {args.zero_free}'s matrices: drop --zero-free, or see "
-                              f"them with --emit placement")
+        check_compile_flags(args.emit, args.stop_after, args.print_ir_after, args.zero_free)
         options = Options(mode=args.mode, discriminator=args.discriminator, zero_free=args.zero_free,
                           target=args.target, replica=args.replica, hw=args.hw, batch=args.batch)
         if args.hw is not None:

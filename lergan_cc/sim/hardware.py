@@ -13,7 +13,7 @@ from typing import Any, get_type_hints
 from lergan_cc.errors import LerganError
 from lergan_cc.fsm.program import Program
 from lergan_cc.targets.geometry import Topology, build_topology
-from lergan_cc.targets.hw import Hardware, validate
+from lergan_cc.targets.hw import Hardware, _convert, validate
 
 
 def hardware_of(program: Program, path: str = "<fsm>") -> Hardware:
@@ -44,8 +44,8 @@ def _hardware(items: tuple[tuple[str, Any], ...], path: str) -> Hardware:
             key = f"{section}.{f.name}"
             if key not in flat:
                 raise LerganError(f"{path}: hw header: missing '{key}' (the cost model needs the whole description)")
-            v = flat[key]
-            values[f.name] = float(v) if hints[f.name] is float else v
+            v = list(flat[key]) if isinstance(flat[key], tuple) else flat[key]
+            values[f.name] = _convert(v, hints[f.name], f"{path}: hw header: {key}")
         parts[section] = cls(**values)
     hw = Hardware(**parts)
     validate(hw, f"{path}: hw header")
