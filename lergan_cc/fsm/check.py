@@ -188,6 +188,8 @@ def check_program(p: Program, path: str) -> None:
         if (d.kind, d.name) in seen:
             fail(d.line, d.column, f"{d.kind} '{d.name}' declared twice")
         seen.add((d.kind, d.name))
+        if d.kind == "matrix" and len(d.shape) != 3:
+            fail(d.line, d.column, f"matrix '{d.name}': shape {list(d.shape)} is not [groups, rows, columns]")
         if any(not 1 <= n <= MAX_DIM for n in d.shape):
             fail(d.line, d.column, f"{d.kind} '{d.name}': shape {list(d.shape)} has a dimension out of range "
                                    f"(1 .. {MAX_DIM})")

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.badinput import mutations as mut
@@ -26,6 +26,7 @@ EARLIER = b"an earlier result\n"
 
 def _settings(tool: str) -> settings:
     return settings(
+        phases=(Phase.explicit, Phase.reuse, Phase.generate),  # no shrinking: each step is a subprocess
         max_examples=EXAMPLES[tool] * SCALE,
         deadline=None,
         derandomize=not LONG,
