@@ -1,18 +1,25 @@
-"""The pass pipeline: which passes run for a set of options, and the instruments around them."""
+"""The pass pipeline: which passes run for a set of options, their contracts checked, and the instruments
+around them (print-after, dump directory, timing: MLIR/TVM style)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from lergan_cc.capacity import check_fits
+from lergan_cc.context import CompileContext
 from lergan_cc.errors import LerganError, did_you_mean
+from lergan_cc.ir.attribute import Attr
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
 from lergan_cc.options import Options
-from lergan_cc.passes import Pass, get_pass
+from lergan_cc.pass_base import Pass, available, missing_on
+from lergan_cc.passes import REGISTRY, get_pass_class, providers
 
 ZERO_FREE_PASS = {"zfdr": "zfdr", "deform": "deform", "none": "normal-reshape"}
 PLACER = {"lergan-3d": "place-3d", "htree-2d": "place-htree"}
@@ -25,7 +32,8 @@ def pipeline(options: Options, is_gan: bool) -> list[str]:
     mode = options.mode or ("train" if is_gan else "infer")
     training = ["expand-training"] if mode == "train" else []
     reshape = ZERO_FREE_PASS[options.zero_free]
-    return ["import", *training, "zero-insertion", reshape, "replicate", PLACER[options.target], "emit-fsm"]
+    copies = ["data-parallel"] if options.data_parallel != 1 else []
+    return ["import", *training, "zero-insertion", reshape, "replicate", *copies, PLACER[options.target], "emit-fsm"]
 
 
 def truncate(names: list[str], emit: str, stop_after: str | None) -> list[str]:
@@ -36,13 +44,14 @@ def truncate(names: list[str], emit: str, stop_after: str | None) -> list[str]:
                               f"{did_you_mean(stop_after, names)} ({', '.join(names)})")
         return names[: names.index(stop_after) + 1]
     need = EMIT_NEEDS[emit]
-    last = {"place": names[-2], "zero-free": names[-5]}.get(need, need)
+    reshaping = next(n for n in names if n in ZERO_FREE_PASS.values())
+    last = {"place": names[-2], "zero-free": reshaping}.get(need, need)
     return names[: names.index(last) + 1]
 
 
 @dataclass
 class Instruments:
-    """Debugging around each pass: print-after, dump directory, timing (MLIR/TVM style)."""
+    """Debugging around each pass: print-after, dump directory, timing."""
 
     print_after: str | None = None
     dump_dir: str | None = None
@@ -50,6 +59,11 @@ class Instruments:
     log: Callable[[str], None] = print
     timings: list[tuple[str, float]] = field(default_factory=list)
     dump: Callable[[str, str], None] | None = None  # write(name, text) into dump_dir (lergan_cc.outputs)
+
+    def check(self, names: list[str]) -> None:
+        if self.print_after not in (None, "all", *names):
+            raise LerganError(f"--print-ir-after {self.print_after}: not a pass of this pipeline"
+                              f"{did_you_mean(self.print_after, names)} ({', '.join(names)})")
 
     def after(self, index: int, name: str, g: Graph, seconds: float) -> None:
         self.timings.append((name, seconds))
@@ -72,33 +86,78 @@ class Instruments:
         self.log("\n".join(lines))
 
 
-def run_passes(passes: list[Pass], g: Graph | None, options: Options, instruments: Instruments) -> Graph:
-    """Run passes in order, verifying the IR after each one."""
+def check_contracts(passes: list[Pass], have: set[type[Attr]]) -> None:
+    """Refuse an order that cannot work: one line naming the first missing attribute and its providers."""
+    have = set(have)
     for p in passes:
+        for cls in p.requires:
+            if cls not in have:
+                by = " or ".join(f"'{n}'" for n in providers(cls)) or "no pass"
+                raise LerganError(f"pass '{p.name}' needs the attribute '{cls.key}', which {by} provides: "
+                                  f"run it before '{p.name}'")
+        have |= set(p.provides)
+
+
+def run_passes(passes: list[Pass], g: Graph, ctx: CompileContext, instruments: Instruments) -> Graph:
+    """Run passes in order (contracts checked first), verifying the IR after each one."""
+    check_contracts(passes, available(g))
+    for p in passes:
+        why = p.precondition(g)
+        if why is not None:
+            raise LerganError(f"pass '{p.name}': {why}")
         start = time.perf_counter()
-        g = p.apply(g, options)
-        verify(g)
+        g = p.run(g, ctx)
+        for cls in p.provides:
+            where = missing_on(g, cls)
+            if where is not None:
+                raise AssertionError(f"pass '{p.name}' did not attach '{cls.key}' to {where}")
+        verify(g, ctx.hw)
         instruments.after(len(instruments.timings), p.name, g, time.perf_counter() - start)
-    if g is None:
-        raise LerganError("empty pass pipeline")
     return g
 
 
-def resolve(names: list[str]) -> list[Pass]:
-    return [get_pass(n) for n in names]
+def resolve(names: list[str], options: Options) -> list[Pass]:
+    """Passes by name, each configured from the options, then from its own ``name{key=value,...}``
+    options when the spec gives them (xDSL style: ``replicate{degree=high}``)."""
+    return [_configure(spec, options) for spec in names]
 
 
-def compile_model(path: str, options: Options, emit: str = "ir", stop_after: str | None = None,
+def _configure(spec: str, options: Options) -> Pass:
+    name, _, rest = spec.partition("{")
+    cls = get_pass_class(name)
+    p = cls.from_options(options)
+    if not rest:
+        return p
+    if not rest.endswith("}"):
+        raise LerganError(f"pass '{spec}': expected {name}{{key=value,...}}")
+    known = {f.name: f for f in dataclasses.fields(p)} if dataclasses.is_dataclass(p) else {}
+    changes = {}
+    for item in filter(None, (i.strip() for i in rest[:-1].split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or key.strip() not in known:
+            raise LerganError(f"pass '{name}': unknown option '{key.strip()}' (options: {', '.join(known) or 'none'})")
+        changes[key.strip()] = value.strip()
+    try:
+        return dataclasses.replace(p, **changes)
+    except (TypeError, ValueError) as e:
+        raise LerganError(f"pass '{name}': {e}") from None
+
+
+def compile_graph(model: object, ctx: CompileContext, emit: str = "ir", stop_after: str | None = None,
                   instruments: Instruments | None = None) -> Graph:
-    """Import ``path`` and run the pipeline ``emit`` needs (up to ``stop_after``): the library entry point."""
-    from lergan_cc.passes import get_pass
-
+    """Import ``model`` (a path, DSL text or an ONNX model) and run the pipeline ``emit`` needs (up to
+    ``stop_after``)."""
     instruments = instruments or Instruments(log=lambda _: None)
-    importer = get_pass("import")
-    importer.path = path  # type: ignore[attr-defined]
-    g = run_passes([importer], None, options, instruments)
-    names = truncate(pipeline(options, g.kind == "gan"), emit, stop_after)
-    if instruments.print_after not in (None, "all", *names):
-        raise LerganError(f"--print-ir-after {instruments.print_after}: not a pass of this pipeline"
-                          f"{did_you_mean(instruments.print_after, names)} ({', '.join(names)})")
-    return run_passes(resolve(names[1:]), g, options, instruments)
+    start = time.perf_counter()
+    front_end: Any = get_pass_class("import")  # the front end takes the model, not options: see passes/import.py
+    g = front_end(model).load(ctx.options)
+    verify(g, ctx.hw)
+    check_fits(g, ctx.hw, ctx.options.batch, str(model) if isinstance(model, (str, os.PathLike)) and
+               "\n" not in str(model) else g.model)  # before any pass allocates for it
+    instruments.after(0, "import", g, time.perf_counter() - start)
+    names = truncate(pipeline(ctx.options, g.kind == "gan"), emit, stop_after)
+    instruments.check(names)
+    return run_passes(resolve(names[1:], ctx.options), g, ctx, instruments)
+
+
+__all__ = ["REGISTRY", "Instruments", "compile_graph", "pipeline", "resolve", "run_passes", "truncate"]

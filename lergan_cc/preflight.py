@@ -31,13 +31,13 @@ def check_compile_flags(emit: str, stop_after: str | None, print_ir_after: str |
 def check_models(paths: list[str], hw: str | None, batch: int) -> None:
     """Every model of a batch run reads and fits the machine (``import``), and ``hw`` is valid: before the
     first simulation, so a typo is not found an hour in."""
+    from lergan_cc.context import CompileContext
     from lergan_cc.options import Options
-    from lergan_cc.pipeline import compile_model
-    from lergan_cc.targets.hw import load_hw
+    from lergan_cc.pipeline import compile_graph
 
-    load_hw(hw)
+    ctx = CompileContext.create(Options(hw=hw, batch=batch))  # loads and validates the hardware
     for path in paths:
-        compile_model(path, Options(hw=hw, batch=batch), "ir", "import")
+        compile_graph(path, ctx, "ir", "import")
 
 
 def check_print_after(name: str | None, passes: list[str]) -> None:

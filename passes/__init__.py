@@ -6,19 +6,15 @@ the front end is the pass ``import`` (``import.py``, loaded through importlib).
 
 from __future__ import annotations
 
+import difflib
 import importlib
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING
+
+from lergan_cc.errors import LerganError
 
 if TYPE_CHECKING:
-    from lergan_cc.ir.graph import Graph
-    from lergan_cc.options import Options
-
-
-class Pass(Protocol):
-    name: ClassVar[str]
-
-    def apply(self, g: Graph | None, options: Options) -> Graph: ...
-
+    from lergan_cc.ir.attribute import Attr
+    from lergan_cc.pass_base import Pass
 
 # name -> "module:Class", in pipeline order.
 REGISTRY: dict[str, str] = {
@@ -29,23 +25,23 @@ REGISTRY: dict[str, str] = {
     "deform": "deform:Deform",
     "normal-reshape": "normal_reshape:NormalReshape",
     "replicate": "replicate:Replicate",
+    "data-parallel": "data_parallel:DataParallelPass",
     "place-3d": "place_3d:Place3d",
     "place-htree": "place_htree:PlaceHtree",
     "emit-fsm": "emit_fsm:EmitFsm",
 }
 
-# Passes of the full pipeline that later work adds; named here so errors can say so.
-PLANNED = ("expand-training", "zero-insertion", "zfdr", "deform", "normal-reshape", "replicate",
-           "place-3d", "place-htree", "emit-fsm")
 
-
-def get_pass(name: str) -> Pass:
-    from lergan_cc.errors import LerganError, did_you_mean
-
+def get_pass_class(name: str) -> type[Pass]:
     if name not in REGISTRY:
-        if name in PLANNED:
-            raise LerganError(f"pass '{name}' is not implemented in this version of lergan_cc")
-        known = ", ".join(REGISTRY)
-        raise LerganError(f"unknown pass '{name}'{did_you_mean(name, REGISTRY)} (known: {known})")
+        close = difflib.get_close_matches(name, REGISTRY, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(REGISTRY)})"
+        raise LerganError(f"unknown pass '{name}'{hint}")
     module, cls = REGISTRY[name].split(":")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)()
+    found: type[Pass] = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    return found
+
+
+def providers(attr: type[Attr]) -> list[str]:
+    """The passes that provide ``attr``."""
+    return [name for name in REGISTRY if attr in get_pass_class(name).provides]

@@ -1,57 +1,53 @@
 """The pass ``emit-fsm``: the placed IR -> the memory controller's FSM program and its tensors.
 
-Lowering (``lergan_cc.fsm.emit_lower`` / ``emit_states``) builds a typed program; the jinja2
-templates in ``targets/templates`` render it (StrictUndefined). The text and the sidecar
-tensors are attached to the graph for the driver to write (``emitted(g)``).
+Lowering (``lergan_cc.lowering``) builds a typed program; the jinja2 templates in
+``targets/templates`` render it (StrictUndefined). The program, its text and the sidecar tensors
+go to the compile context (``ctx.emitted``); the IR itself is left as it was.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
-
-from lergan_cc.fsm.emit_lower import Lowering, hw_header
-from lergan_cc.fsm.emit_render import render
-from lergan_cc.fsm.emit_states import build_states
+from lergan_cc.errors import LerganError
+from lergan_cc.fsm.emitted import Emitted
 from lergan_cc.fsm.program import Program
 from lergan_cc.fsm.sidecar import initial_tensors
-from lergan_cc.fsm.values import Sym
+from lergan_cc.fsm.values import Sym, Value
+from lergan_cc.ir.attrs import DataParallel, Placement, PlacementSummary, ReplicaDegree, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
-from lergan_cc.options import Options
+from lergan_cc.lowering.lower import Lowering, hw_header
+from lergan_cc.lowering.render import render
+from lergan_cc.lowering.states import build_states
+from lergan_cc.pass_base import Pass
 
-_ATTR = "_emitted_fsm"
+if TYPE_CHECKING:
+    from lergan_cc.context import CompileContext
 
 
 @dataclass(frozen=True)
-class Emitted:
-    text: str
-    tensors: dict[str, np.ndarray]
-    program: Program | None = None  # the typed program the text spells (what the assembler reads back)
-
-
-class EmitFsm:
+class EmitFsm(Pass):
     name: ClassVar[str] = "emit-fsm"
+    requires = (Reshape, Replicas, Placement, PlacementSummary)
 
-    def apply(self, g: Graph | None, options: Options) -> Graph:
-        assert g is not None
-        lw = Lowering(g, options)
-        program = lower_program(lw, options)
+    def run(self, g: Graph, ctx: CompileContext) -> Graph:
+        dp = g.get(DataParallel)
+        if dp is not None and any(k > 1 for k in dp.copies.values()):  # lowering of shards: in progress
+            raise LerganError("emit-fsm: sample-parallel copies are placed but not lowered yet (--data-parallel 1)")
+        lw = Lowering(g, ctx)
+        program = lower_program(lw, ctx)
         shapes = {n: p.shape for n, p in g.params.items()}
-        setattr(g, _ATTR, Emitted(render(program), initial_tensors(shapes, lw.roles, g.tensors), program))
+        ctx.emitted = Emitted(program, render(program), initial_tensors(shapes, lw.roles, g.tensors))
         return g
 
 
-def lower_program(lw: Lowering, options: Options) -> Program:
-    g = lw.g
-    attrs = {"batch": options.batch, "zero_free": options.zero_free, "target": options.target,
-             "replica": Sym(options.replica_degree(g.meta))}
+def lower_program(lw: Lowering, ctx: CompileContext) -> Program:
+    g, options = lw.g, ctx.options
+    model = g.get(ReplicaDegree)
+    replica = options.replica_degree(model.degree if model else None)
+    attrs: dict[str, Value] = {"batch": options.batch, "zero_free": options.zero_free, "target": options.target,
+                               "replica": Sym(replica)}
     states = build_states(lw)
     decls = [lw.decls[k] for k in sorted(lw.decls, key=lambda k: ("param", "buffer", "matrix").index(k[0]))]
     return Program(g.model, g.kind, attrs, hw_header(lw.hw), decls, states)
-
-
-def emitted(g: Graph) -> Emitted:
-    """The program the pass attached to ``g``."""
-    return getattr(g, _ATTR)

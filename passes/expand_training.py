@@ -12,31 +12,42 @@ zero-free interface it needs (paper §V "Interface"): ZFDR_T, ZFDR_WS or none.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lergan_cc.errors import LerganError
 from lergan_cc.frontends.gan import REAL
+from lergan_cc.ir.attrs import GanRoles, Interface
 from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.ops import Op, SConv, TConv, WConv, _Conv, make_op
-from lergan_cc.options import Options
+from lergan_cc.ir.ops import BatchNorm, Dense, Op, SConv, TConv, WConv, _Conv, make_op
+from lergan_cc.pass_base import Pass
+
+if TYPE_CHECKING:
+    from lergan_cc.context import CompileContext
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 
 
-class ExpandTraining:
+@dataclass(frozen=True)
+class ExpandTraining(Pass):
     name: ClassVar[str] = "expand-training"
+    requires = (GanRoles,)
+    provides = (Interface,)
 
-    def apply(self, g: Graph | None, options: Options) -> Graph:
-        assert g is not None
+    def precondition(self, g: Graph) -> str | None:
         if g.kind != "gan":
-            raise LerganError("expand-training needs a GAN (a single network compiles with --mode infer)")
+            return "needs a GAN (a single network compiles with --mode infer)"
         if any(op.phase not in ("G_fwd", "D_fwd") for op in g.ops()):
-            raise LerganError("expand-training runs once, on forward-only GAN IR")
+            return "runs once, on forward-only GAN IR"
+        return None
+
+    def run(self, g: Graph, ctx: CompileContext) -> Graph:
         for op in list(g.ops()):
             if isinstance(op, _Conv):
-                g.replace(op.replace(extra={**op.extra, "interface": interface(op)}))
-        d_out = g.meta["discriminator_output"]
-        kind = "bce_prob" if g.meta.get("discriminator_probability") else "bce_logit"
+                g.update(op, Interface.of(op))
+        roles = g.need(GanRoles)
+        d_out = roles.discriminator_output
+        kind = "bce_prob" if roles.discriminator_probability else "bce_logit"
         g.add(make_op("loss", name="loss", layer="loss", phase="D_fwd", inputs=(d_out,), shape=(), kind=kind))
         seed = g.add(make_op("loss_grad", name="loss.grad", layer="loss", phase="D_err", inputs=(d_out,),
                              shape=g.op(d_out).shape, kind=kind))
@@ -44,23 +55,6 @@ class ExpandTraining:
         assert fake_grad is not None
         _Backward(g, "G_err", "G_wgrad", need_input_grad=False).run(_network(g, "G_fwd"), fake_grad)
         return g
-
-
-def interface(op: _Conv) -> str:
-    """Which zero-free interface a conv op needs: strided T-CONV-like ops ZFDR_T, W-CONV of a strided
-    conv ZFDR_WS, anything with stride 1 none.
-
-    ZFDR removes the zeros a stride inserts. A stride-1 T-CONV inserts none: it *is* a convolution
-    padded by K−1−P, whose padding zeros are of the same nature as any padded S-CONV's, which no
-    scheme reshapes (the paper counts MAGAN's 7k1s layer out: "only one T-CONV", §VI-C).
-    """
-    if max(op.stride) == 1:
-        return "none"
-    if isinstance(op, TConv) or (isinstance(op, WConv) and op.transposed):
-        return "ZFDR_T"
-    if isinstance(op, WConv):
-        return "ZFDR_WS"
-    return "none"
 
 
 def _network(g: Graph, phase: str) -> list[Op]:
@@ -101,7 +95,7 @@ class _Backward:
                       shape=self.g.params[op.weight].shape if op.weight else _weight_shape(self.g, op),
                       **_conv_geometry(op), output_padding=getattr(op, "output_padding", ()),
                       transposed=isinstance(op, TConv), weight=op.weight)
-            self.g.add(w.replace(extra={"interface": interface(w)}))
+            self.g.add(w.attach(Interface.of(w)))
         elif op.OP == "dense":
             self._add(op, "wgrad", "wdense", self.wgrad, (x, dy), (self.g.op(x).shape[0], op.shape[0]))
 
@@ -119,7 +113,7 @@ def _weight_shape(g: Graph, op: _Conv) -> tuple[int, ...]:
     return weight_shape(op, g.op(op.inputs[0]).shape[0])
 
 
-def _conv_geometry(op: _Conv) -> dict[str, object]:
+def _conv_geometry(op: _Conv) -> dict[str, Any]:
     return dict(out_channels=op.out_channels, kernel=op.kernel, stride=op.stride, pads=op.pads,
                 dilation=op.dilation, group=op.group)
 
@@ -134,7 +128,7 @@ def _sconv_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
         for a in range(n))
     t = TConv(name=f"{op.name}.err", layer=op.layer, phase=b.err, inputs=(dy,), shape=x_shape,
               **{**_conv_geometry(op), "out_channels": x_shape[0]}, output_padding=out_pad, weight=op.weight)
-    return b.g.add(t.replace(extra={"interface": interface(t)}))
+    return b.g.add(t.attach(Interface.of(t)))
 
 
 def _tconv_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
@@ -144,10 +138,11 @@ def _tconv_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
         raise LerganError(f"expand-training: layer {op.layer}: output_padding >= stride has no input gradient form")
     s = SConv(name=f"{op.name}.err", layer=op.layer, phase=b.err, inputs=(dy,), shape=x_shape,
               **{**_conv_geometry(op), "out_channels": x_shape[0]}, weight=op.weight)
-    return b.g.add(s.replace(extra={"interface": interface(s)}))
+    return b.g.add(s.attach(Interface.of(s)))
 
 
 def _dense_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    assert isinstance(op, Dense)
     return b._add(op, "err", "dense", b.err, (dy,), x_shape, units=x_shape[0], weight=op.weight, transposed=True)
 
 
@@ -156,8 +151,8 @@ def _act_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
 
 
 def _bn_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
-    return b._add(op, "err", "batchnorm_grad", b.err, (op.inputs[0], dy), x_shape,
-                  epsilon=op.epsilon, scale=op.scale)  # type: ignore[attr-defined]
+    assert isinstance(op, BatchNorm)
+    return b._add(op, "err", "batchnorm_grad", b.err, (op.inputs[0], dy), x_shape, epsilon=op.epsilon, scale=op.scale)
 
 
 def _reshape_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
+from lergan_cc.ir.attrs import Reshape
 from lergan_cc.ir.graph import Graph
-from lergan_cc.options import Options
-from lergan_cc.passes._reshape import reshape_all
+from lergan_cc.mapping.reshape import reshape_all
+from lergan_cc.pass_base import Pass
+
+if TYPE_CHECKING:
+    from lergan_cc.context import CompileContext
 
 
-class NormalReshape:
+@dataclass(frozen=True)
+class NormalReshape(Pass):
     name: ClassVar[str] = "normal-reshape"
+    provides = (Reshape,)
 
-    def apply(self, g: Graph | None, options: Options) -> Graph:
-        assert g is not None
+    def run(self, g: Graph, ctx: CompileContext) -> Graph:
         return reshape_all(g, None)

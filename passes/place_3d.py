@@ -15,86 +15,92 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
+from lergan_cc.ir.attrs import Placement, PlacementSummary, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
-from lergan_cc.options import Options
-from lergan_cc.passes._placement import (
-    SIDE,
+from lergan_cc.mapping.banks import (
     Bank,
+    Entry,
+    Machine,
     Pending,
-    annotate,
+    attach_placement,
     check_placed,
     fill,
-    hardware,
-    layer_key,
-    layer_order,
-    matrix_ops,
-    new_banks,
-    part_size,
     pending,
-    phases_present,
     place_anywhere,
 )
+from lergan_cc.mapping.matrices import SIDE, layer_key, layer_order, matrix_ops, part_size, phases_present
+from lergan_cc.pass_base import Pass
 from lergan_cc.targets.hw import Hardware
+
+if TYPE_CHECKING:
+    from lergan_cc.context import CompileContext
 
 
 def spread(bank: Bank, queue: deque[Pending], start: int, shares: dict[int, int], total: int,
-           size: int) -> list[tuple[str, dict[str, Any]]]:
+           size: int) -> list[Entry]:
     """Put ``size`` crossbars of ``queue`` on the tiles of ``shares`` (tile -> crossbars of the largest
     part, ``total`` in all), each tile getting its proportion, from the window start on."""
-    entries: list[tuple[str, dict[str, Any]]] = []
+    entries: list[Entry] = []
     given, seen = 0, 0
     for tile, share in sorted(shares.items()):
         seen += share
         quota = math.ceil(size * seen / total) - given
         lo = max(start, tile * bank.per_tile)
         placed = fill(bank, queue, lo, (tile + 1) * bank.per_tile, quota)
-        given += sum(e["crossbars"] for _, e in placed)
+        given += sum(c.crossbars for _, c in placed)
         entries += placed
     return entries
 
 
 def place_layer(hw: Hardware, banks: dict[str, Bank], parts: dict[str, list[Op]],
-                demand: dict[str, int]) -> list[tuple[str, dict[str, Any]]]:
-    """One layer's parts on one 3DCU: the largest part first, the others spread under/over it."""
+                demand: dict[str, int], shard: int = 0) -> list[Entry]:
+    """One layer's parts (copy ``shard`` of each) on one 3DCU: the largest part first, the others spread
+    under/over it."""
     start = max(b.high for b in banks.values())
     sizes = {p: sum(part_size(hw, op) for op in ops) for p, ops in parts.items()}
     order = sorted(parts, key=lambda p: -sizes[p])
-    entries: list[tuple[str, dict[str, Any]]] = []
+    entries: list[Entry] = []
     shares: Counter[int] = Counter()
     for i, phase in enumerate(order):
         bank = banks[phase]
         for op in parts[phase]:
-            queue = pending(hw, op)
+            queue = pending(hw, op, shard)
             if i > 0 and shares:
                 placed = spread(bank, queue, start, shares, sizes[order[0]], part_size(hw, op))
             else:
                 placed = fill(bank, queue, start, bank.capacity)
-                for _, e in placed:
-                    shares[int(e["tile"].rsplit(".T", 1)[1])] += e["crossbars"]
+                for _, c in placed:
+                    shares[c.tile_index] += c.crossbars
             placed += place_anywhere(bank, queue, start)
-            check_placed(hw, queue, bank, phase, op.layer, demand[phase])
+            check_placed(queue, bank, phase, op.layer, demand[phase])
             entries += placed
     return entries
 
 
-class Place3d:
+@dataclass(frozen=True)
+class Place3d(Pass):
     name: ClassVar[str] = "place-3d"
+    requires = (Reshape, Replicas)
+    provides = (Placement, PlacementSummary)
 
-    def apply(self, g: Graph | None, options: Options) -> Graph:
-        assert g is not None
-        hw = hardware(options)
+    def run(self, g: Graph, ctx: CompileContext) -> Graph:
+        hw = ctx.hw
         ops = matrix_ops(g)
-        banks = new_banks(hw, phases_present(ops))
-        demand = {p: sum(part_size(hw, op) for op in ops if op.phase == p) for p in banks}
-        entries = []
-        for key in layer_order(ops):
-            parts: dict[str, list[Op]] = {}
-            for op in ops:
-                if layer_key(op) == key:
-                    parts.setdefault(op.phase, []).append(op)
-            side = {p: banks[p] for p in banks if SIDE[p] == key[0]}
-            entries += place_layer(hw, side, parts, demand)
-        return annotate(g, "lergan-3d", banks, entries)
+        machine = Machine(hw, g, ops)
+        phases = phases_present(ops)
+        demand = {p: sum(part_size(hw, op) for op in ops if op.phase == p) for p in phases}
+        entries: list[Entry] = []
+        for shard in range(max((machine.shards(p) for p in phases), default=1)):
+            for key in layer_order(ops):  # copy by copy: each a whole network, its layers in windows
+                parts: dict[str, list[Op]] = {}
+                for op in ops:
+                    if layer_key(op) == key and shard < machine.shards(op.phase):
+                        parts.setdefault(op.phase, []).append(op)
+                side = {p: machine.bank(p, shard) for p in parts if SIDE[p] == key[0]}
+                if parts:
+                    entries += place_layer(hw, side, parts, demand, shard)
+        return attach_placement(g, "lergan-3d", {p: machine.phase_banks(p) for p in phases}, entries)

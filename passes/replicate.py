@@ -34,24 +34,20 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-from lergan_cc.errors import LerganError, warn
+from lergan_cc.errors import LerganError
+from lergan_cc.ir.attrs import ReplicaDegree, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
+from lergan_cc.mapping.matrices import Matrix, bank_budget, bank_of, crossbars, is_zfdm, layer_key, matrices, matrix_ops
 from lergan_cc.options import REPLICAS, Options
-from lergan_cc.passes._placement import (
-    Matrix,
-    bank_of,
-    crossbars,
-    hardware,
-    is_zfdm,
-    layer_key,
-    matrices,
-    matrix_ops,
-)
-from lergan_cc.passes._reshape import annotate
+from lergan_cc.pass_base import Pass
 from lergan_cc.targets.hw import Hardware
+
+if TYPE_CHECKING:
+    from lergan_cc.context import CompileContext
 
 # Table III: the kind class's role; deform's polyphase kinds are reused like Inside kinds.
 ROLE = {"Corner": "c", "Edge": "e", "Inside": "i", "Polyphase": "i"}
@@ -69,11 +65,13 @@ EQ14: dict[str, Callable[[int, int], int]] = {
 }
 
 
-def loop_length(ms: list[Matrix], rects: list[dict[str, Any]]) -> int:
+def loop_length(op: Op) -> int:
     """LL: the most output positions an Inside kind covers along one axis (1 without Inside kinds)."""
-    extents = [len({s + step * j for s, step, count in (rect["ranges"][axis] for rect in r) for j in range(count)})
-               for m, r in zip(ms, rects, strict=True) if ROLE.get(m.cls) == "i" and r
-               for axis in range(len(r[0]["ranges"]))]
+    plan = op.need(Reshape).plan
+    kinds = getattr(plan, "kinds", ())
+    extents = [len({p for rect in k.rectangles for p in rect.ranges[axis].positions()})
+               for k in kinds if ROLE.get(k.cls) == "i" and k.rectangles
+               for axis in range(len(k.rectangles[0].ranges))]
     return max(extents, default=1)
 
 
@@ -107,86 +105,96 @@ def replica_e_max(hw: Hardware, ms: list[Matrix], ll: int, moved: int) -> int:
     return best
 
 
-def table3(hw: Hardware, op: Op, degree: str) -> dict[str, Any]:
+def table3(hw: Hardware, op: Op, degree: str) -> Replicas:
     ms = matrices(op)
-    ll = loop_length(ms, [k["rects"] for k in op.extra["reshape"]["kinds"]])
+    ll = loop_length(op)
     e_max = replica_e_max(hw, ms, ll, words(hw, op))
     e, i = TABLE3[degree](e_max, ll)
-    return {"degree": degree, "rule": "table3", "per_kind": table3_copies(ms, e, i), "e_max": e_max,
-            "loop_length": ll}
+    return Replicas(degree, "table3", tuple(table3_copies(ms, e, i)), e_max, ll)
 
 
-def eq14(hw: Hardware, op: Op, degree: str, s_zf: int | None) -> dict[str, Any]:
+def eq14(hw: Hardware, op: Op, degree: str, s_zf: int | None) -> Replicas:
     (m,) = matrices(op)
     s_n = crossbars(hw, m.shape)
     n = EQ14[degree](s_zf or s_n, s_n)
-    return {"degree": degree, "rule": "eq14", "per_kind": [max(1, min(n, m.reuse))]}
+    return Replicas(degree, "eq14", (max(1, min(n, m.reuse)),))
 
 
-def size(hw: Hardware, op: Op, per_kind: list[int]) -> int:
+def size(hw: Hardware, op: Op, per_kind: list[int] | tuple[int, ...]) -> int:
     return sum(n * crossbars(hw, m.shape) for m, n in zip(matrices(op), per_kind, strict=True))
 
 
-def assign(hw: Hardware, ops: list[Op], degree: str) -> dict[str, dict[str, Any]]:
+def assign(hw: Hardware, ops: list[Op], degree: str) -> dict[str, Replicas]:
     """Table III for the ZFDM ops first, then Eq. 14 sized against them."""
     if degree == "none":
-        return {op.name: {"degree": "none", "rule": "one", "per_kind": [1] * len(matrices(op))} for op in ops}
+        return {op.name: Replicas("none", "one", (1,) * len(matrices(op))) for op in ops}
     out = {op.name: table3(hw, op, degree) for op in ops if is_zfdm(op)}
     s_zf: dict[tuple[str, str], int] = {}
     for op in ops:
         if op.name in out:
             key = layer_key(op)
-            s_zf[key] = max(s_zf.get(key, 0), size(hw, op, out[op.name]["per_kind"]))
+            s_zf[key] = max(s_zf.get(key, 0), size(hw, op, out[op.name].per_kind))
     out.update({op.name: eq14(hw, op, degree, s_zf.get(layer_key(op))) for op in ops if op.name not in out})
     return out
 
 
-def budget(hw: Hardware, ops: list[Op]) -> int:
-    """A bank's crossbars less one row slice per tile, the most a placer may lose to slices that
-    cannot straddle tiles."""
-    widest = max((crossbars(hw, (1, 1, m.shape[2])) for op in ops for m in matrices(op)), default=1)
-    return hw.crossbars_per_bank - hw.tiles_per_bank * (min(widest, hw.crossbars_per_tile) - 1)
-
-
-def fit_bank(hw: Hardware, ops: list[Op], rep: dict[str, dict[str, Any]], phase: str) -> None:
-    """Take copies away, largest count first, until the phase fits its bank; warn once."""
-    cap = budget(hw, ops)
-    need = sum(size(hw, op, rep[op.name]["per_kind"]) for op in ops)
+def fit_bank(hw: Hardware, ops: list[Op], rep: dict[str, Replicas], phase: str) -> str | None:
+    """Take copies away, largest count first, until the phase fits its bank; the warning to give, if any."""
+    cap = bank_budget(hw, ops)
+    counts = {op.name: list(rep[op.name].per_kind) for op in ops}
+    need = sum(size(hw, op, counts[op.name]) for op in ops)
     if need <= cap:
-        return
+        return None
     before = need
     heap = [(-n, -crossbars(hw, m.shape), op.name, j) for op in ops
-            for j, (m, n) in enumerate(zip(matrices(op), rep[op.name]["per_kind"], strict=True)) if n > 1]
+            for j, (m, n) in enumerate(zip(matrices(op), counts[op.name], strict=True)) if n > 1]
     heapq.heapify(heap)
     reduced: dict[str, list[int]] = {}
     by_name = {op.name: op for op in ops}
     while need > cap and heap:
         neg_n, neg_size, name, j = heapq.heappop(heap)
-        rep[name]["per_kind"][j] -= 1
+        counts[name][j] -= 1
         need += neg_size
         reduced.setdefault(by_name[name].layer, []).append(j)
         if -neg_n - 1 > 1:
             heapq.heappush(heap, (neg_n + 1, neg_size, name, j))
+    for op in ops:
+        rep[op.name] = Replicas(rep[op.name].degree, rep[op.name].rule, tuple(counts[op.name]), rep[op.name].e_max,
+                                rep[op.name].loop_length)
     if not reduced:
-        return  # nothing left to take away: the placer reports the shortfall
+        return None  # nothing left to take away: the placer reports the shortfall
     which = "; ".join(f"{layer} kinds {sorted(set(ks))}" for layer, ks in reduced.items())
-    warn(f"lergan_cc: warning: replicate: phase {phase} needs {before} crossbars with these replicas, bank "
-         f"{bank_of(phase)} has room for {cap}: fewer copies of {which} (now {need})")
+    return (f"replicate: phase {phase} needs {before} crossbars with these replicas, bank {bank_of(phase)} has "
+            f"room for {cap}: fewer copies of {which} (now {need})")
 
 
-class Replicate:
+@dataclass(frozen=True)
+class Replicate(Pass):
+    """``degree``: the replica degree (``None``: the model's ``replica_degree``, else low)."""
+
     name: ClassVar[str] = "replicate"
+    requires = (Reshape,)
+    provides = (Replicas,)
+    degree: str | None = None
 
-    def apply(self, g: Graph | None, options: Options) -> Graph:
-        assert g is not None
-        degree = options.replica_degree(g.meta)
-        if degree not in REPLICAS:
-            raise LerganError(f"replica degree '{degree}': expected one of {', '.join(REPLICAS)}")
-        hw = hardware(options)
+    def __post_init__(self) -> None:
+        if self.degree is not None and self.degree not in REPLICAS:
+            raise LerganError(f"replica degree '{self.degree}': expected one of {', '.join(REPLICAS)}")
+
+    @classmethod
+    def from_options(cls, options: Options) -> Replicate:
+        return cls(options.replica)
+
+    def run(self, g: Graph, ctx: CompileContext) -> Graph:
+        model = g.get(ReplicaDegree)
+        degree = self.degree or (model.degree if model else None) or "low"
+        hw = ctx.hw
         ops = matrix_ops(g)
         rep = assign(hw, ops, degree)
         for phase in dict.fromkeys(op.phase for op in ops):
-            fit_bank(hw, [op for op in ops if op.phase == phase], rep, phase)
+            warning = fit_bank(hw, [op for op in ops if op.phase == phase], rep, phase)
+            if warning:
+                ctx.warn(warning)
         for op in ops:
-            annotate(g, op, "replicas", rep[op.name])
+            g.update(op, rep[op.name])
         return g

@@ -7,17 +7,22 @@ keep the normal one-matrix mapping (the paper's *DataMapping*).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
+from lergan_cc.ir.attrs import Reshape
 from lergan_cc.ir.graph import Graph
-from lergan_cc.options import Options
-from lergan_cc.passes._reshape import reshape_all
-from lergan_cc.zerofree import zfdr
+from lergan_cc.mapping.reshape import reshape_all
+from lergan_cc.pass_base import Pass
+
+if TYPE_CHECKING:
+    from lergan_cc.context import CompileContext
 
 
-class Zfdr:
+@dataclass(frozen=True)
+class Zfdr(Pass):
     name: ClassVar[str] = "zfdr"
+    provides = (Reshape,)
 
-    def apply(self, g: Graph | None, options: Options) -> Graph:
-        assert g is not None
-        return reshape_all(g, zfdr)
+    def run(self, g: Graph, ctx: CompileContext) -> Graph:
+        return reshape_all(g, "zfdr")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass, fields
@@ -160,6 +161,11 @@ class Hardware:
     bypass: Wire
     host: Host
 
+    def flat(self) -> dict[str, int | float | tuple[str, ...]]:
+        """Every primary value as ``section.key`` (what a program's ``hw`` line records)."""
+        return {f"{section}.{f.name}": getattr(getattr(self, section), f.name)
+                for section in _section_types() for f in fields(getattr(self, section))}
+
     # ---- capacities -------------------------------------------------------------------------
     @property
     def cells_per_weight(self) -> int:
@@ -169,6 +175,11 @@ class Hardware:
     def weight_columns_per_crossbar(self) -> int:
         """Weights side by side in one crossbar row: 128 columns / 4 cells = 32."""
         return self.crossbar.cols // self.cells_per_weight
+
+    def matrix_slices(self, shape: tuple[int, int, int]) -> tuple[int, int]:
+        """(row slices over all groups, crossbars per row slice) of one copy of a (groups, rows, cols) matrix."""
+        groups, rows, cols = shape
+        return groups * math.ceil(rows / self.crossbar.rows), math.ceil(cols / self.weight_columns_per_crossbar)
 
     @property
     def weights_per_crossbar(self) -> int:
@@ -210,14 +221,18 @@ class Hardware:
 
     # ---- MMV cost: ISAAC scaled to our cells --------------------------------------------------
     @property
+    def largest_bitline_sum(self) -> int:
+        """The largest sum one crossbar column produces for one input slice: rows x DAC level x cell level."""
+        xb = self.crossbar
+        return xb.rows * (2**xb.dac_bits - 1) * (2**xb.cell_bits - 1)
+
+    @property
     def adc_bits(self) -> int:
         """Bits to digitise the largest bit-line sum, minus ISAAC's flipped-weight encoding bit.
 
         ISAAC: 128 rows x (2^1-1) x (2^2-1) = 384 -> 9 bits -> 8. Ours: 128 x 1 x 15 = 1920 -> 11 -> 10.
         """
-        xb = self.crossbar
-        largest = xb.rows * (2**xb.dac_bits - 1) * (2**xb.cell_bits - 1)
-        return max(1, math.ceil(math.log2(largest + 1)) - 1)
+        return max(1, math.ceil(math.log2(self.largest_bitline_sum + 1)) - 1)
 
     @property
     def input_slices(self) -> int:
@@ -395,11 +410,30 @@ def _defaults() -> tuple[str, dict[str, Any]]:
     return str(res), _read_toml(str(res), res.read_text(encoding="utf-8"))
 
 
+def hardware_from_flat(flat: dict[str, Any], where: str) -> Hardware:
+    """The description from ``section.key`` values (a program's ``hw`` line), every key required, validated."""
+    raw: dict[str, dict[str, Any]] = {}
+    for section, cls in _section_types().items():
+        for f in fields(cls):
+            key = f"{section}.{f.name}"
+            if key not in flat:
+                raise LerganError(f"{where}: missing '{key}' (the cost model needs the whole description)")
+            value = flat[key]
+            raw.setdefault(section, {})[f.name] = list(value) if isinstance(value, (list, tuple)) else value
+    hw = _build(raw, where)
+    validate(hw, where)
+    return hw
+
+
 def load_hw(path: str | None = None) -> Hardware:
     """The packaged defaults, overridden by the TOML at ``path`` (any subset of keys), validated."""
     default_path, raw = _defaults()
     blame = default_path
     if path is not None:
+        if os.path.isdir(path):
+            raise LerganError(f"{path}: cannot read: is a directory")
+        if not os.path.exists(path):
+            raise LerganError(f"{path}: no such file")
         try:
             with open(path, encoding="utf-8") as f:
                 text = f.read()

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from lergan_cc import api
+from lergan_cc.ir.graph import Graph
+from lergan_cc.options import Options
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 BENCHMARKS = ("dcgan", "cgan", "3dgan", "artgan_cifar10", "gpgan", "magan_mnist", "discogan_4pairs",
@@ -30,3 +34,21 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
 @pytest.fixture
 def example() -> type:
     return type("Examples", (), {"path": staticmethod(lambda name: EXAMPLES / f"{name}.lergan")})
+
+
+def lower(model: str | Path, options: Options, emit: str = "ir", stop_after: str | None = None) -> Graph:
+    """The IR of ``model`` after the passes ``emit`` needs (up to ``stop_after``)."""
+    return api.lower(str(model), options, emit=emit, stop_after=stop_after)[0]
+
+
+def compiled(model: str | Path, options: Options) -> api.Program:
+    """The program of ``model`` compiled with ``options``."""
+    return api.compile_program(str(model), options)
+
+
+def run_pass(name: str, g: Graph, options: Options) -> Graph:
+    """One pass on ``g`` as the pass manager runs it (contracts checked, IR verified after it)."""
+    from lergan_cc.context import CompileContext
+    from lergan_cc.pipeline import Instruments, resolve, run_passes
+
+    return run_passes(resolve([name], options), g, CompileContext.create(options), Instruments(log=lambda _: None))

@@ -46,14 +46,14 @@ def _job(model: Path, config: str = "prime") -> runner.Job:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_config_flags_parse_as_lerganc_options(name: str, tiny: Path) -> None:
-    opts = runner._options(_job(tiny, name))
+    opts = runner.options_of(_job(tiny, name))
     assert (opts.zero_free, opts.target, opts.replica) == EXPECTED[name]
     assert opts.batch == 4
 
 
 def test_table_is_exactly_the_expected_design_points() -> None:
     assert set(configs.CONFIGS) == {*EXPECTED, "2d-zfdr-low"}
-    assert runner._options(_job(Path("x.lergan"), "2d-zfdr-low")).target == "htree-2d"
+    assert runner.options_of(_job(Path("x.lergan"), "2d-zfdr-low")).target == "htree-2d"
 
 
 def test_select_names() -> None:

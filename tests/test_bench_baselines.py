@@ -20,8 +20,7 @@ from lergan_cc.bench import baselines, directions, results, workload
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import SConv
 from lergan_cc.options import Options
-from lergan_cc.pipeline import compile_model
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, lower, run_cli
 
 TINY_GAN = """gan {
   generator     "10f-(16t-8t)(4k2s)-t1"
@@ -35,7 +34,7 @@ TINY_GAN = """gan {
 def graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
     path = tmp_path_factory.mktemp("tiny") / "tiny.lergan"
     path.write_text(TINY_GAN, encoding="utf-8")
-    return compile_model(str(path), Options(batch=4), "analysis")
+    return lower(str(path), Options(batch=4), "analysis")
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +186,7 @@ def test_runs_are_what_the_program_executes(tmp_path: Path) -> None:
     proc = run_cli("lergan-sim", tmp_path / "t.fsm", "--timing-only", "--report", tmp_path / "r.json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "r.json").read_text())
-    g = compile_model(str(model), Options(batch=4, zero_free="none", replica="none"), "analysis")
+    g = lower(str(model), Options(batch=4, zero_free="none", replica="none"), "analysis")
     runs = {(w["layer"], w["phase"]): w["runs"] for w in workload.table(g) if w["macs"]}
     executed = {(r["layer"], r["phase"]): r["mmv_rounds_total"] / (4 * r["mmv_rounds"])
                 for r in report["layers"] if r["mmv_rounds"]}

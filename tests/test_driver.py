@@ -96,7 +96,7 @@ def test_output_file_is_written(tmp_path: Path) -> None:
     out = tmp_path / "dcgan.lir"
     proc = run_cli("lerganc", DCGAN, "--stop-after", "import", "--emit", "ir", "-o", out)
     assert proc.returncode == 0 and proc.stdout == ""
-    assert out.read_text().startswith("lir 1\n")
+    assert out.read_text().startswith("lir 2\n")
 
 
 def test_infer_mode_on_a_gan_keeps_the_generator() -> None:

@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 from lergan_cc.cli.lerganc import main as lerganc
 from lergan_cc.errors import LerganError, SourceError
 from lergan_cc.frontends.dsl import load_dsl, loads_dsl, parse_dsl
-from lergan_cc.frontends.tablev import same_conv, same_tconv
+from lergan_cc.ir.attrs import GanRoles, ReplicaDegree
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.parser import parse_ir
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.shapes import conv_spatial
 from lergan_cc.ir.verifier import verify
+from lergan_cc.zerofree import default_same_pads
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 # name -> (main layers of G, of D, generator input shape) as Table V implies them
@@ -124,7 +125,7 @@ def test_dcgan_auxiliary_ops_and_params() -> None:
     assert ops["D1.act"].OP == "leaky_relu" and ops["D1.act"].alpha == 0.2 and "D1.bn" not in ops
     assert ops["D2.bn"].layer == "D2" and ops["D5.act"].OP == "sigmoid"
     assert {"G/G1.bn.scale", "G/G1.bn.var", "D/D5.weight", "D/D5.bias"} <= set(g.params)
-    assert g.meta["replica_degree"] == "low"
+    assert g.need(ReplicaDegree).degree == "low"
 
 
 def test_verbose_dcgan_builds_the_same_ir() -> None:
@@ -164,7 +165,7 @@ def test_single_network_is_a_net_in_phase_fwd() -> None:
     assert g.op("enc2").pads == (0, 1, 2, 1) and g.op("enc2").group == 4
     assert g.op("dec1").output_padding == (1, 0) and g.op("mid").dilation == (2, 2)
     assert g.op("enc1.act").alpha == 0.1 and g.op("mid.act").OP == "relu"
-    assert g.op(g.outputs[0]).OP == "dense" and g.meta["replica_degree"] == "middle"
+    assert g.op(g.outputs[0]).OP == "dense" and g.need(ReplicaDegree).degree == "middle"
 
 
 # ----------------------------------------------------------------------------- after
@@ -177,7 +178,7 @@ def test_after_overrides_defaults() -> None:
     assert ops["G2.act"].OP == "leaky_relu" and ops["G2.act"].alpha == 0.1 and "G2.bn" not in ops
     assert "G3.act" not in ops and ops["G3.bn"].OP == "batchnorm"
     assert ops["G5.act"].OP == "tanh" and "D5.act" not in ops
-    assert g.meta["discriminator_probability"] is False
+    assert g.need(GanRoles).discriminator_probability is False
 
 
 # ----------------------------------------------------------------------------- padding rule
@@ -188,7 +189,38 @@ def test_after_overrides_defaults() -> None:
     (2, 2, (0, 0, 0)), (1, 3, (0, 0, 2)),
 ])
 def test_same_tconv_table(k: int, s: int, expected: tuple[int, int, int]) -> None:
-    assert same_tconv(k, s) == expected
+    assert default_same_pads("tconv", 1, k, s) == expected
+
+
+def _brute_force_same(kind: str, i: int, k: int, s: int) -> tuple[int, int, int]:
+    """The DESIGN §4 rule by search, not by formula: among every (pad_begin, pad_end, output_padding) whose
+    output size is the promised one (ONNX shape formulas), the symmetric P' = max(0, ⌈(K−S)/2⌉) (with the
+    output padding that completes it, < S) when there is one, else the smallest total, split ⌊·/2⌋, ⌈·/2⌉."""
+    half = max(0, math.ceil((k - s) / 2))
+    if kind == "tconv":
+        sols = [(pb, pe, op) for pb in range(k + 1) for pe in range(k + 1) for op in range(s)
+                if s * (i - 1) + k - pb - pe + op == i * s]
+        for op in range(s):
+            if (half, half, op) in sols:
+                return half, half, op
+        total = min(pb + pe for pb, pe, op in sols if op == 0)
+        return total // 2, total - total // 2, 0
+    want = math.ceil(i / s)
+    sols = [(pb, pe) for pb in range(k + s) for pe in range(k + s)
+            if i + pb + pe >= k and (i + pb + pe - k) // s + 1 == want]
+    if (half, half) in sols:
+        return half, half, 0
+    total = min(pb + pe for pb, pe in sols)
+    return total // 2, total - total // 2, 0
+
+
+def test_same_padding_rule_over_the_whole_grid() -> None:
+    """One function implements the rule (the product's); it agrees with the search on all 3,584 (I, K, S)."""
+    cases = [(i, k, s) for i in range(1, 33) for k in range(1, 17) for s in range(1, 8)]
+    assert len(cases) == 3584
+    for kind in ("tconv", "sconv"):
+        for i, k, s in cases:
+            assert default_same_pads(kind, i, k, s) == _brute_force_same(kind, i, k, s), (kind, i, k, s)
 
 
 class _Conv:
@@ -205,10 +237,10 @@ class _Conv:
 
 @given(st.integers(1, 12), st.integers(1, 5), st.integers(1, 20))
 def test_same_padding_gives_the_promised_sizes(k: int, s: int, i: int) -> None:
-    pb, pe, op = same_tconv(k, s)
+    pb, pe, op = default_same_pads("tconv", i, k, s)
     assert min(pb, pe) >= 0 and 0 <= op < s
     assert conv_spatial(_Conv(True, k, s, (pb, pe), op).op, (i,)) == (i * s,)
-    pb, pe = same_conv(i, k, s)
+    pb, pe, _ = default_same_pads("sconv", i, k, s)
     assert min(pb, pe) >= 0 and pe - pb in (0, 1)
     assert conv_spatial(_Conv(False, k, s, (pb, pe)).op, (i,)) == (math.ceil(i / s),)
 
@@ -337,7 +369,7 @@ def test_cli_emits_ir_json_for_an_example(capsys: pytest.CaptureFixture[str]) ->
     import json
 
     code, out, _ = run_cli(EXAMPLES / "dcgan.lergan", capsys)
-    assert code == 0 and out.startswith("lir 1\n")
+    assert code == 0 and out.startswith("lir 2\n")
     assert lerganc([str(EXAMPLES / "dcgan.lergan"), "--stop-after", "import", "--emit", "ir-json"]) == 0
     nodes = {n["name"]: n for n in json.loads(capsys.readouterr().out)["nodes"]}
     assert nodes["G2"]["input_shapes"] == [[1024, 4, 4]] and nodes["G2"]["attrs"]["output_padding"] == [1, 1]

@@ -13,11 +13,12 @@ from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
 from lergan_cc.frontends.gan import make_gan
+from lergan_cc.ir.attrs import Interface
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import SConv, TConv, make_op
 from lergan_cc.ir.shapes import conv_spatial, weight_shape
 from lergan_cc.options import Options
-from lergan_cc.passes.expand_training import ExpandTraining
+from tests.conftest import EXAMPLES, lower, run_pass
 
 
 def _net(conv: dict, in_shape: tuple[int, ...], op: str, first: str) -> Graph:
@@ -86,7 +87,7 @@ def _expanded(p: dict) -> Graph:
     gen.outputs.append("G1")
     d_in = g_out
     disc = _net(_conv_attrs(p, transposed=False), d_in, "sconv", "D1")
-    return ExpandTraining().apply(make_gan(gen, disc), Options())
+    return run_pass("expand-training", make_gan(gen, disc), Options())
 
 
 @settings(max_examples=40, deadline=None)
@@ -115,11 +116,8 @@ def test_onnx_is_available() -> None:
 
 def test_discogan_generator_gets_both_interfaces() -> None:
     """Paper §V "Interface": a generator with S-CONVs needs ZFDR_WS for G_wgrad and ZFDR_T for G_err too."""
-    from lergan_cc.pipeline import compile_model
-    from tests.conftest import EXAMPLES
-
-    g = compile_model(str(EXAMPLES / "discogan_4pairs.lergan"), Options(), stop_after="expand-training")
-    tag = {op.name: op.extra.get("interface") for op in g.ops() if op.OP in ("sconv", "tconv", "wconv")}
+    g = lower(str(EXAMPLES / "discogan_4pairs.lergan"), Options(), stop_after="expand-training")
+    tag = {op.name: op.need(Interface).name for op in g.ops() if op.OP in ("sconv", "tconv", "wconv")}
     assert (tag["G2"], tag["G2.wgrad"], tag["G2.err"]) == ("none", "ZFDR_WS", "ZFDR_T")
     assert (tag["G5"], tag["G5.wgrad"], tag["G5.err"]) == ("ZFDR_T", "ZFDR_T", "none")
     assert (tag["D1"], tag["D1.wgrad"], tag["D1.err"]) == ("none", "ZFDR_WS", "ZFDR_T")
@@ -130,13 +128,10 @@ def test_discogan_generator_gets_both_interfaces() -> None:
 def test_stride_one_layers_need_no_interface() -> None:
     """A stride-1 T-CONV inserts no zeros (it is a padded convolution): none in every phase, like a
     stride-1 S-CONV's weight gradient; MAGAN's 7k1s layer and ArtGAN's 4k1s/3k1s layers."""
-    from lergan_cc.pipeline import compile_model
-    from tests.conftest import EXAMPLES
-
     for model, stride_one in (("magan_mnist", ["G2"]), ("artgan_cifar10", ["G2", "G6", "D2"])):
-        g = compile_model(str(EXAMPLES / f"{model}.lergan"), Options(), stop_after="expand-training")
+        g = lower(str(EXAMPLES / f"{model}.lergan"), Options(), stop_after="expand-training")
         convs = [op for op in g.ops() if op.OP in ("sconv", "tconv", "wconv")]
         assert sorted({op.layer for op in convs if max(op.stride) == 1}) == sorted(stride_one)
         for op in convs:
             strided = max(op.stride) > 1
-            assert (op.extra["interface"] != "none") == (strided and op.OP != "sconv"), op.name
+            assert (op.need(Interface).name != "none") == (strided and op.OP != "sconv"), op.name

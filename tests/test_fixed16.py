@@ -9,8 +9,9 @@ import pytest
 
 from lergan_cc.cli.lerganc import main as lerganc
 from lergan_cc.sim.driver import SimOptions, simulate
-from lergan_cc.sim.fixed import adc_is_exact, precision_error, quantize, sliced_matmul
+from lergan_cc.sim.fixed import adc_is_exact, quantize, sliced_matmul
 from lergan_cc.sim.loader import load_program
+from lergan_cc.sim.precision import precision_error
 from lergan_cc.targets.hw import load_hw
 
 ONNX = Path(__file__).resolve().parent.parent / "examples" / "onnx"

@@ -10,15 +10,14 @@ from lergan_cc.fsm.asm import parse_fsm
 from lergan_cc.fsm.isa import ISA
 from lergan_cc.fsm.printer import print_program
 from lergan_cc.options import Options
-from lergan_cc.passes.emit_fsm import emitted
-from lergan_cc.pipeline import compile_model
+from tests.conftest import compiled
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "ISA.md"
 
 
 def _emit(model: str, **options: object) -> str:
-    return emitted(compile_model(str(ROOT / model), Options(**options), emit="fsm")).text  # type: ignore[arg-type]
+    return compiled(ROOT / model, Options(**options)).text  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("zero_free", ["zfdr", "deform", "none"])

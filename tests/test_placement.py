@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from lergan_cc.ir.attrs import Placement, PlacementSummary, Replicas
 from lergan_cc.ir.graph import Graph
+from lergan_cc.ir.ops import Op
+from lergan_cc.mapping.matrices import matrices, matrix_ops
 from lergan_cc.options import REPLICAS
-from lergan_cc.passes._placement import matrices, matrix_ops, slices
 from lergan_cc.targets.geometry import PHASE_BANK, build_topology, hop_counts
 from lergan_cc.targets.hw import load_hw
 from tests.test_replicate import BENCHMARKS, EXAMPLES, run
@@ -23,15 +25,15 @@ TARGETS = ("lergan-3d", "htree-2d")
 DCGAN = str(EXAMPLES / "dcgan.lergan")
 
 
-def tiles_of(op_extra: dict) -> list[str]:
-    return list(dict.fromkeys(c["tile"] for c in op_extra["placement"]["copies"]))
+def tiles_of(op: Op) -> list[str]:
+    return list(dict.fromkeys(c.tile for c in op.need(Placement).copies))
 
 
 def check_layout(g: Graph) -> None:
     """Every copy complete; no crossbar twice; no tile or bank over capacity; ops in their Fig. 13 bank."""
     used: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for op in matrix_ops(g):
-        place = op.extra["placement"]
+        place = op.need(Placement).to_value()
         assert place["bank"] == PHASE_BANK[op.phase]
         covered: dict[tuple[int, int], int] = defaultdict(int)
         for c in place["copies"]:
@@ -40,17 +42,17 @@ def check_layout(g: Graph) -> None:
             assert c["crossbar"] >= 0 and c["crossbar"] + c["crossbars"] <= HW.crossbars_per_tile
             used[c["tile"]].append((c["crossbar"], c["crossbar"] + c["crossbars"]))
             covered[(c["kind"], c["replica"])] += c["row_slices"]
-        for m, n in zip(matrices(op), op.extra["replicas"]["per_kind"], strict=True):
+        for m, n in zip(matrices(op), op.need(Replicas).to_value()["per_kind"], strict=True):
             for r in range(n):
-                assert covered[(m.kind, r)] == slices(HW, m.shape)[0], (op.name, m.kind, r)
+                assert covered[(m.kind, r)] == HW.matrix_slices(m.shape)[0], (op.name, m.kind, r)
     per_bank: dict[str, int] = defaultdict(int)
     for tile, ranges in used.items():
         ranges.sort()
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(ranges)), f"{tile}: a crossbar holds two matrices"
         per_bank[tile.split(".")[0]] += sum(b - a for a, b in ranges)
     assert all(n <= HW.crossbars_per_bank for n in per_bank.values())
-    assert g.meta["placement"]["crossbars_used"] == sum(per_bank.values())
-    assert g.meta["placement"]["tiles_used"] == len(used)
+    assert g.need(PlacementSummary).to_value()["crossbars_used"] == sum(per_bank.values())
+    assert g.need(PlacementSummary).to_value()["tiles_used"] == len(used)
 
 
 @pytest.mark.parametrize("model", BENCHMARKS)
@@ -59,14 +61,14 @@ def test_layout_property(model: str) -> None:
         for target in TARGETS:
             g = run(model, degree, target)
             check_layout(g)
-            assert g.meta["placement"]["target"] == target
+            assert g.need(PlacementSummary).to_value()["target"] == target
 
 
 def test_dcgan_phases_on_fig13_banks_and_growth() -> None:
     for target in TARGETS:
         used = []
         for degree in REPLICAS:
-            meta = run("dcgan", degree, target).meta["placement"]
+            meta = run("dcgan", degree, target).need(PlacementSummary).to_value()
             assert meta["phases"] == {p: {"banks": [PHASE_BANK[p]]} for p in
                                       ("G_fwd", "G_wgrad", "G_err", "D_fwd", "D_wgrad", "D_err")}
             used.append(meta["crossbars_used"])
@@ -78,7 +80,7 @@ def parts(g: Graph, side: str) -> dict[str, dict[str, list[str]]]:
     out: dict[str, dict[str, list[str]]] = defaultdict(dict)
     for op in matrix_ops(g):
         if op.phase.startswith(side):
-            out[op.layer][op.phase] = tiles_of(op.extra)
+            out[op.layer][op.phase] = tiles_of(op)
     return out
 
 
@@ -117,7 +119,7 @@ def test_entries_split_by_row_slices_across_tiles() -> None:
     g = run("dcgan", "high", "htree-2d")
     for op in matrix_ops(g):
         by_copy: dict[tuple[int, int], list[dict]] = defaultdict(list)
-        for c in op.extra["placement"]["copies"]:
+        for c in op.need(Placement).to_value()["copies"]:
             by_copy[(c["kind"], c["replica"])].append(c)
         for entries in by_copy.values():
             starts = [c["row_start"] for c in entries]

@@ -14,19 +14,19 @@ from functools import cache
 
 import pytest
 
+from lergan_cc.ir.attrs import Reshape, ZeroInsertionFigures, ZfdrSummary
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import TConv, _Conv
 from lergan_cc.options import Options
-from lergan_cc.pipeline import compile_model
 from lergan_cc.zerofree import tconv_closed_form
-from tests.conftest import BENCHMARKS, EXAMPLES
+from tests.conftest import BENCHMARKS, EXAMPLES, lower
 
 SCHEMES = {"zfdr": "zfdr", "deform": "deform", "none": "normal-reshape"}
 
 
 @cache
 def compiled(name: str, zero_free: str) -> Graph:
-    return compile_model(str(EXAMPLES / f"{name}.lergan"), Options(zero_free=zero_free), emit="analysis",
+    return lower(str(EXAMPLES / f"{name}.lergan"), Options(zero_free=zero_free), emit="analysis",
                          stop_after=SCHEMES[zero_free])
 
 
@@ -45,26 +45,28 @@ def test_zfdr_multiplies_exactly_the_useful_products(name: str) -> None:
     convs = [op for op in g.ops() if isinstance(op, _Conv)]
     assert convs
     for op in convs:
-        counts, reshape = op.extra["zero_insertion"], op.extra["reshape"]
+        counts, reshape = op.need(ZeroInsertionFigures).to_value(), op.need(Reshape).to_value()
         expected = counts["macs_useful"] if reshape["scheme"] == "zfdr" else counts["macs_zero_inserted"]
         assert _macs(reshape, op, g) == expected, (op.name, op.phase)
-    assert any(op.extra["reshape"]["scheme"] == "zfdr" for op in convs)
+    assert any(op.need(Reshape).to_value()["scheme"] == "zfdr" for op in convs)
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_normal_reshape_multiplies_every_inserted_zero(name: str) -> None:
     g = compiled(name, "none")
     for op in (op for op in g.ops() if isinstance(op, _Conv)):
-        assert op.extra["reshape"]["scheme"] == "normal"
-        assert _macs(op.extra["reshape"], op, g) == op.extra["zero_insertion"]["macs_zero_inserted"], op.name
+        assert op.need(Reshape).to_value()["scheme"] == "normal"
+        macs = op.need(ZeroInsertionFigures).macs_zero_inserted
+        assert _macs(op.need(Reshape).to_value(), op, g) == macs, op.name
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_deform_lies_between_useful_and_zero_inserted(name: str) -> None:
     g = compiled(name, "deform")
     for op in (op for op in g.ops() if isinstance(op, _Conv)):
-        counts = op.extra["zero_insertion"]
-        assert counts["macs_useful"] <= _macs(op.extra["reshape"], op, g) <= counts["macs_zero_inserted"], op.name
+        counts = op.need(ZeroInsertionFigures).to_value()
+        macs = _macs(op.need(Reshape).to_value(), op, g)
+        assert counts["macs_useful"] <= macs <= counts["macs_zero_inserted"], op.name
 
 
 def _symmetric_tconvs() -> list[tuple[str, TConv, int]]:
@@ -86,7 +88,7 @@ def test_paper_closed_forms_match_every_symmetric_benchmark_tconv() -> None:
     assert len(layers) >= 25  # every benchmark's generator T-CONVs except ArtGAN's asymmetric K4S1
     for name, op, i in layers:
         k, s, pad, out_pad = op.kernel[0], op.stride[0], op.pads[0], op.output_padding[0]
-        summary = op.extra["zfdr_summary"]
+        summary = op.need(ZfdrSummary).to_value()
         cf = tconv_closed_form(i, k, s, pad, out_pad, rank=op.rank)
         if i >= -(-k // s):
             assert (summary["corner"], summary["edge"], summary["inside"]) == (cf.corner, cf.edge, cf.inside), (
@@ -95,7 +97,7 @@ def test_paper_closed_forms_match_every_symmetric_benchmark_tconv() -> None:
 
 def test_dcgan_analysis_golden_numbers() -> None:
     g = compiled("dcgan", "zfdr")
-    g2 = g.op("G2").extra
+    g2 = {a.key: a.to_value() for a in g.op("G2").attached.values()}
     assert g2["zero_insertion"]["zero_inserted_inputs"] == 147456
     assert g2["zero_insertion"]["useful_inputs"] == 16384
     assert g2["zero_insertion"]["macs_zero_inserted"] == 1638400 * 512
@@ -103,10 +105,10 @@ def test_dcgan_analysis_golden_numbers() -> None:
     assert round(g2["zero_insertion"]["efficiency"], 4) == 0.1806
     assert g2["zfdr_summary"] == {"kinds": 25, "corner": 9, "edge": 12, "inside": 4, "max_reuse": 9, "rounds": 9,
                                   "rounds_without": 64}
-    tconvs = [op.extra["zero_insertion"] for op in g.ops() if op.OP == "tconv" and op.phase == "G_fwd"]
+    tconvs = [op.need(ZeroInsertionFigures).to_value() for op in g.ops() if op.OP == "tconv" and op.phase == "G_fwd"]
     ratio = sum(c["zero_inserted_inputs"] for c in tconvs) / sum(c["useful_inputs"] for c in tconvs)
     assert round(ratio, 2) == 5.19
-    d1 = g.op("D1.wgrad").extra
+    d1 = {a.key: a.to_value() for a in g.op("D1.wgrad").attached.values()}
     assert d1["zfdr_summary"]["kinds"] == 9
     assert (d1["zfdr_summary"]["corner"], d1["zfdr_summary"]["edge"], d1["zfdr_summary"]["inside"]) == (4, 4, 1)
     assert [k["reuse"] for k in d1["reshape"]["kinds"] if k["class"] == "Inside"] == [4]

@@ -21,9 +21,8 @@ from onnx.reference import ReferenceEvaluator
 from lergan_cc.errors import LerganError
 from lergan_cc.fsm.asm import parse_fsm
 from lergan_cc.options import Options
-from lergan_cc.passes.emit_fsm import emitted
-from lergan_cc.pipeline import compile_model
 from lergan_cc.sim.driver import SimOptions, simulate
+from tests.conftest import compiled
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "onnx"
 SCHEMES = ("zfdr", "deform", "none")
@@ -164,11 +163,10 @@ def test_random_models_match_onnx_reference(tmp_path_factory: pytest.TempPathFac
     for zero_free in SCHEMES:
         for target in TARGETS:
             try:
-                g = compile_model(str(path), Options(zero_free=zero_free, target=target, batch=2), emit="fsm")
+                e = compiled(path, Options(zero_free=zero_free, target=target, batch=2))
             except LerganError as e:
                 assume("output" not in str(e))
                 raise
-            e = emitted(g)
             out = simulate(parse_fsm(e.text, "m.fsm"), "m.fsm", e.tensors, SimOptions(inputs={"x": x})).outputs
             assert relative_error(out[model.graph.output[0].name], ref) < 1e-4, (zero_free, target)
 

@@ -16,10 +16,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from lergan_cc.options import Options
-from lergan_cc.passes.emit_fsm import emitted
-from lergan_cc.pipeline import compile_model
 from lergan_cc.sim.driver import SimOptions, simulate
 from lergan_cc.sim.loader import load_program
+from tests.conftest import compiled
 from tests.gan_reference import reference
 
 NOISE = 8
@@ -98,7 +97,7 @@ def compile_gan(gp: Path, dp: Path, zero_free: str, batch: int, target: str = "l
     options = Options(discriminator=str(dp), zero_free=zero_free, batch=batch, target=target, replica=replica)
     from lergan_cc.fsm.asm import parse_fsm
 
-    e = emitted(compile_model(str(gp), options, emit="fsm"))
+    e = compiled(str(gp), options)
     return parse_fsm(e.text, "gan.fsm"), e.tensors
 
 

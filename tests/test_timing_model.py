@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from lergan_cc.options import Options
-from lergan_cc.passes.emit_fsm import emitted
-from lergan_cc.pipeline import compile_model
 from lergan_cc.sim.driver import SimOptions, simulate
 from lergan_cc.sim.report import build_report
+from tests.conftest import compiled
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -25,7 +24,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 def report(model: str, zero_free: str = "zfdr", target: str = "lergan-3d", replica: str = "none",
            batch: int = 64) -> dict[str, Any]:
     options = Options(zero_free=zero_free, target=target, replica=replica, batch=batch)
-    program = emitted(compile_model(str(EXAMPLES / f"{model}.lergan"), options, emit="fsm")).program
+    program = compiled(str(EXAMPLES / f"{model}.lergan"), options).fsm
     result = simulate(program, f"{model}.fsm", {}, SimOptions(timing_only=True))
     return build_report(result.timing, result.iterations)
 

@@ -9,6 +9,7 @@ reworking a plot does not re-simulate anything.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 from functools import lru_cache
@@ -30,14 +31,13 @@ def file_digest(path: Path | str) -> str:
 
 
 def _source_roots() -> list[Path]:
-    """The directories the installed package is made of (``passes``/``targets``/``grammar`` are mapped)."""
-    import lergan_cc
-    import lergan_cc.grammar
-    import lergan_cc.passes
-    import lergan_cc.targets
-
-    mods = (lergan_cc, lergan_cc.passes, lergan_cc.targets, lergan_cc.grammar)
-    return sorted({Path(m.__file__).resolve().parent for m in mods if m.__file__})
+    """The directories the installed package is made of (``passes``/``targets``/``grammar`` are mapped),
+    found without importing them."""
+    roots = set()
+    for name in ("lergan_cc", "lergan_cc.passes", "lergan_cc.targets", "lergan_cc.grammar"):
+        spec = importlib.util.find_spec(name)
+        roots |= {Path(p).resolve() for p in (spec.submodule_search_locations or []) if spec}
+    return sorted(roots)
 
 
 def _is_source(path: Path, bench: Path) -> bool:
@@ -60,9 +60,9 @@ def source_digest() -> str:
 
 def hardware_digest(hw: str | None) -> str:
     """The hardware description: the package's default TOML files, and ``--hw`` when given."""
-    import lergan_cc.targets
-
-    root = Path(lergan_cc.targets.__file__).resolve().parent
+    spec = importlib.util.find_spec("lergan_cc.targets")
+    assert spec is not None and spec.submodule_search_locations
+    root = Path(next(iter(spec.submodule_search_locations))).resolve()
     parts = [file_digest(p) for p in sorted(root.glob("*.toml"))]
     if hw is not None:
         parts.append(file_digest(hw))

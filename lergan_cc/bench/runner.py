@@ -1,29 +1,30 @@
-"""One benchmark run (compile with a design point's flags, simulate, read the report) and many in parallel.
+"""One benchmark run (compile with a design point's options, simulate, read the report) and many in parallel.
 
-A run goes through the same code a user's commands do: the design point's flags are parsed by
-``lerganc``'s own argument parser and the program is simulated by ``lergan-sim``'s ``run`` with
-``--timing-only --report``, in-process, inside a worker process. Results are cached (``cache.py``).
+A run goes through the library the commands are made of (``lergan_cc.api``): compile in-process, then
+simulate timing-only (or functionally) and keep the report, inside a worker process. A design point's
+flags (``--zero-free none --target htree-2d ...``, which reproduce the row by hand) map onto the compile
+options one to one. Results are cached (``cache.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import multiprocessing
-import os
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from lergan_cc.bench import cache as cache_mod
 from lergan_cc.bench import workload
 from lergan_cc.bench.configs import Model
 from lergan_cc.errors import LerganError
+from lergan_cc.options import Options
+
+# design-point flag -> compile option (the flags are the reproducible spelling of a row)
+FLAG_OPTIONS = {"--zero-free": "zero_free", "--target": "target", "--replica": "replica", "--mode": "mode"}
 
 ANALYSIS = "analysis"  # the pseudo design point of ``lerganc --emit analysis`` (one per model)
 
@@ -42,10 +43,6 @@ class Job:
         if self.config == ANALYSIS:  # its record carries ``workload.table``'s rows: a change there recomputes it
             extra["workload"] = cache_mod.file_digest(workload.__file__)
         return cache_mod.key(self.model.path, self.config, self.flags, extra, self.hw)
-
-    def lerganc_args(self) -> list[str]:
-        hw = ["--hw", self.hw] if self.hw else []
-        return [str(self.model.path), *self.flags, "--batch", str(self.batch), *hw]
 
 
 def run_job(job: Job) -> dict[str, Any]:
@@ -67,44 +64,36 @@ def run_job(job: Job) -> dict[str, Any]:
 
 
 def _analyse(job: Job) -> dict[str, Any]:
-    from lergan_cc import analysis
-    from lergan_cc.pipeline import compile_model
+    from lergan_cc import api
+    from lergan_cc.reports.analysis import analysis
 
-    g = compile_model(str(job.model.path), _options(job), "analysis")
-    return {"analysis": json.loads(analysis.dumps(g)), "work": workload.table(g)}
+    g, _ = api.lower(str(job.model.path), options_of(job), emit="analysis")
+    return {"analysis": analysis(g), "work": workload.table(g)}
 
 
-def _options(job: Job):  # -> Options
-    """The compile options exactly as ``lerganc`` builds them from these flags."""
-    from lergan_cc.cli.lerganc import build_parser
-    from lergan_cc.options import Options
-
-    a = build_parser().parse_args(job.lerganc_args())
-    return Options(mode=a.mode, discriminator=a.discriminator, zero_free=a.zero_free, target=a.target,
-                   replica=a.replica, hw=a.hw, batch=a.batch)
+def options_of(job: Job) -> Options:
+    """The compile options of a job: its design point's flags, batch and hardware file."""
+    settings: dict[str, str] = {}
+    for flag, value in zip(job.flags[::2], job.flags[1::2], strict=True):
+        if flag not in FLAG_OPTIONS:
+            raise LerganError(f"design point {job.config}: unknown flag {flag} (known: {', '.join(FLAG_OPTIONS)})")
+        settings[FLAG_OPTIONS[flag]] = value
+    return Options(**settings, hw=job.hw, batch=job.batch)
 
 
 def _simulate(job: Job) -> dict[str, Any]:
-    """Compile once (program + placement), then ``lergan-sim --report`` on the program."""
-    from lergan_cc import placement_report
-    from lergan_cc.cli import lergan_sim
-    from lergan_cc.pipeline import compile_model
+    """Compile once (program + placement), then simulate it (timing-only unless functional) for its report."""
+    from lergan_cc import api
 
     t0 = time.perf_counter()
-    g = compile_model(str(job.model.path), _options(job), "fsm")
-    place = placement_report.report(g)
-    with tempfile.TemporaryDirectory(prefix="lergan-bench-") as tmp:
-        program = os.path.join(tmp, "prog.fsm")
-        _write_program(g, program, tensors=job.functional)
-        del g
-        t1 = time.perf_counter()
-        report_path = os.path.join(tmp, "report.json")
-        timing = [] if job.functional else ["--timing-only"]
-        if lergan_sim.run([program, *timing, "--report", report_path]) != 0:
-            raise LerganError("lergan-sim failed")
-        report = json.loads(Path(report_path).read_text(encoding="utf-8"))
+    program = api.compile_program(str(job.model.path), options_of(job))
+    place = program.placement()
+    program.graph = None  # the IR is not needed any more: free it before simulating
+    t1 = time.perf_counter()
+    result = api.simulate(program, timing_only=not job.functional)
+    assert result.report is not None
     t2 = time.perf_counter()
-    return {"report": report, "crossbars_used": place["crossbars_used"], "tiles_used": place["tiles_used"],
+    return {"report": result.report, "crossbars_used": place["crossbars_used"], "tiles_used": place["tiles_used"],
             "crossbars_by_phase": _by_phase(place["layers"]),
             "compile_s": round(t1 - t0, 3), "simulate_s": round(t2 - t1, 3)}
 
@@ -115,19 +104,6 @@ def _by_phase(layers: list[dict[str, Any]]) -> dict[str, int]:
     for layer in layers:
         out[layer["phase"]] = out.get(layer["phase"], 0) + layer["crossbars"]
     return out
-
-
-def _write_program(g: Any, path: str, tensors: bool) -> None:
-    """What ``lerganc --emit fsm -o PATH`` writes: the program, and its tensors beside it when the
-    simulation computes numbers (``--timing-only`` reads no sidecar, and DCGAN's is 144 MB)."""
-    from lergan_cc.cli.common import write_atomic
-    from lergan_cc.fsm.sidecar import npz_bytes
-    from lergan_cc.passes.emit_fsm import emitted
-
-    program = emitted(g)
-    if tensors:
-        write_atomic(f"{path}.npz", npz_bytes(program.tensors))
-    write_atomic(path, program.text)
 
 
 Progress = Callable[[int, int, Job, dict[str, Any], bool], None]
@@ -153,7 +129,7 @@ def execute(jobs: list[Job], store: cache_mod.Cache, workers: int, progress: Pro
     return records
 
 
-def _compute(jobs: list[Job], workers: int):
+def _compute(jobs: list[Job], workers: int) -> Iterator[tuple[Job, dict[str, Any]]]:
     """Yield (job, record) as they finish; heavy jobs first so the pool ends together."""
     jobs = sorted(jobs, key=_weight, reverse=True)
     if workers <= 1 or len(jobs) <= 1:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from math import prod
 from typing import Any
 
+from lergan_cc.ir.attrs import ZeroInsertionFigures
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import CONV_OPS, Op
 
@@ -43,7 +44,7 @@ def _row(g: Graph, op: Op) -> dict[str, Any]:
 def macs(g: Graph, op: Op) -> int:
     """Useful multiply-accumulates of ``op`` for one sample (0 for element-wise ops)."""
     if op.OP in CONV_OPS:
-        return int(op.extra["zero_insertion"]["macs_useful"])
+        return op.need(ZeroInsertionFigures).macs_useful
     if op.OP == "dense":
         return prod(g.input_shapes(op)[0]) * prod(op.shape)
     if op.OP == "wdense":

@@ -7,28 +7,27 @@ import sys
 
 from lergan_cc.capacity import check_fits
 from lergan_cc.cli.common import ArgumentParser, guarded
+from lergan_cc.context import CompileContext
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.parser import parse_ir, parse_ir_file
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
 from lergan_cc.limits import int_flag
-from lergan_cc.options import REPLICAS, TARGETS, ZERO_FREE, Options
+from lergan_cc.options import DEFAULT_BATCH, REPLICAS, TARGETS, ZERO_FREE, Options
 from lergan_cc.outputs import Outputs
 from lergan_cc.pipeline import Instruments, resolve, run_passes
-from lergan_cc.preflight import check_print_after
-from lergan_cc.targets.hw import load_hw
 
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="lergan-opt", description="Run lergan_cc passes on textual IR (.lir).")
     p.add_argument("input", help="IN.lir, or - for stdin")
-    p.add_argument("-p", dest="passes", default="", help="comma-separated pass names")
+    p.add_argument("-p", dest="passes", default="", help="comma-separated passes, each NAME or NAME{key=value}")
     p.add_argument("-o", dest="out", help="output file (default stdout)")
     p.add_argument("--zero-free", choices=ZERO_FREE, default="zfdr")
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml")
-    p.add_argument("--batch", type=int_flag("--batch"), default=64)
+    p.add_argument("--batch", type=int_flag("--batch"), default=DEFAULT_BATCH)
     p.add_argument("--print-ir-after", metavar="NAME|all")
     p.add_argument("--time-passes", action="store_true")
     return p
@@ -42,18 +41,19 @@ def optimize(argv: list[str] | None = None) -> int:
 
 
 def _optimize(args: argparse.Namespace) -> str:
-    g = parse_ir(_stdin(), "<stdin>") if args.input == "-" else parse_ir_file(args.input)
-    verify(g)
-    check_fits(g, load_hw(args.hw), args.batch, args.input)
-    names = [n for n in args.passes.split(",") if n]
+    names = _split(args.passes)
     if "import" in names:
         raise LerganError("pass 'import' reads model files: use lerganc, not lergan-opt")
-    passes = resolve(names)
-    check_print_after(args.print_ir_after, names)
+    g = parse_ir(_stdin(), "<stdin>") if args.input == "-" else parse_ir_file(args.input)
     options = Options(mode="train" if g.kind == "gan" else "infer", zero_free=args.zero_free, target=args.target,
                       replica=args.replica, hw=args.hw, batch=args.batch)
+    ctx = CompileContext.create(options)
+    verify(g, ctx.hw)
+    check_fits(g, ctx.hw, args.batch, args.input)
+    passes = resolve(names, options)
     instruments = Instruments(args.print_ir_after, None, args.time_passes, lambda s: print(s, file=sys.stderr))
-    g = run_passes(passes, g, options, instruments)
+    instruments.check([n.partition("{")[0] for n in names])
+    g = run_passes(passes, g, ctx, instruments)
     instruments.report()
     return print_graph(g)
 
@@ -63,6 +63,19 @@ def _stdin() -> str:
         return sys.stdin.buffer.read().decode("utf-8")
     except UnicodeDecodeError as e:
         raise LerganError(f"<stdin>: not UTF-8 text (byte {e.start}): not a .lir file") from None
+
+
+def _split(text: str) -> list[str]:
+    """``a,b{k=v,k2=w},c`` -> ``["a", "b{k=v,k2=w}", "c"]`` (commas inside braces stay)."""
+    out, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch == "{") - (ch == "}")
+        if ch == "," and depth == 0:
+            out.append(current)
+            current = ""
+        else:
+            current += ch
+    return [n.strip() for n in [*out, current] if n.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:

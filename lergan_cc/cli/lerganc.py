@@ -1,4 +1,4 @@
-"""``lerganc``: compile a GAN (or one network) for the LerGAN accelerator."""
+"""``lerganc``: compile a GAN (or one network) for the LerGAN accelerator (a thin layer over ``lergan_cc.api``)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,35 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from lergan_cc import analysis, placement_report
+from lergan_cc import api
 from lergan_cc.cli.common import ArgumentParser, guarded
 from lergan_cc.errors import LerganError
-from lergan_cc.ir import jsonform
 from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.printer import print_graph
 from lergan_cc.limits import int_flag
-from lergan_cc.options import MODES, REPLICAS, TARGETS, ZERO_FREE, Options
+from lergan_cc.options import DEFAULT_BATCH, MODES, REPLICAS, TARGETS, ZERO_FREE
 from lergan_cc.outputs import Outputs
-from lergan_cc.pipeline import Instruments, compile_model
+from lergan_cc.pipeline import Instruments
 from lergan_cc.preflight import check_compile_flags
 
-EMITTERS: dict[str, Callable[[Graph], str]] = {"ir": print_graph, "ir-json": jsonform.dumps,
-                                               "analysis": analysis.dumps, "placement": placement_report.dumps}
 EMITS = ("fsm", "ir", "ir-json", "analysis", "placement")
+
+
+def _emitter(emit: str) -> Callable[[Graph], str]:
+    if emit == "ir":
+        from lergan_cc.ir.printer import print_graph
+
+        return print_graph
+    if emit == "ir-json":
+        from lergan_cc.ir.jsonform import dumps
+
+        return dumps
+    if emit == "analysis":
+        from lergan_cc.reports.analysis import dumps as analysis_dumps
+
+        return analysis_dumps
+    from lergan_cc.reports.placement import dumps as placement_dumps
+
+    return placement_dumps
 
 
 def build_parser() -> ArgumentParser:
@@ -34,7 +48,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description overriding the defaults")
-    p.add_argument("--batch", type=int_flag("--batch"), default=64)
+    p.add_argument("--batch", type=int_flag("--batch"), default=DEFAULT_BATCH)
     p.add_argument("--print-ir-after", metavar="NAME|all", help="print the IR after this pass (or all)")
     p.add_argument("--dump-ir", metavar="DIR", help="write NNN_<pass>.lir after every pass")
     p.add_argument("--stop-after", metavar="NAME", help="stop the pipeline after this pass")
@@ -49,49 +63,32 @@ def run(argv: list[str] | None = None) -> int:
                     files={"plot_placement": "--plot-placement"}, dirs={"dump_ir": "--dump-ir"}) as out:
         target = out.emission("-o", args.out, args.emit, args.model)
         check_compile_flags(args.emit, args.stop_after, args.print_ir_after, args.zero_free)
-        options = Options(mode=args.mode, discriminator=args.discriminator, zero_free=args.zero_free,
-                          target=args.target, replica=args.replica, hw=args.hw, batch=args.batch)
-        if args.hw is not None:
-            from lergan_cc.targets.hw import load_hw
-
-            load_hw(args.hw)  # validate the --hw file before any work (one-line error naming file and key)
+        opts = api.options(discriminator=args.discriminator, mode=args.mode, zero_free=args.zero_free,
+                           target=args.target, replica=args.replica, batch=args.batch, hw=args.hw)
         log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)  # noqa: E731
         instruments = Instruments(args.print_ir_after, args.dump_ir, args.time_passes, log,
                                   dump=out.writer(args.dump_ir))
-        g = compile_model(args.model, options, args.emit, args.stop_after, instruments)
+        g, ctx = api.lower(args.model, opts, emit=args.emit, stop_after=args.stop_after, instruments=instruments)
         instruments.report()
         if args.emit == "fsm":
-            _write_program(g, out, target)
+            if ctx.emitted is None:
+                raise LerganError("--emit fsm: the pipeline stopped before emit-fsm")
+            api.Program(ctx.emitted.program, ctx.emitted.text, ctx.emitted.tensors, g).stage(out, target)
             return 0
-        if args.emit not in EMITTERS:
-            raise LerganError(f"--emit {args.emit} is not implemented in this version of lergan_cc")
-        out.write(target, EMITTERS[args.emit](g))
+        out.write(target, _emitter(args.emit)(g))
         if args.plot_placement:
-            out.write(args.plot_placement, _plot(g, args))
+            out.write(args.plot_placement, _plot(g, ctx.hw.tiles_per_bank, ctx.hw.crossbars_per_tile, args))
     return 0
 
 
-def _write_program(g: Graph, out: Outputs, path: str) -> None:
-    """The program to ``path`` and its tensors to ``<path>.npz``, the sidecar's digest in the program."""
-    from lergan_cc.fsm.sidecar import sealed
-    from lergan_cc.passes.emit_fsm import emitted
-
-    if not hasattr(g, "_emitted_fsm"):
-        raise LerganError("--emit fsm: the pipeline stopped before emit-fsm")
-    program = emitted(g)
-    text, npz = sealed(program.text, program.tensors)
-    out.write(f"{path}.npz", npz)
-    out.write(path, text)
-
-
-def _plot(g: Graph, args: argparse.Namespace) -> bytes:
+def _plot(g: Graph, tiles: int, per_tile: int, args: argparse.Namespace) -> bytes:
     """The placement picture; the placement passes must have run (not cut off by --stop-after)."""
-    if "placement" not in g.meta:
-        raise LerganError(f"--plot-placement: the placement passes did not run (--stop-after {args.stop_after})")
-    from lergan_cc.targets.hw import load_hw
+    from lergan_cc.ir.attrs import PlacementSummary
+    from lergan_cc.reports.placement import plot
 
-    hw = load_hw(args.hw)
-    return placement_report.plot(g, hw.tiles_per_bank, hw.crossbars_per_tile)
+    if g.get(PlacementSummary) is None:
+        raise LerganError(f"--plot-placement: the placement passes did not run (--stop-after {args.stop_after})")
+    return plot(g, tiles, per_tile)
 
 
 def main(argv: list[str] | None = None) -> int:

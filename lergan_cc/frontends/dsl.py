@@ -38,6 +38,7 @@ from lergan_cc.frontends.tablev import (
     generator_layers,
     parse_topology,
 )
+from lergan_cc.ir.attrs import ReplicaDegree
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import BatchNorm, Input, make_op
 from lergan_cc.ir.shapes import ShapeError, infer_shape, weight_shape
@@ -191,7 +192,6 @@ DEFAULT_AFTER: dict[str, NetAfter] = {
 }
 ROLES = ("first", "hidden", "output")
 REPLICA_DEGREES = ("low", "middle", "high")
-NET_LETTER = {"generator": "G", "discriminator": "D", "network": "N"}
 CONV_KEYS = ("kernel", "stride", "pads", "dilation", "group", "weight")
 LAYER_KEYS: dict[str, tuple[str, ...]] = {
     "dense": ("weight",), "sconv": CONV_KEYS, "tconv": (*CONV_KEYS, "output_padding"),
@@ -270,7 +270,7 @@ class _Lowering:
 
     def set_replica(self, g: Graph, stmts: dict[str, Any]) -> None:
         if "replica_degree" in stmts:
-            g.meta["replica_degree"] = self.choice(stmts["replica_degree"], REPLICA_DEGREES)
+            g.attach(ReplicaDegree(self.choice(stmts["replica_degree"], REPLICA_DEGREES)))
 
     # ---------------------------------------------------------------- GAN nets
 

@@ -2,14 +2,17 @@
 
 In a GAN graph the generator's ops are in phase G_fwd and read the input ``noise``;
 the discriminator's are in D_fwd and read the input ``real`` (an item). Parameters are
-keyed ``G/<name>`` and ``D/<name>`` (DESIGN §8).
+keyed ``G/<name>`` and ``D/<name>`` (DESIGN §8). The graph attribute :class:`GanRoles` says
+which values are the fakes and D's output.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from lergan_cc.errors import LerganError
+from lergan_cc.ir.attrs import GanRoles, OutputNames, ReplicaDegree
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.printer import PARAM_FIELDS
 
@@ -24,31 +27,35 @@ def make_gan(gen: Graph, disc: Graph, model: str | None = None) -> Graph:
                           f"discriminator input {list(disc.op(d_in).shape)}")
     g_names, d_names = set(gen.nx) - {g_in}, set(disc.nx) - {d_in}
     clash = bool(g_names & d_names or {NOISE, REAL} & (g_names | d_names))
-    meta = {k: v for k, v in {**disc.meta, **gen.meta}.items() if k != "output_names"}
-    if "output_names" in gen.meta:  # keys the generator's output when the GAN is compiled with --mode infer
-        meta["generator_output_names"] = gen.meta["output_names"]
-    gan = Graph(model=model or gen.model, kind="gan", meta=meta)
-    g_names = _copy(gen, gan, "G", "G_fwd", {g_in: NOISE}, prefix_ops=clash)
-    d_names = _copy(disc, gan, "D", "D_fwd", {d_in: REAL}, prefix_ops=clash)
-    gan.outputs = [g_names[g_out], d_names[d_out]]
-    gan.meta.update(generator_output=gan.outputs[0], discriminator_output=gan.outputs[1],
-                    discriminator_probability=disc.op(d_out).OP == "sigmoid")
+    gan = Graph(model=model or gen.model, kind="gan")
+    degree = gen.get(ReplicaDegree) or disc.get(ReplicaDegree)
+    if degree is not None:
+        gan.attach(degree)
+    g_map = _copy(gen, gan, "G", "G_fwd", {g_in: NOISE}, prefix_ops=clash)
+    d_map = _copy(disc, gan, "D", "D_fwd", {d_in: REAL}, prefix_ops=clash)
+    gan.outputs = [g_map[g_out], d_map[d_out]]
+    names = gen.get(OutputNames)  # keys the generator's output when the GAN is compiled with --mode infer
+    gan.attach(GanRoles(gan.outputs[0], gan.outputs[1], disc.op(d_out).OP == "sigmoid",
+                        names.names if names else ()))
     return gan
 
 
 def generator_only(gan: Graph) -> Graph:
     """The generator's forward pass of a GAN as a single network (``--mode infer``)."""
-    net = Graph(model=gan.model, kind="net", meta={k: v for k, v in gan.meta.items() if not k.startswith("disc")})
+    roles = gan.need(GanRoles)
+    net = Graph(model=gan.model, kind="net")
+    degree = gan.get(ReplicaDegree)
+    if degree is not None:
+        net.attach(degree)
     for op in gan.ops():
         if op.phase == "G_fwd":
             net.add(op.replace(phase="fwd"))
     for name, p in gan.params.items():
         if name.startswith("G/"):
             net.add_param(name, p.shape, gan.tensors.get(name))
-    net.outputs = [gan.meta.get("generator_output", gan.outputs[0])]
-    net.meta.pop("generator_output", None)
-    if "generator_output_names" in net.meta:
-        net.meta["output_names"] = net.meta.pop("generator_output_names")
+    net.outputs = [roles.generator_output]
+    if roles.generator_output_names:
+        net.attach(OutputNames(roles.generator_output_names))
     return net
 
 
@@ -63,7 +70,7 @@ def _single_io(net: Graph, role: str) -> tuple[str, str]:
 def _copy(src: Graph, dst: Graph, net: str, phase: str, renames: dict[str, str], prefix_ops: bool) -> dict[str, str]:
     names = {op.name: renames.get(op.name, f"{net}/{op.name}" if prefix_ops else op.name) for op in src.ops()}
     for op in src.ops():
-        params = {f: f"{net}/{getattr(op, f)}" for f in PARAM_FIELDS
+        params: dict[str, Any] = {f: f"{net}/{getattr(op, f)}" for f in PARAM_FIELDS
                   if isinstance(getattr(op, f, None), str)}
         dst.add(dataclasses.replace(op, name=names[op.name], phase=phase,
                                     layer=renames.get(op.name, op.layer),
@@ -71,4 +78,3 @@ def _copy(src: Graph, dst: Graph, net: str, phase: str, renames: dict[str, str],
     for name, p in src.params.items():
         dst.add_param(f"{net}/{name}", p.shape, src.tensors.get(name))
     return names
-

@@ -23,6 +23,7 @@ from onnx import helper, numpy_helper
 
 from lergan_cc.errors import LerganError
 from lergan_cc.frontends.onnx_fold import BATCHES, Const, FoldError, Runtime, fold, foldable
+from lergan_cc.ir.attrs import OutputNames
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op, Shape, make_op
 from lergan_cc.ir.shapes import ShapeError, infer_shape
@@ -35,7 +36,12 @@ AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 
 def load_onnx(path: str) -> Graph:
     """Read, check and translate one ONNX model into a single-network graph (phase ``fwd``)."""
-    model = _read(path)
+    return import_model(_read(path), path)
+
+
+def import_model(model: onnx.ModelProto, path: str = "<onnx>") -> Graph:
+    """Translate an in-memory ONNX model (``path`` names it in diagnostics)."""
+    _check_model(model, path)
     g = Importer(path, model).run()
     verify(g)
     return g
@@ -49,6 +55,12 @@ def _read(path: str) -> onnx.ModelProto:
     except (DecodeError, OSError, ValueError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise LerganError(f"{path}: not a valid ONNX model ({first})") from None
+    if model.HasField("graph"):
+        _load_external(path, model)
+    return model
+
+
+def _check_model(model: onnx.ModelProto, path: str) -> None:
     # Not onnx.checker: it rejects harmless omissions (an output without a shape) that
     # exporters produce; the handlers check what the IR needs. Protobuf decodes some
     # non-ONNX bytes without complaint, so require the fields every model has.
@@ -56,8 +68,10 @@ def _read(path: str) -> onnx.ModelProto:
         raise LerganError(f"{path}: not a valid ONNX model (no ir_version or no graph)")
     if not model.graph.output:
         raise LerganError(f"{path}: the graph has no outputs")
-    _load_external(path, model)
-    return model
+    external = [t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external:
+        raise LerganError(f"{path}: initializer '{external[0]}' has its data in another file: give the model's "
+                          "path, not the loaded model")
 
 
 def _load_external(path: str, model: onnx.ModelProto) -> None:
@@ -165,7 +179,7 @@ class Importer:
                 self._visit(Node(proto, i, self.path))
         self.graph.outputs = [self._output(vi.name) for vi in g.output]
         # the model's own output names key the inference npz (DESIGN §8), not the producing nodes' names
-        self.graph.meta["output_names"] = [vi.name for vi in g.output]
+        self.graph.attach(OutputNames(tuple(vi.name for vi in g.output)))
         return self.graph
 
     # -- values -------------------------------------------------------------------

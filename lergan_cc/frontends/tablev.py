@@ -6,7 +6,7 @@ convolution, ``t`` transposed convolution) and kernel/stride, and maps stage i's
 to stage i+1's count; a final ``fN`` is instead a dense layer to N outputs, and a final
 ``tN``/``cN`` only gives the last layer's output maps. The discriminator is sized
 forward from the item, the generator backward from it. Padding follows the "same" rule
-of :func:`same_tconv` and :func:`same_conv`.
+of :func:`lergan_cc.zerofree.default_same_pads`.
 
 This module knows nothing about the DSL's syntax or the graph IR: it returns plain
 :class:`LayerSpec` records, and reports problems as :class:`TopologyError` with the
@@ -20,6 +20,8 @@ import itertools
 import math
 import re
 from dataclasses import dataclass
+
+from lergan_cc.zerofree.geometry import default_same_pads
 
 Shape = tuple[int, ...]
 LETTER_OP = {"f": "dense", "c": "sconv", "t": "tconv"}
@@ -171,38 +173,13 @@ def _layers(stages: list[Stage]) -> list[_Layer]:
     return layers
 
 
-def same_tconv(k: int, s: int) -> tuple[int, int, int]:
-    """Pads (begin, end) and output_padding so that a T-CONV gives O = I·S (DESIGN §4).
-
-    Symmetric P' = ceil((K-S)/2) with output_padding 2P'-(K-S) when that is < S (DCGAN's
-    K5 S2: pads 2, output_padding 1, the paper's Fig. 4), else the asymmetric split of
-    K-S with no output padding. P' is clamped at 0 when K < S-1 (the output padding then
-    supplies the S-K missing positions).
-    """
-    p = max(0, math.ceil((k - s) / 2))
-    op = 2 * p - (k - s)
-    if op < s:
-        return p, p, op
-    return (k - s) // 2, (k - s) - (k - s) // 2, 0
-
-
-def same_conv(i: int, k: int, s: int) -> tuple[int, int]:
-    """Pads (begin, end) so that a convolution gives O = ceil(I/S): symmetric P' if it does."""
-    o = -(-i // s)
-    p = max(0, math.ceil((k - s) / 2))
-    if (i + 2 * p - k) // s + 1 == o:
-        return p, p
-    total = max(0, (o - 1) * s + k - i)
-    return total // 2, total - total // 2
-
-
 def _conv_spec(name: str, ly: _Layer, sp_in: Shape, sp_out: Shape) -> LayerSpec:
     d = len(sp_in)
     if ly.op == "tconv":
-        pb, pe, op = same_tconv(ly.kernel, ly.stride)
+        pb, pe, op = default_same_pads("tconv", 1, ly.kernel, ly.stride)
         pads, opad = (pb,) * d + (pe,) * d, (op,) * d
     else:
-        pairs = [same_conv(i, ly.kernel, ly.stride) for i in sp_in]
+        pairs = [default_same_pads("sconv", i, ly.kernel, ly.stride) for i in sp_in]
         pads, opad = tuple(p[0] for p in pairs) + tuple(p[1] for p in pairs), ()
     return LayerSpec(name, ly.op, (ly.cin, *sp_in), (ly.cout, *sp_out), kernel=(ly.kernel,) * d,
                      stride=(ly.stride,) * d, pads=pads, output_padding=opad, dilation=(1,) * d,

@@ -8,8 +8,13 @@ printer spells and what the simulator runs. Every record keeps its source positi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
+from lergan_cc.errors import LerganError
 from lergan_cc.fsm.values import Value
+from lergan_cc.targets.geometry import Topology, build_topology
+from lergan_cc.targets.hw import Hardware, hardware_from_flat
 
 FSM_VERSION = 1
 
@@ -76,4 +81,32 @@ class Program:
 
     @property
     def batch(self) -> int:
-        return int(self.attrs["batch"])  # type: ignore[arg-type]
+        batch = self.attrs["batch"]
+        assert isinstance(batch, int), "the assembler checks batch=N"
+        return batch
+
+    def hardware(self, where: str = "<fsm>") -> Hardware:
+        """The machine the program was compiled for, rebuilt from its ``hw`` line (DESIGN §7: the simulator
+        reads the ``.fsm`` and nothing else, so a ``--hw`` override at compile time moves times and energies)."""
+        return _hardware(tuple(sorted((k, _hashable(v)) for k, v in self.hw.items())), f"{where}: hw header")
+
+    def topology(self, where: str = "<fsm>") -> Topology:
+        target = str(self.attrs.get("target", "lergan-3d"))
+        try:
+            return _topology(self.hardware(where), target)
+        except ValueError as e:
+            raise LerganError(f"{where}: {e}") from None
+
+
+def _hashable(v: Any) -> Any:
+    return tuple(str(x) for x in v) if isinstance(v, list) else v
+
+
+@lru_cache(maxsize=8)
+def _hardware(items: tuple[tuple[str, Any], ...], where: str) -> Hardware:
+    return hardware_from_flat(dict(items), where)
+
+
+@lru_cache(maxsize=8)
+def _topology(hw: Hardware, target: str) -> Topology:
+    return build_topology(hw, target)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import re
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -60,7 +61,7 @@ def sealed(text: str, tensors: Mapping[str, np.ndarray]) -> tuple[str, bytes]:
     data = npz_bytes(tensors)
     lines = text.split("\n")
     at = next(i for i, line in enumerate(lines) if line.startswith("model "))
-    lines[at] += f' sidecar="{digest(data)}"'
+    lines[at] = re.sub(r' sidecar="[^"]*"', "", lines[at]) + f' sidecar="{digest(data)}"'
     return "\n".join(lines), data
 
 

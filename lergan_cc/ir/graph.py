@@ -1,15 +1,18 @@
-"""The graph IR: ops in a networkx DiGraph, parameters, and model metadata."""
+"""The graph IR: ops in a networkx DiGraph, parameters, and the model's typed graph attributes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 import networkx as nx
 import numpy as np
 
+from lergan_cc.ir.attribute import Attr, AttrError
 from lergan_cc.ir.ops import Op, Shape
+
+A = TypeVar("A", bound=Attr)
 
 
 @dataclass(frozen=True)
@@ -25,13 +28,14 @@ class Graph:
     """A model (single network or GAN) as a dataflow graph of ops.
 
     Nodes are op names with the op record under ``"op"``; an edge u -> v means v reads
-    u's value. ``tensors`` holds parameter data when the model has weights; it is not
-    part of the textual form (it goes to the program's sidecar).
+    u's value. ``attached`` holds the graph attributes (GAN roles, placement summary, ...).
+    ``tensors`` holds parameter data when the model has weights; it is not part of the
+    textual form (it goes to the program's sidecar).
     """
 
     model: str
     kind: str = "net"  # "net" or "gan"
-    meta: dict[str, Any] = field(default_factory=dict)
+    attached: dict[str, Attr] = field(default_factory=dict)
     params: dict[str, Param] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
@@ -88,3 +92,24 @@ class Graph:
 
     def inputs(self) -> list[Op]:
         return [op for op in self.ops() if op.OP == "input"]
+
+    # ---- graph attributes -------------------------------------------------------------------
+    def get(self, cls: type[A]) -> A | None:
+        value = self.attached.get(cls.key)
+        return value if isinstance(value, cls) else None
+
+    def need(self, cls: type[A]) -> A:
+        value = self.get(cls)
+        if value is None:
+            raise AttrError(f"model '{self.model}' has no '{cls.key}' attribute")
+        return value
+
+    def attach(self, *attrs: Attr) -> None:
+        for a in attrs:
+            self.attached[a.key] = a
+
+    def update(self, op: Op, *attrs: Attr) -> Op:
+        """Attach ``attrs`` to the op named like ``op`` (its current record) and return the new record."""
+        new = self.op(op.name).attach(*attrs)
+        self.replace(new)
+        return new

@@ -17,11 +17,13 @@ def graph_json(g: Graph) -> dict[str, Any]:
             "phase": op.phase,
             "input_shapes": [list(s) for s in g.input_shapes(op)],
             "output_shapes": [list(op.shape)],
-            "attrs": _plain({k: v for k, v in op.attrs().items() if v is not None}),
+            "attrs": _plain({**{k: v for k, v in op.attrs().items() if v is not None},
+                             **{k: a.to_value() for k, a in op.attached.items()}}),
         }
         for op in g.ops()
     ]
-    return {"model": g.model, "kind": g.kind, "meta": _plain(g.meta), "nodes": nodes, "outputs": g.outputs,
+    meta = {k: a.to_value() for k, a in g.attached.items()}
+    return {"model": g.model, "kind": g.kind, "meta": meta, "nodes": nodes, "outputs": g.outputs,
             "params": {p.name: list(p.shape) for p in sorted(g.params.values(), key=lambda p: p.name)}}
 
 

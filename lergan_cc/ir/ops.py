@@ -1,17 +1,21 @@
 """Typed op records of the graph IR.
 
 Every op produces exactly one value, named after the op. Shapes are per sample:
-(channels, spatial...) without the batch dimension. Pass annotations that are not
-part of an op's own signature live in ``extra`` (printed as ordinary attributes).
+(channels, spatial...) without the batch dimension. What passes attach to an op is a typed,
+frozen attribute record (``lergan_cc.ir.attrs``) in ``attached``, keyed by the attribute's name.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, TypeVar
+
+from lergan_cc.ir.attribute import Attr, AttrError
 
 Shape = tuple[int, ...]
+A = TypeVar("A", bound=Attr)
 
 PHASES = ("G_fwd", "D_fwd", "D_err", "D_wgrad", "G_err", "G_wgrad", "fwd")
 
@@ -26,17 +30,32 @@ class Op:
     phase: str
     inputs: tuple[str, ...]
     shape: Shape
-    extra: dict[str, Any] = field(default_factory=dict, compare=True, kw_only=True)
+    attached: Mapping[str, Attr] = field(default_factory=dict, kw_only=True)
 
-    COMMON: ClassVar[tuple[str, ...]] = ("name", "layer", "phase", "inputs", "shape", "extra")
+    COMMON: ClassVar[tuple[str, ...]] = ("name", "layer", "phase", "inputs", "shape", "attached")
 
     def attrs(self) -> dict[str, Any]:
-        """The op's typed attributes plus its pass annotations (not the common fields)."""
-        own = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self.COMMON}
-        return {**own, **self.extra}
+        """The op's own typed attributes (not the common fields, not what passes attached)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self.COMMON}
 
-    def replace(self, **changes: Any) -> Op:
+    def replace(self, **changes: Any) -> Self:
         return dataclasses.replace(self, **changes)
+
+    def get(self, cls: type[A]) -> A | None:
+        """The attached attribute of class ``cls``, if a pass attached it."""
+        value = self.attached.get(cls.key)
+        return value if isinstance(value, cls) else None
+
+    def need(self, cls: type[A]) -> A:
+        """The attached attribute of class ``cls``; a one-line error naming the op when it is missing."""
+        value = self.get(cls)
+        if value is None:
+            raise AttrError(f"op '{self.name}' ({self.OP}, layer {self.layer}) has no '{cls.key}' attribute")
+        return value
+
+    def attach(self, *attrs: Attr) -> Self:
+        """A copy of the op with ``attrs`` attached (replacing any of the same name)."""
+        return dataclasses.replace(self, attached={**self.attached, **{a.key: a for a in attrs}})
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,8 @@ class BatchNorm(Op):
     bias: str | None = None
     mean: str | None = None
     var: str | None = None
+    # ONNX training_mode=1: normalise with the batch's statistics even at inference (None: running ones)
+    batch_statistics: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +226,8 @@ OP_CLASSES: dict[str, type[Op]] = {
 }
 
 CONV_OPS = ("sconv", "tconv", "wconv")
+# Ops whose weights (or, for a weight gradient, dy) are stored in crossbars.
+MATRIX_OPS = ("dense", "wdense", "sconv", "tconv", "wconv")
 
 
 def typed_fields(cls: type[Op]) -> dict[str, Any]:
@@ -213,13 +236,15 @@ def typed_fields(cls: type[Op]) -> dict[str, Any]:
 
 
 def make_op(op: str, **fields: Any) -> Op:
-    """Build an op of kind ``op``; attributes the class does not declare go to ``extra``."""
+    """Build an op of kind ``op`` from its common and typed fields; any other name is an error."""
     cls = OP_CLASSES[op]
     declared = typed_fields(cls)
-    common = {k: fields.pop(k) for k in list(fields) if k in Op.COMMON}
+    unknown = sorted(k for k in fields if k not in declared and k not in Op.COMMON)
+    if unknown:
+        raise ValueError(f"op '{op}' has no attribute '{unknown[0]}'")
+    common = {k: v for k, v in fields.items() if k in Op.COMMON}
     typed = {k: _coerce(declared[k], v) for k, v in fields.items() if k in declared}
-    extra = {**common.pop("extra", {}), **{k: v for k, v in fields.items() if k not in declared}}
-    return cls(**common, **typed, extra=extra)
+    return cls(**common, **typed)
 
 
 def _coerce(default: Any, value: Any) -> Any:

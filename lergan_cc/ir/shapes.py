@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from lergan_cc.ir.ops import Op, Shape, TConv, WConv, _Conv
 
@@ -73,7 +74,7 @@ def _conv(op: Op, ins: list[Shape]) -> Shape:
 def _forward_of(op: WConv) -> _Conv:
     from lergan_cc.ir.ops import SConv
 
-    common = dict(name=op.name, layer=op.layer, phase=op.phase, inputs=op.inputs, shape=op.shape,
+    common: dict[str, Any] = dict(name=op.name, layer=op.layer, phase=op.phase, inputs=op.inputs, shape=op.shape,
                   out_channels=op.out_channels, kernel=op.kernel, stride=op.stride, pads=op.pads,
                   dilation=op.dilation, group=op.group)
     return TConv(**common, output_padding=op.output_padding) if op.transposed else SConv(**common)

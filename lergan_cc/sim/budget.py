@@ -17,7 +17,6 @@ from lergan_cc.errors import LerganError
 from lergan_cc.fsm.program import Instr, Program, State
 from lergan_cc.fsm.values import Prog, Ref, seq_values
 from lergan_cc.limits import MAX_MACS, MAX_STEPS, check_host_bytes, fmt_bytes
-from lergan_cc.sim.hardware import hardware_of
 from lergan_cc.targets.hw import MIB
 
 FLOAT = 4  # the functional simulator's float32
@@ -63,7 +62,7 @@ def _until_end(state: State, by_name: dict[str, State]) -> list[State]:
 
 def check_run(program: Program, path: str, iterations: int, functional: bool) -> None:
     """Refuse a run that cannot fit the machine, the work limits or (functional) the host's memory."""
-    hw = hardware_of(program, path)
+    hw = program.hardware(path)
     _check_capacity(program, path, hw.memory.total_mib * MIB, hw.bytes_per_value)
     run = run_of(program)
     visits = run.states(iterations)

@@ -17,7 +17,6 @@ emulates the slices and drops the low bits the ADC cannot resolve.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
@@ -35,9 +34,7 @@ def quantize(x: np.ndarray, bits: int) -> np.ndarray:
 
 
 def adc_is_exact(hw: Hardware) -> bool:
-    xb = hw.crossbar
-    largest = xb.rows * (2**xb.dac_bits - 1) * (2**xb.cell_bits - 1)
-    return 2 ** (hw.adc_bits + 1) > largest
+    return 2 ** (hw.adc_bits + 1) > hw.largest_bitline_sum
 
 
 def _ints(x: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
@@ -61,8 +58,7 @@ def sliced_matmul(v: np.ndarray, w: np.ndarray, hw: Hardware, adc_bits: int | No
     wu = wi + offset  # unsigned weights in cells
     vu = vi & ((1 << pr.input_bits) - 1)  # two's complement bits, the top one weighs -2^(n-1)
     levels = 2 ** (adc + 1)
-    largest = xb.rows * (2**xb.dac_bits - 1) * (2**xb.cell_bits - 1)
-    drop = max(0, math.ceil(math.log2(largest + 1)) - (adc + 1))
+    drop = max(0, math.ceil(math.log2(hw.largest_bitline_sum + 1)) - (adc + 1))
     out = np.zeros((*v.shape[:-1], w.shape[-1]), np.float64)
     rows = v.shape[-1]
     for r0 in range(0, rows, xb.rows):
@@ -77,32 +73,3 @@ def sliced_matmul(v: np.ndarray, w: np.ndarray, hw: Hardware, adc_bits: int | No
                 out += sign * col * 2.0 ** (i + c)
         out -= offset * (vi[..., r0:r0 + xb.rows].astype(np.float64).sum(axis=-1, keepdims=True))
     return (out * sv * sw).astype(np.float32)
-
-
-def _rel(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """Errors relative to the float32 tensor's scale: max |d| / max |a| and mean |d| / mean |a|."""
-    a64, d = a.astype(np.float64), np.abs(a.astype(np.float64) - b.astype(np.float64))
-    return {"max_rel": float(d.max() / max(np.abs(a64).max(), 1e-30)),
-            "mean_rel": float(d.mean() / max(np.abs(a64).mean(), 1e-30))}
-
-
-def precision_error(program: Any, path: str, params: dict[str, np.ndarray], opts: Any, fixed: Any) -> dict[str, Any]:
-    """Run the same program in float32 and compare what the fixed16 run produced: the outputs (or, for a
-    GAN, the generator's first output, the losses and the weight updates of the run)."""
-    from dataclasses import replace
-
-    from lergan_cc.sim.driver import simulate
-
-    ref = simulate(program, path, params, replace(opts, precision="float32", timing=False, trace=False))
-    compared: dict[str, dict[str, float]] = {}
-    for k, v in ref.snapshots.items():
-        compared[k] = _rel(v, fixed.snapshots[k])
-    for k, v in ref.outputs.items():
-        compared[f"output:{k}"] = _rel(v, fixed.outputs[k])
-    for k, v in ref.losses.items():
-        compared[f"loss:{k}"] = _rel(np.asarray(v), np.asarray(fixed.losses[k]))
-    if ref.losses:  # the SGD updates of every param together (new - initial): the gradients' error
-        names = sorted(k for k in ref.params if k in params)
-        delta = [np.concatenate([(r.params[k] - params[k]).ravel() for k in names]) for r in (ref, fixed)]
-        compared["weight updates"] = _rel(delta[0], delta[1])
-    return {"precision": "fixed16", "reference": "float32", "compared": compared}

@@ -21,7 +21,6 @@ from lergan_cc.sim import fast as F
 from lergan_cc.sim import kernels as K
 from lergan_cc.sim.costs import PART_WRITES, WRITES, refs
 from lergan_cc.sim.fixed import quantize
-from lergan_cc.sim.hardware import hardware_of
 
 Step = Callable[["Machine"], None]
 
@@ -52,7 +51,7 @@ class Machine:
         b = self.program.batch
         self.version: dict[str, int] = {}
         self.cache: dict[tuple[str, ...], tuple[Any, np.ndarray]] = {}
-        self.hw = hardware_of(self.program, self.path) if self.fixed else None
+        self.hw = self.program.hardware(self.path) if self.fixed else None
         self.buffers = self.program.table("buffer")
         self.matrices = self.program.table("matrix")
         for d in self.buffers.values():

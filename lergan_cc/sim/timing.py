@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from lergan_cc.fsm.program import Instr, Program, State
 from lergan_cc.sim.costs import PART_WRITES, READS, WRITES, Context, Cost, refs, static_cost
-from lergan_cc.sim.hardware import hardware_of, topology_of
 from lergan_cc.sim.places import Places
 from lergan_cc.sim.record import Recorder, Task
 from lergan_cc.sim.schedule import Scheduler
@@ -23,8 +22,8 @@ UNMARKED = {"write": "program", "host": "host"}  # phase of instructions before 
 class Timing:
     def __init__(self, program: Program, path: str = "<fsm>", trace: bool = False) -> None:
         self.program = program
-        self.hw = hardware_of(program, path)
-        self.topo = topology_of(program, path)
+        self.hw = program.hardware(path)
+        self.topo = program.topology(path)
         self.ctx = Context(program, self.hw)
         self.places = Places(program, self.ctx, self.topo)
         self.costs: dict[int, Cost] = {}
@@ -163,10 +162,3 @@ def _label(ins: Instr) -> str:
             return f"{ins.op} {v.name}"
     return ins.op
 
-
-def time_program(program: Program, path: str, walk: list[State], trace: bool = False) -> Timing:
-    """Cost a sequence of state visits (the timing-only path)."""
-    t = Timing(program, path, trace)
-    for s in walk:
-        t.visit(s)
-    return t

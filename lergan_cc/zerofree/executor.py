@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,8 @@ def gather(x: np.ndarray, grids: tuple[np.ndarray, ...]) -> np.ndarray:
         shape = [1] * (2 * n)
         shape[a], shape[n + a] = grid.shape
         idx.append(grid.reshape(shape))
-    return x[(slice(None), slice(None), *idx)]
+    index: tuple[Any, ...] = (slice(None), slice(None), *idx)
+    return x[index]
 
 
 def rectangle_grids(rect: Rectangle, sizes: tuple[int, ...], padded: bool) -> tuple[np.ndarray, ...]:
@@ -114,6 +116,7 @@ def execute_normal(plan: NormalPlan, x: np.ndarray, operand: np.ndarray) -> Exec
     g = plan.geometry
     _check_input(g, x)
     streamed = streamed_operand(g, x)
+    mat: np.ndarray
     if g.kind == "tconv":  # rows (c, k) with k in ONNX order; index_grids reads the flipped position
         mat = operand.reshape(g.group, g.in_per_group, g.out_per_group, -1).transpose(0, 1, 3, 2)
         mat = mat.reshape(g.group, -1, g.out_per_group)

@@ -215,23 +215,23 @@ def tconv_pads_from_output_shape(input_size: tuple[int, ...], kernel: tuple[int,
 def default_same_pads(kind: ConvKind, input_size: int, kernel: int, stride: int) -> tuple[int, int, int]:
     """DESIGN §4 default ("same") padding for one axis: ``(pad_begin, pad_end, output_padding)``.
 
-    T-CONV: ``O = I*S`` with symmetric ``P' = ceil((K-S)/2)`` and output_padding
-    ``2P' - (K-S)`` when that is ``< S``, else asymmetric ``(floor, ceil)`` of ``(K-S)/2``
-    and no output padding. A conv: ``O = ceil(I/S)``, pads chosen the same way.
+    The one implementation of the rule (the DSL's Table V strings use it; docs/dsl.md states it).
+    With P' = max(0, ⌈(K−S)/2⌉):
+
+    * T-CONV (``tconv``, ``wconv_t``): O = I·S with symmetric pads P' and output_padding 2P'−(K−S)
+      when that is < S, else the asymmetric pads (⌊(K−S)/2⌋, ⌈(K−S)/2⌉) and no output padding.
+    * Convolution: O = ⌈I/S⌉ with symmetric pads P' when they give O, else the total
+      (O−1)·S+K−I split ⌊·/2⌋ before and ⌈·/2⌉ after.
     """
+    half = max(0, -(-(kernel - stride) // 2))
     if kind in ("tconv", "wconv_t"):
-        total = kernel - stride
-        p = -(-total // 2) if total > 0 else 0
-        if total < 0:
-            return 0, 0, -total if -total < stride else 0
-        op = 2 * p - total
+        op = 2 * half - (kernel - stride)
         if op < stride:
-            return p, p, op
+            return half, half, op
+        total = kernel - stride
         return total // 2, total - total // 2, 0
     out = -(-input_size // stride)
+    if (input_size + 2 * half - kernel) // stride + 1 == out:
+        return half, half, 0
     total = max(0, (out - 1) * stride + kernel - input_size)
-    p = -(-total // 2)
-    extra = 2 * p - total
-    if (input_size + 2 * p - kernel) // stride + 1 == out and extra < stride:
-        return p, p, 0
     return total // 2, total - total // 2, 0

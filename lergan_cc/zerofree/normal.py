@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,9 @@ def _zero_insert(x: np.ndarray, g: ConvGeometry) -> np.ndarray:
         ok = (pos >= 0) & (pos < out.shape[2 + a])
         src.append(np.nonzero(ok)[0])
         dst.append(pos[ok])
-    out[(slice(None), slice(None), *np.ix_(*dst))] = x[(slice(None), slice(None), *np.ix_(*src))]
+    into: tuple[Any, ...] = (slice(None), slice(None), *np.ix_(*dst))
+    read: tuple[Any, ...] = (slice(None), slice(None), *np.ix_(*src))
+    out[into] = x[read]
     return out
 
 

@@ -13,9 +13,11 @@ import math
 from dataclasses import dataclass, field
 
 from lergan_cc.fsm.values import Prog, Win, seq
+from lergan_cc.ir.attrs import Reshape
+from lergan_cc.ir.conv import conv_geometry
 from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.ops import Op, WConv, _Conv
-from lergan_cc.passes._reshape import conv_geometry
+from lergan_cc.ir.ops import Dense, Op, WConv, _Conv
+from lergan_cc.zerofree import ReshapePlan
 from lergan_cc.zerofree.analysis import dilated_gradient_length, zero_inserted_length
 from lergan_cc.zerofree.geometry import ConvGeometry
 
@@ -69,10 +71,11 @@ def matrix_spec(g: Graph, op: Op) -> MatrixSpec:
         return _wdense(g, op)
     assert isinstance(op, _Conv)
     geo = conv_geometry(g, op)
-    plan = op.extra["reshape"]
-    kinds = _plan_kinds(geo, plan) if plan["scheme"] != "normal" else None
+    plan = op.need(Reshape).plan
+    kinds = _plan_kinds(plan) if isinstance(plan, ReshapePlan) else None
     x, dy = op.inputs[0], (op.inputs[1] if isinstance(op, WConv) else None)
     operand, is_param = (dy, False) if geo.is_wgrad else (op.weight, True)
+    assert operand is not None, f"{op.name}: no weight"
     layout = "grad" if geo.is_wgrad else geo.kind
     mode = {"wconv": "wgrad_mck", "wconv_t": "wgrad_cmk"}.get(geo.kind, "fwd")
     if kinds is not None:
@@ -85,10 +88,11 @@ def matrix_spec(g: Graph, op: Op) -> MatrixSpec:
 
 
 def _dense(g: Graph, op: Op) -> MatrixSpec:
-    _, rows, cols = op.extra["reshape"]["matrix"]
-    kind = KindSpec(0, "Normal", (), (1, rows, cols), (Rect((), ()),))
-    layout = "dense_t" if getattr(op, "transposed", False) else "dense"
-    return MatrixSpec(op.inputs[0], op.weight, True, layout, "fwd", (kind,))  # type: ignore[attr-defined]
+    assert isinstance(op, Dense) and op.weight is not None
+    (_, _, _, shape), = op.need(Reshape).matrices()
+    kind = KindSpec(0, "Normal", (), shape, (Rect((), ()),))
+    layout = "dense_t" if op.transposed else "dense"
+    return MatrixSpec(op.inputs[0], op.weight, True, layout, "fwd", (kind,))
 
 
 def _wdense(g: Graph, op: Op) -> MatrixSpec:
@@ -104,13 +108,12 @@ def _wdense(g: Graph, op: Op) -> MatrixSpec:
     return MatrixSpec(x, dy, False, "grad", "wgrad_cmk", (kind,))
 
 
-def _plan_kinds(geo: ConvGeometry, plan: dict) -> tuple[KindSpec, ...]:
+def _plan_kinds(plan: ReshapePlan) -> tuple[KindSpec, ...]:
     out = []
-    for k in plan["kinds"]:
-        rects = tuple(Rect(tuple(Prog(*r) for r in rect["ranges"]),
-                           tuple(Win(int(a), seq(b)) for a, b in rect["maps"])) for rect in k["rects"])
-        out.append(KindSpec(k["index"], k["class"], tuple(seq(t) for t in k["taps"]), tuple(k["matrix"]), rects,
-                            bool(k["padded"])))
+    for k in plan.kinds:
+        rects = tuple(Rect(tuple(Prog(r.start, r.step, r.count) for r in rect.ranges),
+                           tuple(Win(m.a, seq(m.b)) for m in rect.maps)) for rect in k.rectangles)
+        out.append(KindSpec(k.index, k.cls, tuple(seq(t) for t in k.taps), plan.matrix_shape(k), rects, k.padded))
     return tuple(out)
 
 
@@ -131,18 +134,12 @@ def _normal(name: str, geo: ConvGeometry, x: str, dy: str | None) -> tuple[KindS
             zin_len.append(geo.input_size[a] + pb + geo.pads[a + n])
             zin_before.append(pb)
             zin_stride.append(1)
-        o = geo.output_size[a]
-        if kind == "tconv":
-            ranges.append(Prog(0, 1, o)), wins.append(Win(1, Prog(d * (k - 1), -d, k))), taps.append(Prog(0, 1, k))
-        elif kind == "sconv":
-            ranges.append(Prog(0, 1, o)), wins.append(Win(s, Prog(0, d, k))), taps.append(Prog(0, 1, k))
-        elif kind == "wconv":
-            length = dilated_gradient_length(geo, a)
-            dy_len.append(length)
-            ranges.append(Prog(0, 1, k)), wins.append(Win(d, Prog(0, 1, length))), taps.append(Prog(0, 1, length))
-        else:
-            ranges.append(Prog(0, 1, k)), wins.append(Win(-d, Prog(d * (k - 1), 1, o)))
-            taps.append(Prog(0, 1, o))
+        if kind == "wconv":
+            dy_len.append(dilated_gradient_length(geo, a))
+        result, win, tap = _normal_axis(geo, a)
+        ranges.append(result)
+        wins.append(win)
+        taps.append(tap)
     zpads = [Zpad(f"{name}.zin", x, (geo.in_channels, *zin_len), tuple(zin_stride), tuple(zin_before))]
     if kind == "wconv":
         assert dy is not None
@@ -151,6 +148,19 @@ def _normal(name: str, geo: ConvGeometry, x: str, dy: str | None) -> tuple[KindS
     rows = t if geo.is_wgrad else geo.in_per_group * t
     spec = KindSpec(0, "Normal", tuple(taps), (geo.group, rows, geo.out_per_group), (Rect(tuple(ranges), tuple(wins)),))
     return spec, zpads
+
+
+def _normal_axis(geo: ConvGeometry, a: int) -> tuple[Prog, Win, Prog]:
+    """One axis of the normal mapping: result positions, the affine window, the taps of the matrix."""
+    s, d, k, o = geo.stride[a], geo.dilation[a], geo.kernel[a], geo.output_size[a]
+    if geo.kind == "tconv":
+        return Prog(0, 1, o), Win(1, Prog(d * (k - 1), -d, k)), Prog(0, 1, k)
+    if geo.kind == "sconv":
+        return Prog(0, 1, o), Win(s, Prog(0, d, k)), Prog(0, 1, k)
+    if geo.kind == "wconv":
+        length = dilated_gradient_length(geo, a)
+        return Prog(0, 1, k), Win(d, Prog(0, 1, length)), Prog(0, 1, length)
+    return Prog(0, 1, k), Win(-d, Prog(d * (k - 1), 1, o)), Prog(0, 1, o)
 
 
 def split_rect(rect: Rect, parts: int) -> list[Rect]:

@@ -1,24 +1,23 @@
 """Lower the placed IR to a typed FSM :class:`Program`: declarations, per-op bodies, transfers.
 
-:mod:`lergan_cc.fsm.emit_states` arranges the bodies into the controller's states (one
+:mod:`lergan_cc.lowering.states` arranges the bodies into the controller's states (one
 training iteration = paper Fig. 7 then Fig. 8); the templates spell the result.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from typing import Any
 
-from lergan_cc.fsm.emit_kinds import MatrixSpec, matrix_spec, split_rect
+from lergan_cc.context import CompileContext
 from lergan_cc.fsm.isa import PHASES
 from lergan_cc.fsm.program import Decl, Instr
 from lergan_cc.fsm.values import Ref, Sym, Value
+from lergan_cc.ir.attrs import Copy, Placement, PlacementSummary, Replicas
 from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.ops import Op
-from lergan_cc.options import Options
-from lergan_cc.targets.geometry import PHASE_BANK, build_topology
-from lergan_cc.targets.hw import Hardware, load_hw
+from lergan_cc.ir.ops import ActGrad, BatchNorm, BatchNormGrad, LeakyRelu, Op
+from lergan_cc.lowering.kinds import MatrixSpec, matrix_spec, split_rect
+from lergan_cc.targets.geometry import PHASE_BANK, Link, Topology
+from lergan_cc.targets.hw import Hardware
 
 MATRIX_OPS = ("dense", "wdense", "sconv", "tconv", "wconv")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
@@ -42,19 +41,19 @@ def hw_header(hw: Hardware) -> dict[str, Value]:
     """The hardware description, flattened (``section.key``), after the derived capacities the checks use."""
     out: dict[str, Value] = {"banks": hw.banks, "tiles_per_bank": hw.tiles_per_bank,
                              "crossbars_per_tile": hw.crossbars_per_tile}
-    for section, values in dataclasses.asdict(hw).items():
-        for key, v in values.items():
-            out[f"{section}.{key}"] = [Sym(x) for x in v] if isinstance(v, (list, tuple)) else v
+    for key, v in hw.flat().items():
+        out[key] = [Sym(x) for x in v] if isinstance(v, tuple) else v
     return out
 
 
 class Lowering:
     """Per-op instruction bodies, the declarations they need, and the crossbar writes per network."""
 
-    def __init__(self, g: Graph, options: Options) -> None:
-        self.g, self.options = g, options
-        self.hw = load_hw(options.hw)
-        self.topo = build_topology(self.hw, options.target)
+    def __init__(self, g: Graph, ctx: CompileContext) -> None:
+        self.g, self.options = g, ctx.options
+        self.hw = ctx.hw
+        self.topo = ctx.topology
+        self.summary = g.need(PlacementSummary)
         self.decls: dict[tuple[str, str], Decl] = {}
         self.programming: dict[str, list[Instr]] = {}  # network -> writes of @param matrices
         self.bodies: dict[str, list[Instr]] = {}
@@ -65,12 +64,12 @@ class Lowering:
 
     # ---- placement --------------------------------------------------------------------------
     def bank(self, phase: str) -> str:
-        placed = self.g.meta.get("placement", {}).get("phases", {}).get(phase, {}).get("banks")
-        return str(placed[0]) if placed else PHASE_BANK.get(phase, "B1")
+        placed = self.summary.phases.get(phase)
+        return placed[0] if placed else PHASE_BANK.get(phase, "B1")
 
     def tile_of(self, op: Op) -> str:
-        copies = op.extra.get("placement", {}).get("copies") or []
-        return str(copies[0]["tile"]) if copies else f"{self.bank(op.phase)}.T0"
+        placement = op.get(Placement)
+        return placement.copies[0].tile if placement and placement.copies else f"{self.bank(op.phase)}.T0"
 
     def route(self, src: str, dst: str) -> list[Sym]:
         return [Sym(link.kind) for link in _route(self.topo, src, dst)]
@@ -124,7 +123,7 @@ class Lowering:
         return p.split("/", 1)[0] if p.split("/", 1)[0] in ("G", "D") else ""
 
 
-def _route(topo: Any, src: str, dst: str) -> list[Any]:
+def _route(topo: Topology, src: str, dst: str) -> list[Link]:
     return topo.route(src, dst, "Cmode") if src != dst else []
 
 
@@ -134,29 +133,31 @@ def _instr(op: str, **operands: Value) -> Instr:
 
 # ---- per-op rules ----------------------------------------------------------------------------------
 def _act(lw: Lowering, op: Op) -> list[Instr]:
-    return [_instr("act", dst=buf(op.name), src=buf(op.inputs[0]), fn=Sym(op.OP),
-                   alpha=float(getattr(op, "alpha", 0.0)))]
+    alpha = op.alpha if isinstance(op, LeakyRelu) else 0.0
+    return [_instr("act", dst=buf(op.name), src=buf(op.inputs[0]), fn=Sym(op.OP), alpha=float(alpha))]
 
 
 def _act_grad(lw: Lowering, op: Op) -> list[Instr]:
+    assert isinstance(op, ActGrad)
     return [_instr("act_grad", dst=buf(op.name), y=buf(op.inputs[0]), dy=buf(op.inputs[1]), fn=Sym(op.fn),
-                   alpha=float(op.alpha))]  # type: ignore[attr-defined]
+                   alpha=float(op.alpha))]
 
 
 def _bn(lw: Lowering, op: Op) -> list[Instr]:
-    batch = op.phase != "fwd" or bool(op.extra.get("batch_statistics"))
+    assert isinstance(op, BatchNorm) and op.scale and op.bias and op.mean and op.var  # the verifier checks
+    batch = op.phase != "fwd" or bool(op.batch_statistics)
     return [_instr("bn", dst=buf(op.name), src=buf(op.inputs[0]), scale=param(op.scale), bias=param(op.bias),
-                   mean=param(op.mean), var=param(op.var), eps=float(op.epsilon),  # type: ignore[attr-defined]
+                   mean=param(op.mean), var=param(op.var), eps=float(op.epsilon),
                    stats=Sym("batch" if batch else "running"))]
 
 
 def _bn_grad(lw: Lowering, op: Op) -> list[Instr]:
     fwd = lw.forward_of(op)
-    dscale = lw.declare_grad(op.scale, op)  # type: ignore[attr-defined]
-    dbias = lw.declare_grad(fwd.bias, op)  # type: ignore[attr-defined]
+    assert isinstance(op, BatchNormGrad) and isinstance(fwd, BatchNorm) and op.scale and fwd.bias
+    dscale = lw.declare_grad(op.scale, op)
+    dbias = lw.declare_grad(fwd.bias, op)
     return [_instr("bn_grad", dst=buf(op.name), x=buf(op.inputs[0]), dy=buf(op.inputs[1]),
-                   scale=param(op.scale), eps=float(op.epsilon),  # type: ignore[attr-defined]
-                   dscale=buf(dscale), dbias=buf(dbias))]
+                   scale=param(op.scale), eps=float(op.epsilon), dscale=buf(dscale), dbias=buf(dbias))]
 
 
 def _reshape(lw: Lowering, op: Op) -> list[Instr]:
@@ -191,7 +192,8 @@ def _destination(lw: Lowering, op: Op, spec: MatrixSpec) -> tuple[str, bool, Op]
     if spec.mode == "fwd":
         return op.name, False, op if op.phase in ("G_fwd", "D_fwd", "fwd") else _no_bias(op)
     fwd = lw.forward_of(op)
-    weight = getattr(op, "weight", None) or fwd.weight  # type: ignore[attr-defined]
+    weight = getattr(op, "weight", None) or getattr(fwd, "weight", None)
+    assert isinstance(weight, str), f"{op.name}: a weight gradient of no weight"
     return lw.declare_grad(weight, op), True, fwd
 
 
@@ -201,8 +203,8 @@ def _no_bias(op: Op) -> Op:
 
 
 def _kinds(lw: Lowering, op: Op, spec: MatrixSpec, dst: str, acc: bool) -> tuple[list[Instr], list[Instr]]:
-    replicas = op.extra.get("replicas", {}).get("per_kind")
-    copies = _copies(op.extra.get("placement", {}).get("copies", []))
+    replicas = op.need(Replicas).per_kind
+    copies = _copies(op.need(Placement).copies)
     src_ref = param(spec.operand) if spec.operand_is_param else buf(spec.operand)
     writes, mmvs = [], []
     for kind in spec.kinds:
@@ -222,26 +224,24 @@ def _kinds(lw: Lowering, op: Op, spec: MatrixSpec, dst: str, acc: bool) -> tuple
     return writes, mmvs
 
 
-def _copies(entries: list[dict[str, Any]]) -> dict[tuple[int, int], dict[str, Any]]:
-    """One record per copy: a copy that straddles tiles is several entries (consecutive row slices);
-    the copy starts at the first entry's tile and crossbar and spans all of their crossbars."""
-    out: dict[tuple[int, int], dict[str, Any]] = {}
-    for c in entries:
-        key = (c["kind"], c["replica"])
-        if key not in out:
-            out[key] = dict(c)
-            continue
-        first = out[key]
-        first["crossbars"] = int(first["crossbars"]) + int(c["crossbars"])
-        first["row_slices"] = int(first.get("row_slices", 1)) + int(c.get("row_slices", 1))
+def _copies(pieces: tuple[Copy, ...]) -> dict[tuple[int, int], Copy]:
+    """One record per copy: a copy that straddles tiles is several pieces (consecutive row slices);
+    the copy starts at the first piece's tile and crossbar and spans all of their crossbars."""
+    out: dict[tuple[int, int], Copy] = {}
+    for c in pieces:
+        key = (c.kind, c.replica)
+        first = out.get(key)
+        out[key] = c if first is None else Copy(first.kind, first.replica, first.tile, first.crossbar,
+                                                 first.crossbars + c.crossbars, first.row_start,
+                                                 first.row_slices + c.row_slices, first.col_slices)
     return out
 
 
-def _placement_attrs(cls: str, copy: dict[str, Any] | None) -> dict[str, Value]:
+def _placement_attrs(cls: str, copy: Copy | None) -> dict[str, Value]:
     attrs: dict[str, Value] = {"class": Sym(cls)}
     if copy:
-        attrs.update(tile=Sym(str(copy["tile"])), xbar=int(copy["crossbar"]), crossbars=int(copy["crossbars"]),
-                     rs=int(copy.get("row_slices", 1)), cs=int(copy.get("col_slices", 1)))
+        attrs.update(tile=Sym(copy.tile), xbar=copy.crossbar, crossbars=copy.crossbars, rs=copy.row_slices,
+                     cs=copy.col_slices)
     return attrs
 
 

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import networkx as nx
 
-from lergan_cc.fsm.emit_lower import Lowering, buf, param
 from lergan_cc.fsm.program import Instr, State, Transition
-from lergan_cc.fsm.values import Sym
+from lergan_cc.fsm.values import Sym, Value
+from lergan_cc.ir.attrs import GanRoles, OutputNames
+from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
+from lergan_cc.lowering.lower import Lowering, buf, param
+from lergan_cc.targets.geometry import Link, Topology
 
 FORWARD = ("G_fwd", "D_fwd", "fwd")
 
 
-def _i(op: str, **operands: object) -> Instr:
-    return Instr(op, dict(operands))  # type: ignore[arg-type]
+def _i(op: str, **operands: Value) -> Instr:
+    return Instr(op, dict(operands))
 
 
 class StateBuilder:
@@ -31,10 +34,12 @@ class StateBuilder:
         self.states: list[State] = []
 
     # ---- one state ------------------------------------------------------------------------------
-    def state(self, name: str, ops: list[Op], pre: list[Instr] = (), post: list[Instr] = (),  # type: ignore[assignment]
+    def state(self, name: str, ops: list[Op], pre: list[Instr] | None = None, post: list[Instr] | None = None,
               transition: Transition | None = None, compute: bool = True, frozen: str | None = None) -> None:
         """``frozen``: a network whose error passes through this state without training it."""
-        body, switches, layer = list(pre), {}, None
+        body: list[Instr] = list(pre or [])
+        switches: dict[str, Value] = {}
+        layer: tuple[str, str] | None = None
         for op in ops:
             code = self.lw.bodies[op.name]
             if frozen and op.phase.startswith(frozen):
@@ -47,13 +52,13 @@ class StateBuilder:
             body += self._transfers(op, switches)
             body += code
             self.where[op.name] = {self.lw.tile_of(op)}
-        body += list(post)
+        body += list(post or [])
         banks = {self.lw.bank(op.phase) for op in ops} if compute else set()
-        modes = {b: Sym("Cmode" if b in banks else "Smode") for b in self.lw.topo.banks}
+        modes: dict[str, Value] = {b: Sym("Cmode" if b in banks else "Smode") for b in self.lw.topo.banks}
         self.states.append(State(name, modes, dict(sorted(switches.items())), body,
                                  transition or Transition("halt")))
 
-    def _transfers(self, op: Op, switches: dict[str, Sym]) -> list[Instr]:
+    def _transfers(self, op: Op, switches: dict[str, Value]) -> list[Instr]:
         out = []
         here = self.lw.tile_of(op)
         for src in dict.fromkeys(op.inputs):
@@ -62,7 +67,7 @@ class StateBuilder:
                 out.append(self.xfer(src, src, sorted(held)[0], here, switches))
         return out
 
-    def xfer(self, dst: str, src: str, there: str, here: str, switches: dict[str, Sym]) -> Instr:
+    def xfer(self, dst: str, src: str, there: str, here: str, switches: dict[str, Value]) -> Instr:
         links = self.lw.topo.route(there, here, "Cmode")
         for link in links:
             if link.kind in ("horizontal", "vertical"):
@@ -81,13 +86,12 @@ def _untrained(ins: Instr) -> Instr:
     return Instr(ins.op, {k: v for k, v in ins.operands.items() if k not in ("dscale", "dbias")})
 
 
-def _set_switch(topo: object, link: object, switches: dict[str, Sym]) -> None:
+def _set_switch(topo: Topology, link: Link, switches: dict[str, Value]) -> None:
     """The switch at the route's entry node selects the added wire (Fig. 12 (b))."""
-    node = topo.nodes[link.src]  # type: ignore[attr-defined]
-    want = link.kind if link.kind == "horizontal" else (  # type: ignore[attr-defined]
-        "down" if topo.nodes[link.dst].bank > node.bank else "upper")  # type: ignore[attr-defined]
+    node = topo.nodes[link.src]
+    want = link.kind if link.kind == "horizontal" else ("down" if topo.nodes[link.dst].bank > node.bank else "upper")
     if any(want in s for s in node.switches):
-        switches[link.src] = Sym(want)  # type: ignore[attr-defined]
+        switches[link.src] = Sym(want)
 
 
 def build_states(lw: Lowering) -> list[State]:
@@ -108,22 +112,23 @@ def _inference(sb: StateBuilder) -> None:
     sb.state("init", [], pre=_writes(lw, *sorted(lw.programming)), transition=sb.goto("run"), compute=False)
     ops = [op for op in g.ops() if op.OP != "input"]
     inputs = [_i("host.input", dst=buf(op.name), key=op.name) for op in g.inputs()]
-    keys = g.meta.get("output_names") or g.outputs  # the model's own output names when the front end kept them
+    names = g.get(OutputNames)  # the model's own output names when the front end kept them
+    keys = list(names.names) if names else g.outputs
     outputs = [_i("host.output", src=buf(o), key=str(k)) for o, k in zip(g.outputs, keys, strict=True)]
     sb.state("run", ops, pre=inputs, post=outputs)
 
 
-def _phase(g: object, phase: str, keep: set[str] | None = None) -> list[Op]:
-    return [op for op in g.ops() if op.phase == phase and op.OP not in ("input", "loss", "loss_grad")  # type: ignore[attr-defined]
+def _phase(g: Graph, phase: str, keep: set[str] | None = None) -> list[Op]:
+    return [op for op in g.ops() if op.phase == phase and op.OP not in ("input", "loss", "loss_grad")
             and (keep is None or op.name in keep)]
 
 
-def _needed(g: object, targets: list[Op]) -> set[str]:
+def _needed(g: Graph, targets: list[Op]) -> set[str]:
     """Names of the targets and every op they depend on."""
     out: set[str] = set()
     for op in targets:
         out.add(op.name)
-        out |= nx.ancestors(g.nx, op.name)  # type: ignore[attr-defined]
+        out |= nx.ancestors(g.nx, op.name)
     return out
 
 
@@ -134,9 +139,9 @@ def _grads(lw: Lowering, net: str) -> list[str]:
 
 def _training(sb: StateBuilder) -> None:
     g, lw = sb.g, sb.lw
-    d_out = g.meta["discriminator_output"]
-    fake = g.meta["generator_output"]
-    form = Sym("prob" if g.meta.get("discriminator_probability") else "logit")
+    roles = g.need(GanRoles)
+    d_out, fake = roles.discriminator_output, roles.generator_output
+    form = Sym("prob" if roles.discriminator_probability else "logit")
     d_tile, g_tile = lw.tiles["real"], lw.tiles[fake]
     d_grads, g_grads = _grads(lw, "D"), _grads(lw, "G")
 

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from lergan_cc.errors import LerganError
+from lergan_cc.ir.attrs import Placement, PlacementSummary, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
 
@@ -20,41 +21,39 @@ PHASE_ORDER = ("fwd", "G_fwd", "G_wgrad", "G_err", "D_fwd", "D_wgrad", "D_err")
 GRID = 4  # tiles drawn per row of a bank
 
 
-def placed(g: Graph) -> dict[str, Any]:
-    if "placement" not in g.meta:
+def placed(g: Graph) -> PlacementSummary:
+    summary = g.get(PlacementSummary)
+    if summary is None:
         raise LerganError("no placement: the pipeline stopped before place-3d/place-htree")
-    return g.meta["placement"]
+    return summary
 
 
 def placed_ops(g: Graph) -> list[Op]:
-    return [op for op in g.ops() if "placement" in op.extra]
+    return [op for op in g.ops() if op.get(Placement) is not None]
 
 
 def _kinds(op: Op) -> list[dict[str, Any]]:
-    r = op.extra["reshape"]
-    kinds = r.get("kinds") or [{"index": 0, "class": "Normal"}]
-    per_kind = op.extra.get("replicas", {}).get("per_kind", [1] * len(kinds))
-    copies = op.extra["placement"]["copies"]
+    copies = op.need(Placement).copies
     out = []
-    for k, n in zip(kinds, per_kind, strict=True):
-        mine = [c for c in copies if c["kind"] == k["index"]]
-        out.append({"kind": k["index"], "class": k["class"], "replicas": n,
-                    "tiles": list(dict.fromkeys(c["tile"] for c in mine)),
-                    "crossbars": sum(c["crossbars"] for c in mine)})
+    for (index, cls, _, _), n in zip(op.need(Reshape).matrices(), op.need(Replicas).per_kind, strict=True):
+        mine = [c for c in copies if c.kind == index]
+        out.append({"kind": index, "class": cls, "replicas": n, "tiles": list(dict.fromkeys(c.tile for c in mine)),
+                    "crossbars": sum(c.crossbars for c in mine)})
     return out
 
 
 def report(g: Graph) -> dict[str, Any]:
     """The DESIGN §8 placement JSON, plus target, degree, tiles used and per-layer op/bank/crossbars."""
-    meta = placed(g)
+    summary = placed(g)
     layers = []
     for op in placed_ops(g):
         kinds = _kinds(op)
-        layers.append({"layer": op.layer, "phase": op.phase, "op": op.name, "bank": op.extra["placement"]["bank"],
-                       "degree": op.extra.get("replicas", {}).get("degree"),
-                       "crossbars": sum(k["crossbars"] for k in kinds), "kinds": kinds})
-    return {"target": meta["target"], "phases": meta["phases"], "layers": layers,
-            "crossbars_used": meta["crossbars_used"], "tiles_used": meta["tiles_used"]}
+        layers.append({"layer": op.layer, "phase": op.phase, "op": op.name, "bank": op.need(Placement).bank,
+                       "degree": op.need(Replicas).degree, "crossbars": sum(k["crossbars"] for k in kinds),
+                       "kinds": kinds})
+    phases = summary.to_value()["phases"]
+    return {"target": summary.target, "phases": phases, "layers": layers, "crossbars_used": summary.crossbars_used,
+            "tiles_used": summary.tiles_used}
 
 
 def dumps(g: Graph) -> str:
@@ -67,9 +66,9 @@ def tile_usage(g: Graph) -> dict[str, list[tuple[str, str, int]]]:
     """tile -> [(phase, layer, crossbars)] in placement order."""
     usage: dict[str, dict[tuple[str, str], int]] = {}
     for op in placed_ops(g):
-        for c in op.extra["placement"]["copies"]:
-            cell = usage.setdefault(c["tile"], {})
-            cell[(op.phase, op.layer)] = cell.get((op.phase, op.layer), 0) + c["crossbars"]
+        for c in op.need(Placement).copies:
+            cell = usage.setdefault(c.tile, {})
+            cell[(op.phase, op.layer)] = cell.get((op.phase, op.layer), 0) + c.crossbars
     return {t: [(p, layer, n) for (p, layer), n in cells.items()] for t, cells in usage.items()}
 
 
@@ -108,9 +107,9 @@ def plot(g: Graph, hw_tiles: int, per_tile: int) -> bytes:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch, Rectangle
 
-    meta = placed(g)
-    banks = [b for p in meta["phases"].values() for b in p["banks"]]
-    phase_of = {b: p for p, v in meta["phases"].items() for b in v["banks"]}
+    summary = placed(g)
+    banks = [b for bs in summary.phases.values() for b in bs]
+    phase_of = {b: p for p, bs in summary.phases.items() for b in bs}
     layout = _bank_layout(banks)
     rows = max(r for r, _ in layout.values()) + 1
     usage, colours = tile_usage(g), _layer_colours(g)
@@ -126,8 +125,8 @@ def plot(g: Graph, hw_tiles: int, per_tile: int) -> bytes:
         ax.set_aspect("equal")
     handles, ncol = _legend(colours, Patch)
     fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
-    fig.suptitle(f"{g.model}: {meta['target']} placement, {meta['crossbars_used']} crossbars on "
-                 f"{meta['tiles_used']} tiles ({per_tile} crossbars per tile)", fontsize=12)
+    fig.suptitle(f"{g.model}: {summary.target} placement, {summary.crossbars_used} crossbars on "
+                 f"{summary.tiles_used} tiles ({per_tile} crossbars per tile)", fontsize=12)
     fig.tight_layout(rect=(0, 0.03 + 0.018 * (len(handles) // ncol), 1, 0.96), h_pad=3.0)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

@@ -1,0 +1,1 @@
+"""Reports over compiled IR: the zero-insertion analysis (``--emit analysis``) and the placement (JSON, picture)."""
