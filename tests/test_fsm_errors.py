@@ -81,7 +81,7 @@ def test_positions_are_exact(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 
 
 def test_version_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes]) -> None:
-    rc, path, _ = _run(tmp_path, program[0].replace("lergan-fsm 1", "lergan-fsm 7", 1), program[1])
+    rc, path, _ = _run(tmp_path, program[0].replace("lergan-fsm 2", "lergan-fsm 7", 1), program[1])
     err = capsys.readouterr().err
     assert rc == 2 and f"{path}:1:" in err and "version 7 is not supported" in err
 

@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from onnx.reference import ReferenceEvaluator
 
+from lergan_cc.fsm.copies import Rect, split_rect
 from lergan_cc.fsm.values import Prog, Win
-from lergan_cc.lowering.kinds import Rect, split_rect
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "onnx"
 

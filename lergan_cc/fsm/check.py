@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any, get_type_hints
 
 from lergan_cc.errors import SourceError, did_you_mean
+from lergan_cc.fsm.copies import copies_of, sharding_of
 from lergan_cc.fsm.isa import ISA, MODES, SWITCH_STATES, WIRES, Operand
 from lergan_cc.fsm.program import Program, State
 from lergan_cc.fsm.values import Prog, Ref, Sym, Win
@@ -199,6 +200,9 @@ def check_program(p: Program, path: str) -> None:
             _check_placement(d.attrs, ctx, lambda msg, d=d: fail(d.line, d.column, msg))
         elif "tile" in d.attrs and (msg := _tile(d.attrs["tile"], ctx)):
             fail(d.line, d.column, msg)
+    for d in p.decls:
+        if d.kind == "buffer" and (msg := _check_sharding(d, p)):
+            fail(d.line, d.column, msg)
     states = {s.name for s in p.states}
     if len(states) != len(p.states):
         fail(p.states[-1].line, 1, "duplicate state name")
@@ -248,14 +252,47 @@ def _check_kind(p: Program, fail: Callable[[int, int, str], None]) -> None:
 
 
 def _check_placement(attrs: dict[str, Any], ctx: _Ctx, fail: Callable[[str], None]) -> None:
-    if "tile" in attrs and (msg := _tile(attrs["tile"], ctx)):
-        fail(msg)
-    per_tile = int(ctx.hw["crossbars_per_tile"])
-    first, n = attrs.get("xbar", 0), attrs.get("crossbars", 1)
-    m = _TILE.match(str(attrs.get("tile", "B1.T0")))
-    room = per_tile * (int(ctx.hw["tiles_per_bank"]) - int(m[2])) if m else per_tile  # a copy may run on
-    if type(first) is not int or type(n) is not int or first < 0 or n < 1 or first >= per_tile or first + n > room:
-        fail(f"crossbars {first}+{n} out of range (a tile has {per_tile})")
+    """Every copy in an existing bank, its crossbars inside the bank (a copy may run on into the next tile)."""
+    try:
+        copies = copies_of(attrs)
+    except ValueError as e:
+        fail(f"matrix copies: {e}")
+        return
+    room = int(ctx.hw["crossbars_per_tile"]) * int(ctx.hw["tiles_per_bank"])
+    for bank, offset in copies.places:
+        if (msg := _bank(Sym(bank), ctx)) is not None:
+            fail(msg)
+        if offset + copies.crossbars > room:
+            fail(f"crossbars {offset}+{copies.crossbars} out of range (a bank has {room})")
+
+
+def _check_sharding(d: Any, p: Program) -> str | None:
+    """A sharded buffer's home names a matrix or buffer with as many pieces, without a cycle of homes."""
+    try:
+        pieces = sharding_of(d.attrs).pieces
+        seen = {d.name}
+        home = sharding_of(d.attrs).home
+        while home is not None and home.kind == "buf":
+            target = p.table("buffer").get(home.name)
+            if target is None or home.name in seen:
+                return f"buffer {d.name}: home %{home.name} is {'undeclared' if target is None else 'a cycle'}"
+            seen.add(home.name)
+            if sharding_of(target.attrs).pieces != pieces:
+                return f"buffer {d.name}: {pieces} pieces, its home %{home.name} has {sharding_of(target.attrs).pieces}"
+            home = sharding_of(target.attrs).home
+        if home is not None:
+            mat = p.table("matrix").get(home.name)
+            if mat is None:
+                return f"buffer {d.name}: home ${home.name} is undeclared"
+            shards = copies_of(mat.attrs).shards
+            if shards != pieces:
+                return f"buffer {d.name}: {pieces} pieces, its home ${home.name} has {shards} shards"
+        batch = p.attrs.get("batch")
+        if d.attrs.get("role") != "grad" and type(batch) is int and pieces > batch:
+            return f"buffer {d.name}: {pieces} shards of a batch of {batch}"
+    except ValueError as e:
+        return f"buffer {d.name}: {e}"
+    return None
 
 
 def _check_instr(ins: Any, ctx: _Ctx, fail: Callable[[int, int, str], None]) -> None:

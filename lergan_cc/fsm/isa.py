@@ -20,6 +20,8 @@ LOSS_FORMS = ("prob", "logit")
 LOSS_TERMS = ("real", "fake", "gen")
 LOSSES = ("loss_d", "loss_g")
 BN_STATS = ("batch", "running")
+BN_SYNC = ("global", "shard")
+REDUCE_MODES = ("tree", "home")
 
 
 @dataclass(frozen=True)
@@ -74,21 +76,34 @@ OPCODES: tuple[Opcode, ...] = (
     Opcode("act_grad", (DST, _o("y", "buf"), _o("dy", "buf"), _o("fn", "enum", *ACTIVATIONS), _o("alpha", "float")),
            "peripheral", "tile peripherals of dst's bank", "dst <- fn'(y) * dy, from the activation's output y."),
     Opcode("bn", (DST, SRC, _o("scale", "param"), _o("bias", "param"), _o("mean", "param"), _o("var", "param"),
-                  _o("eps", "float"), _o("stats", "enum", *BN_STATS)), "peripheral", "tile peripherals of dst's bank",
-           "Batch normalisation over channels with batch statistics or the running mean/var."),
+                  _o("eps", "float"), _o("stats", "enum", *BN_STATS), _o("sync", "enum", *BN_SYNC, optional=True)),
+           "peripheral", "tile peripherals of dst's bank",
+           "Batch normalisation over channels with batch statistics or the running mean/var. On a sharded buffer "
+           "`sync=global` (the default) reduces the copies' per-channel sums (sum x, sum x^2) to statistics of "
+           "the whole batch and broadcasts them back; `sync=shard` normalises every shard with its own."),
     Opcode("bn_grad", (DST, _o("x", "buf"), _o("dy", "buf"), _o("scale", "param"), _o("eps", "float"),
-                       _o("dscale", "buf", optional=True), _o("dbias", "buf", optional=True)), "peripheral",
+                       _o("dscale", "buf", optional=True), _o("dbias", "buf", optional=True),
+                       _o("sync", "enum", *BN_SYNC, optional=True)), "peripheral",
            "tile peripherals of dst's bank",
            "Backward of batch-statistics batch norm: dst <- dx; dscale += sum(dy*xhat); dbias += sum(dy) "
-           "(both or neither: the G step passes D's error through without training D)."),
+           "(both or neither: the G step passes D's error through without training D). `sync` as for `bn`: the "
+           "backward of whole-batch statistics needs the whole batch's sum(dy) and sum(dy*xhat)."),
     Opcode("bias", (DST, _o("src", "param")), "peripheral", "tile peripherals of dst's bank",
            "dst[:, c, ...] += src[c]."),
     Opcode("bias_grad", (DST, SRC), "peripheral", "tile peripherals of src's bank",
            "dst[c] += sum over samples and positions of src[:, c, ...]."),
     Opcode("reshape", (DST, SRC), "peripheral", "tile peripherals of dst's bank", "dst <- src, per-sample reshape."),
-    Opcode("xfer", (DST, SRC, _o("from", "tile"), _o("to", "tile"), _o("route", "route")), "transfer",
+    Opcode("xfer", (DST, SRC, _o("from", "tile", optional=True), _o("to", "tile", optional=True),
+                    _o("route", "route", optional=True)), "transfer",
            "the links of route (wire kinds per hop), the switches on it",
-           "Move src from tile `from` to dst at tile `to` over the hops `route`; dst <- src."),
+           "Move src from tile `from` to dst at tile `to` over the hops `route`; dst <- src. Between sharded "
+           "buffers (no from/to/route): every shard of dst gets its samples from the shards of src holding "
+           "them, over the routes the controller picks."),
+    Opcode("reduce", (DST, _o("mode", "enum", *REDUCE_MODES)), "network",
+           "tree: the links and node adders between the partials' tiles; home: the links to dst's home, its tile",
+           "Sum the partial sums of a gradient accumulated by sample-parallel copies (`partials=K`) into one. "
+           "tree: pairwise, level by level, on the bypassable adders of the nodes where the routes meet; "
+           "home: every partial is shipped to the home of partial 0 and added there."),
     Opcode("setmode", (_o("bank", "bank"), _o("mode", "enum", *MODES)), "config", "the bank's switches",
            "Switch one bank between Smode (memory) and Cmode (compute)."),
     Opcode("setswitch", (_o("node", "node"), _o("state", "enum", *SWITCH_STATES)), "config", "one switch",

@@ -16,7 +16,7 @@ from lergan_cc.fsm.values import Value
 from lergan_cc.targets.geometry import Topology, build_topology
 from lergan_cc.targets.hw import Hardware, hardware_from_flat
 
-FSM_VERSION = 1
+FSM_VERSION = 2
 
 
 @dataclass

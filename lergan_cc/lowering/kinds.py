@@ -8,10 +8,10 @@ normal mapping is the same form with one kind over the whole result and a zero-i
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 
+from lergan_cc.fsm.copies import Rect
 from lergan_cc.fsm.values import Prog, Win, seq
 from lergan_cc.ir.attrs import Reshape
 from lergan_cc.ir.conv import conv_geometry
@@ -20,14 +20,6 @@ from lergan_cc.ir.ops import Dense, Op, WConv, _Conv
 from lergan_cc.zerofree import ReshapePlan
 from lergan_cc.zerofree.analysis import dilated_gradient_length, zero_inserted_length
 from lergan_cc.zerofree.geometry import ConvGeometry
-
-
-@dataclass(frozen=True)
-class Rect:
-    """One loop nest: the result positions (per axis) and the affine operand window."""
-
-    ranges: tuple[Prog, ...]
-    wins: tuple[Win, ...]
 
 
 @dataclass(frozen=True)
@@ -161,40 +153,3 @@ def _normal_axis(geo: ConvGeometry, a: int) -> tuple[Prog, Win, Prog]:
         length = dilated_gradient_length(geo, a)
         return Prog(0, 1, k), Win(d, Prog(0, 1, length)), Prog(0, 1, length)
     return Prog(0, 1, k), Win(-d, Prog(d * (k - 1), 1, o)), Prog(0, 1, o)
-
-
-def split_rect(rect: Rect, parts: int) -> list[Rect]:
-    """Share a loop nest among at most ``parts`` replicas (rank 0: not split).
-
-    The first axis is cut into ``min(parts, count)`` slices; when there are more replicas than
-    positions on it, every slice is one position wide and its share of the replicas splits the next
-    axis the same way — so an Inside kind of 15 × 15 positions with 225 replicas takes one round,
-    not 15 (a split along the first axis alone would leave 210 of the copies idle).
-    """
-    return _split(rect, 0, parts) if rect.ranges else [rect]
-
-
-def _split(rect: Rect, axis: int, parts: int) -> list[Rect]:
-    if parts <= 1 or axis == len(rect.ranges):
-        return [rect]
-    count = rect.ranges[axis].count
-    slices = min(parts, count)
-    bounds = [count * i // slices for i in range(slices + 1)]
-    out = []
-    for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-        share = parts // slices + (1 if i < parts % slices else 0)
-        out += _split(_slice(rect, axis, lo, hi), axis + 1, share)
-    return out
-
-
-def _slice(rect: Rect, axis: int, lo: int, hi: int) -> Rect:
-    """Positions ``lo`` ≤ j < ``hi`` of ``axis``, with the operand window shifted to match."""
-    r, w = rect.ranges[axis], rect.wins[axis]
-    ranges, wins = list(rect.ranges), list(rect.wins)
-    ranges[axis] = Prog(r.start + r.step * lo, r.step, hi - lo)
-    wins[axis] = Win(w.a, _shift(w.seq, w.a * lo))
-    return Rect(tuple(ranges), tuple(wins))
-
-
-def _shift(s: Prog | tuple[int, ...], by: int) -> Prog | tuple[int, ...]:
-    return Prog(s.start + by, s.step, s.count) if isinstance(s, Prog) else tuple(v + by for v in s)

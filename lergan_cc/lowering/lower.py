@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lergan_cc.context import CompileContext
+from lergan_cc.fsm.copies import spell_copies
 from lergan_cc.fsm.isa import PHASES
 from lergan_cc.fsm.program import Decl, Instr
 from lergan_cc.fsm.values import Ref, Sym, Value
-from lergan_cc.ir.attrs import Copy, Placement, PlacementSummary, Replicas
+from lergan_cc.ir.attrs import Copy, DataParallel, Placement, PlacementSummary, Replicas
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import ActGrad, BatchNorm, BatchNormGrad, LeakyRelu, Op
-from lergan_cc.lowering.kinds import MatrixSpec, matrix_spec, split_rect
+from lergan_cc.lowering.kinds import MatrixSpec, matrix_spec
 from lergan_cc.targets.geometry import PHASE_BANK, Link, Topology
 from lergan_cc.targets.hw import Hardware
 
@@ -54,6 +55,8 @@ class Lowering:
         self.hw = ctx.hw
         self.topo = ctx.topology
         self.summary = g.need(PlacementSummary)
+        self.dp = g.get(DataParallel)
+        self.bn_sync = ctx.options.bn_sync
         self.decls: dict[tuple[str, str], Decl] = {}
         self.programming: dict[str, list[Instr]] = {}  # network -> writes of @param matrices
         self.bodies: dict[str, list[Instr]] = {}
@@ -70,6 +73,30 @@ class Lowering:
     def tile_of(self, op: Op) -> str:
         placement = op.get(Placement)
         return placement.copies[0].tile if placement and placement.copies else f"{self.bank(op.phase)}.T0"
+
+    def shards(self, phase: str) -> int:
+        """Sample-parallel copies of a phase (1 without ``data-parallel``; host work is not sharded)."""
+        return self.dp.of(phase) if self.dp is not None else 1
+
+    def home_matrix(self, op: Op) -> Ref | None:
+        """Where a sharded value of ``op`` lives: its own first matrix, else its layer's matrix in its phase,
+        else a matrix of a consumer in its phase, else the phase's first matrix (shard s: that matrix's copy s)."""
+        mats = [o for o in self.g.ops() if o.phase == op.phase and o.get(Placement) is not None]
+        consumers = [c for c in self.g.consumers(op.name) if c.phase == op.phase]
+        for cand in ([op], [o for o in mats if o.layer == op.layer], [c for c in consumers if c in mats], mats):
+            for o in cand:
+                kinds = o.get(Placement)
+                if kinds is not None and kinds.copies:
+                    return Ref("mat", matrix_name(o, min(c.kind for c in kinds.copies)))
+        return None
+
+    def value_attrs(self, op: Op, role: str) -> dict[str, Value]:
+        attrs: dict[str, Value] = {"role": Sym(role), "bank": Sym(self.bank(op.phase)), "tile": Sym(self.tile_of(op))}
+        k = self.shards(op.phase)
+        home = self.home_matrix(op) if k > 1 else None
+        if home is not None:
+            attrs.update({"partials" if role == "grad" else "shards": k, "home": home})
+        return attrs
 
     def route(self, src: str, dst: str) -> list[Sym]:
         return [Sym(link.kind) for link in _route(self.topo, src, dst)]
@@ -94,16 +121,17 @@ class Lowering:
             self.declare("param", name, self.g.params[name].shape, **attrs)
 
     def declare_value(self, op: Op) -> None:
-        role = "input" if op.OP == "input" else "act"
-        self.declare("buffer", op.name, op.shape, role=Sym(role), bank=Sym(self.bank(op.phase)),
-                     tile=Sym(self.tile_of(op)))
+        self.declare("buffer", op.name, op.shape, **self.value_attrs(op, "input" if op.OP == "input" else "act"))
         self.tiles[op.name] = self.tile_of(op)
 
     def declare_grad(self, p: str, op: Op) -> str:
-        """A gradient accumulator, homed where the op that first accumulates into it runs."""
-        self.declare("buffer", grad_name(p), self.g.params[p].shape, role=Sym("grad"), bank=Sym(self.bank(op.phase)),
-                     tile=Sym(self.tile_of(op)))
+        """A gradient accumulator, homed where the op that first accumulates into it runs (as one partial sum
+        per sample-parallel copy when the phase has several)."""
+        self.declare("buffer", grad_name(p), self.g.params[p].shape, **self.value_attrs(op, "grad"))
         return grad_name(p)
+
+    def sharded(self) -> bool:
+        return self.dp is not None and any(k > 1 for k in self.dp.copies.values())
 
     # ---- ops ----------------------------------------------------------------------------------
     def _lower(self, op: Op) -> list[Instr]:
@@ -143,12 +171,17 @@ def _act_grad(lw: Lowering, op: Op) -> list[Instr]:
                    alpha=float(op.alpha))]
 
 
+def _sync(lw: Lowering, op: Op) -> dict[str, Value]:
+    """Batch statistics over the whole batch (a reduce across the copies) or per shard (``--bn-sync``)."""
+    return {"sync": Sym(lw.bn_sync)} if lw.shards(op.phase) > 1 else {}
+
+
 def _bn(lw: Lowering, op: Op) -> list[Instr]:
     assert isinstance(op, BatchNorm) and op.scale and op.bias and op.mean and op.var  # the verifier checks
     batch = op.phase != "fwd" or bool(op.batch_statistics)
     return [_instr("bn", dst=buf(op.name), src=buf(op.inputs[0]), scale=param(op.scale), bias=param(op.bias),
                    mean=param(op.mean), var=param(op.var), eps=float(op.epsilon),
-                   stats=Sym("batch" if batch else "running"))]
+                   stats=Sym("batch" if batch else "running"), **(_sync(lw, op) if batch else {}))]
 
 
 def _bn_grad(lw: Lowering, op: Op) -> list[Instr]:
@@ -157,7 +190,8 @@ def _bn_grad(lw: Lowering, op: Op) -> list[Instr]:
     dscale = lw.declare_grad(op.scale, op)
     dbias = lw.declare_grad(fwd.bias, op)
     return [_instr("bn_grad", dst=buf(op.name), x=buf(op.inputs[0]), dy=buf(op.inputs[1]),
-                   scale=param(op.scale), eps=float(op.epsilon), dscale=buf(dscale), dbias=buf(dbias))]
+                   scale=param(op.scale), eps=float(op.epsilon), dscale=buf(dscale), dbias=buf(dbias),
+                   **_sync(lw, op))]
 
 
 def _reshape(lw: Lowering, op: Op) -> list[Instr]:
@@ -202,47 +236,49 @@ def _no_bias(op: Op) -> Op:
     return op.replace(bias=None) if hasattr(op, "bias") else op
 
 
+def matrix_name(op: Op, kind: int) -> str:
+    return f"{op.name}.k{kind}"
+
+
 def _kinds(lw: Lowering, op: Op, spec: MatrixSpec, dst: str, acc: bool) -> tuple[list[Instr], list[Instr]]:
+    """One matrix declaration per kind, covering all its copies (the compact copy operand); one ``write``
+    programs them all; an ``mmv`` per loop nest runs on every copy (``lergan_cc.fsm.copies``)."""
     replicas = op.need(Replicas).per_kind
     copies = _copies(op.need(Placement).copies)
+    shards = lw.shards(op.phase)
     src_ref = param(spec.operand) if spec.operand_is_param else buf(spec.operand)
     writes, mmvs = [], []
     for kind in spec.kinds:
-        n = int(replicas[kind.index]) if replicas and kind.index < len(replicas) else 1
-        names = []
-        for r in range(max(1, n)):
-            name = f"{op.name}.k{kind.index}.r{r}"
-            lw.declare("matrix", name, kind.shape, **_placement_attrs(kind.cls, copies.get((kind.index, r))))
-            writes.append(_instr("write", mat=Ref("mat", name), src=src_ref, layout=Sym(spec.layout),
-                                 taps=list(kind.taps)))
-            names.append(name)
-        for rect in kind.rects:
-            for name, part in zip(names, split_rect(rect, len(names)), strict=False):
-                mmvs.append(_instr("mmv", dst=buf(dst), mat=Ref("mat", name), src=buf(spec.streamed),
-                                   mode=Sym(spec.mode), rect=list(part.ranges), win=list(part.wins),
-                                   acc=int(acc), pad=int(kind.padded)))
+        n = max(1, int(replicas[kind.index]) if kind.index < len(replicas) else 1)
+        name = matrix_name(op, kind.index)
+        placed = [copies[(kind.index, s, r)] for s in range(shards) for r in range(n)]
+        lw.declare("matrix", name, kind.shape, **_matrix_attrs(lw, kind.cls, n, placed))
+        writes.append(_instr("write", mat=Ref("mat", name), src=src_ref, layout=Sym(spec.layout), taps=list(kind.taps)))
+        mmvs += [_instr("mmv", dst=buf(dst), mat=Ref("mat", name), src=buf(spec.streamed), mode=Sym(spec.mode),
+                        rect=list(rect.ranges), win=list(rect.wins), acc=int(acc), pad=int(kind.padded))
+                 for rect in kind.rects]
     return writes, mmvs
 
 
-def _copies(pieces: tuple[Copy, ...]) -> dict[tuple[int, int], Copy]:
-    """One record per copy: a copy that straddles tiles is several pieces (consecutive row slices);
-    the copy starts at the first piece's tile and crossbar and spans all of their crossbars."""
-    out: dict[tuple[int, int], Copy] = {}
+def _copies(pieces: tuple[Copy, ...]) -> dict[tuple[int, int, int], Copy]:
+    """One record per (kind, shard, replica): a copy that straddles tiles is several pieces (consecutive row
+    slices); the copy starts at the first piece's tile and crossbar and spans all of their crossbars."""
+    out: dict[tuple[int, int, int], Copy] = {}
     for c in pieces:
-        key = (c.kind, c.replica)
+        key = (c.kind, c.shard, c.replica)
         first = out.get(key)
         out[key] = c if first is None else Copy(first.kind, first.replica, first.tile, first.crossbar,
                                                  first.crossbars + c.crossbars, first.row_start,
-                                                 first.row_slices + c.row_slices, first.col_slices)
+                                                 first.row_slices + c.row_slices, first.col_slices, first.shard)
     return out
 
 
-def _placement_attrs(cls: str, copy: Copy | None) -> dict[str, Value]:
-    attrs: dict[str, Value] = {"class": Sym(cls)}
-    if copy:
-        attrs.update(tile=Sym(copy.tile), xbar=copy.crossbar, crossbars=copy.crossbars, rs=copy.row_slices,
-                     cs=copy.col_slices)
-    return attrs
+def _matrix_attrs(lw: Lowering, cls: str, replicas: int, placed: list[Copy]) -> dict[str, Value]:
+    per_tile = lw.hw.crossbars_per_tile
+    first = placed[0]
+    offsets = [(c.bank, c.tile_index * per_tile + c.crossbar) for c in placed]
+    return {"class": Sym(cls), **spell_copies(replicas, first.crossbars, offsets), "rs": first.row_slices,
+            "cs": first.col_slices}
 
 
 LOWER: dict[str, Callable[[Lowering, Op], list[Instr]]] = {

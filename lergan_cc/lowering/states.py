@@ -59,6 +59,8 @@ class StateBuilder:
                                  transition or Transition("halt")))
 
     def _transfers(self, op: Op, switches: dict[str, Value]) -> list[Instr]:
+        if self.lw.sharded():  # the shards move where they are needed (the timing model's implicit moves)
+            return []
         out = []
         here = self.lw.tile_of(op)
         for src in dict.fromkeys(op.inputs):
@@ -68,6 +70,8 @@ class StateBuilder:
         return out
 
     def xfer(self, dst: str, src: str, there: str, here: str, switches: dict[str, Value]) -> Instr:
+        if self.lw.sharded():  # shard to shard, over the routes the simulator finds
+            return Instr("xfer", {"dst": buf(dst), "src": buf(src)})
         links = self.lw.topo.route(there, here, "Cmode")
         for link in links:
             if link.kind in ("horizontal", "vertical"):
@@ -151,7 +155,11 @@ def _training(sb: StateBuilder) -> None:
                 _i("host.loss_grad", dst=buf("loss.grad"), src=buf(d_out), form=form, term=Sym(term))]
 
     def sgd(names: list[str]) -> list[Instr]:
-        return [_i("layer", name="update", phase=Sym("host"))] + [
+        """Sum the copies' partial gradients (``--grad-reduce``), then SGD on the host."""
+        partial = [n for n in names if "partials" in lw.decls[("buffer", n)].attrs]
+        reduce = [_i("layer", name="reduce", phase=Sym("host"))] + [
+            _i("reduce", dst=buf(n), mode=Sym(lw.options.grad_reduce)) for n in partial] if partial else []
+        return reduce + [_i("layer", name="update", phase=Sym("host"))] + [
             _i("host.sgd", param=param(n[len("grad/"):]), grad=buf(n)) for n in names]
 
     def zero(names: list[str]) -> list[Instr]:
@@ -167,8 +175,10 @@ def _training(sb: StateBuilder) -> None:
     g_keep = _needed(g, g_targets)
     g_back = [op for op in g.ops() if op.name in g_keep and op.phase in ("D_err", "G_err", "G_wgrad")
               and op.OP not in ("loss_grad",)]
+    reader = next((c for c in g.consumers("loss.grad") if c.phase == "D_err"), None)
+    sharded = lw.value_attrs(reader, "act") if reader is not None and lw.shards("D_err") > 1 else {}
     lw.declare("buffer", "loss.grad", g.op(d_out).shape, role=Sym("act"), bank=Sym(lw.bank("D_err")),
-               tile=Sym(f"{lw.bank('D_err')}.T0"))
+               tile=Sym(f"{lw.bank('D_err')}.T0"), **{k: v for k, v in sharded.items() if k in ("shards", "home")})
     sb.where["loss.grad"] = {f"{lw.bank('D_err')}.T0"}
 
     sb.state("init", [], pre=_writes(lw, "G", "D", ""), transition=sb.goto("d.g_fwd"), compute=False)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lergan_cc.fsm.program import Decl, Instr, Program
-from lergan_cc.fsm.values import Ref
+from lergan_cc.fsm.values import Prog, Ref
+from lergan_cc.sim.layout import Layout, Unit
 from lergan_cc.targets.hw import Hardware
 
 # Report categories (energy_breakdown) -> the fine components instructions charge.
@@ -46,6 +47,7 @@ PERIPHERAL: dict[str, tuple[int, int, int]] = {
 READS: dict[str, tuple[str, ...]] = {
     "write": ("src",), "zpad": ("src",), "load": ("src",), "store": ("src",), "mmv": ("mat", "src"),
     "add": ("dst", "src"), "act": ("src",), "act_grad": ("y", "dy"), "bn": ("src",), "bn_grad": ("x", "dy"),
+    "reduce": ("dst",),
     "bias": ("dst",), "bias_grad": ("src",), "reshape": ("src",), "xfer": ("src",), "host.output": ("src",),
     "host.loss": ("src",), "host.loss_grad": ("src",), "host.sgd": ("grad", "param"),
 }
@@ -56,7 +58,7 @@ WRITES: dict[str, tuple[str, ...]] = {
     "host.sgd": ("param",),
 }
 PART_WRITES: dict[str, tuple[str, ...]] = {
-    "mmv": ("dst",), "bias_grad": ("dst",), "bn_grad": ("dscale", "dbias"),
+    "mmv": ("dst",), "bias_grad": ("dst",), "bn_grad": ("dscale", "dbias"), "reduce": ("dst",),
 }
 
 
@@ -94,17 +96,19 @@ class Context:
         self.params = program.table("param")
         self.word_bits = hw.htree_width(hw.htree_depth)  # one BArray access / leaf-link word: 128 bits
         self.value_bits = hw.precision.input_bits
+        self.layout = Layout(program, hw.crossbars_per_tile)
 
-    def elements(self, ref: Ref) -> int:
-        """Values of a buffer over the batch (a gradient buffer has no batch axis), or of a param."""
+    def elements(self, ref: Ref, samples: int | None = None) -> int:
+        """Values of a buffer over ``samples`` (default the batch; a gradient buffer has no batch axis), or
+        of a param."""
         if ref.kind == "param":
             return math.prod(self.params[ref.name].shape)
         d = self.buffers[ref.name]
         n = math.prod(d.shape)
-        return n if d.attrs.get("role") == "grad" else n * self.batch
+        return n if d.attrs.get("role") == "grad" else n * (self.batch if samples is None else samples)
 
-    def nbytes(self, ref: Ref) -> int:
-        return self.elements(ref) * self.value_bits // 8
+    def nbytes(self, ref: Ref, samples: int | None = None) -> int:
+        return self.elements(ref, samples) * self.value_bits // 8
 
     def words(self, elements: int) -> int:
         return -(-elements * self.value_bits // self.word_bits)
@@ -120,60 +124,67 @@ class Context:
 
 
 # ---- crossbars ---------------------------------------------------------------------------------------
-def mmv_rounds(ins: Instr, ctx: Context) -> int:
-    """Rounds per sample: one per output position of the loop nest (forward); a weight-gradient
+def mmv_rounds(ins: Instr, ctx: Context, rect: tuple[Prog, ...] | None = None) -> int:
+    """Rounds per sample on one copy: one per output position of its loop nest (forward); a weight-gradient
     matrix holds one sample's dy, so every input channel of the group is a pass of its own."""
     o = ins.operands
-    mat = ctx.matrices[o["mat"].name]  # type: ignore[union-attr]
-    positions = math.prod(p.count for p in o["rect"])  # type: ignore[union-attr]
+    mat = ctx.matrices[_ref(o["mat"]).name]
+    positions = math.prod(p.count for p in (rect if rect is not None else o["rect"]))  # type: ignore[union-attr]
     if str(o["mode"]) == "fwd":
         return positions
-    channels = ctx.buffers[o["src"].name].shape[0]  # type: ignore[union-attr]
+    channels = ctx.buffers[_ref(o["src"]).name].shape[0]
     return channels // mat.shape[0] * positions
 
 
-def _mmv(ins: Instr, ctx: Context) -> Cost:
+def _mmv(ins: Instr, ctx: Context, unit: Unit) -> Cost:
+    """One copy's share of the loop nest, over its shard's samples."""
     hw, o = ctx.hw, ins.operands
-    name = o["mat"].name  # type: ignore[union-attr]
+    name = _ref(o["mat"]).name
     mat = ctx.matrices[name]
     g, rows, cols = mat.shape
     xbars = ctx.crossbars(mat)
-    per_sample = mmv_rounds(ins, ctx)
-    total = per_sample * ctx.batch
+    per_sample = mmv_rounds(ins, ctx, unit.part.ranges if unit.part is not None else None)
+    total = per_sample * unit.count
     m = hw.mmv
     energy = {part: total * xbars * getattr(m, f"{part}_pj") for part in MMV_PARTS}
     row_slices = -(-rows // hw.crossbar.rows)
     energy["alu"] = total * g * cols * (row_slices - 1) * hw.interconnect.adder_pj_per_add
     energy["buffers"] = total * (ctx.words(g * rows) * hw.tile.read_pj + ctx.words(g * cols) * hw.tile.write_pj)
-    return Cost(total * m.latency_ns, energy, (f"xbar:{name}",), rounds=per_sample, rounds_total=total,
-                crossbars=xbars)
+    resource = f"xbar:{ctx.layout.copy_name(name, unit.copy or 0)}"
+    return Cost(total * m.latency_ns, energy, (resource,), rounds=per_sample, rounds_total=total, crossbars=xbars)
 
 
-def _write(ins: Instr, ctx: Context) -> Cost:
-    """Cell writes: every 128-bit word of every crossbar row, rows one after another, crossbars in
-    parallel. From a buffer (a weight gradient's dy) the matrix is rewritten for every sample."""
+def _write(ins: Instr, ctx: Context, unit: Unit) -> Cost:
+    """Cell writes of one copy: every 128-bit word of every crossbar row, rows one after another, crossbars in
+    parallel. From a buffer (a weight gradient's dy) the copy is rewritten for every sample of its shard."""
     hw, o = ctx.hw, ins.operands
-    name = o["mat"].name  # type: ignore[union-attr]
+    name = _ref(o["mat"]).name
     g, rows, cols = ctx.matrices[name].shape
-    times = 1 if o["src"].kind == "param" else ctx.batch  # type: ignore[union-attr]
+    times = 1 if _ref(o["src"]).kind == "param" else unit.count
     row_bits = cols * hw.precision.weight_bits
     words = g * rows * -(-row_bits // ctx.word_bits) * times
     energy = {"cell_writes": words * hw.tile.write_pj}
-    if o["src"].kind == "buf":  # type: ignore[union-attr]
+    if _ref(o["src"]).kind == "buf":
         energy["buffers"] = ctx.words(g * rows * cols) * times * hw.tile.read_pj
     ns = min(rows, hw.crossbar.rows) * hw.tile.write_ns * times
-    return Cost(ns, energy, (f"xbar:{name}",), crossbars=ctx.crossbars(ctx.matrices[name]))
+    resource = f"xbar:{ctx.layout.copy_name(name, unit.copy or 0)}"
+    return Cost(ns, energy, (resource,), crossbars=ctx.crossbars(ctx.matrices[name]))
+
+
+def _ref(v: object) -> Ref:
+    assert isinstance(v, Ref)
+    return v
 
 
 # ---- buffers and peripherals -------------------------------------------------------------------------
-def _peripheral(ins: Instr, ctx: Context) -> Cost:
+def _peripheral(ins: Instr, ctx: Context, unit: Unit) -> Cost:
     """Tile peripherals stream one BArray word per I/O cycle after one read and one write latency."""
     hw, o = ctx.hw, ins.operands
     reads, writes, alu = PERIPHERAL[ins.op]
-    ref = o["src"] if ins.op == "bias_grad" else o["dst"]
-    n = ctx.elements(ref)  # type: ignore[arg-type]
+    ref = _ref(o["src"] if ins.op == "bias_grad" else o["dst"])
+    n = ctx.elements(ref, unit.count)
     if ins.op == "zpad":
-        n_src = ctx.elements(o["src"])  # type: ignore[arg-type]
+        n_src = ctx.elements(_ref(o["src"]), unit.count)
         r_words, w_words = ctx.words(n_src), ctx.words(n)
     else:
         r_words, w_words = reads * ctx.words(n), writes * ctx.words(n)
@@ -190,34 +201,34 @@ def _host_compute(ctx: Context, elements: int, per_ns: float, per_pj: float) -> 
     return Cost(elements * per_ns, {"host": elements * per_pj}, ("host",))
 
 
-def _host_loss(ins: Instr, ctx: Context) -> Cost:
+def _host_loss(ins: Instr, ctx: Context, unit: Unit) -> Cost:
     hw = ctx.hw
-    return _host_compute(ctx, ctx.elements(ins.operands["src"]), hw.host_loss_ns_per_element,  # type: ignore[arg-type]
+    return _host_compute(ctx, ctx.elements(_ref(ins.operands["src"]), unit.count), hw.host_loss_ns_per_element,
                          hw.host_loss_pj_per_element)
 
 
-def _host_update(ins: Instr, ctx: Context) -> Cost:
+def _host_update(ins: Instr, ctx: Context, unit: Unit) -> Cost:
     """SGD (and copying an input or output through the host): one element per core cycle."""
     hw = ctx.hw
-    ref = ins.operands.get("grad") or ins.operands.get("dst") or ins.operands["src"]
-    return _host_compute(ctx, ctx.elements(ref), hw.host_update_ns_per_element,  # type: ignore[arg-type]
+    ref = _ref(ins.operands.get("grad") or ins.operands.get("dst") or ins.operands["src"])
+    return _host_compute(ctx, ctx.elements(ref, unit.count), hw.host_update_ns_per_element,
                          hw.host_update_pj_per_element)
 
 
-def _free(ins: Instr, ctx: Context) -> Cost:
+def _free(ins: Instr, ctx: Context, unit: Unit) -> Cost:
     return Cost()
 
 
-COSTERS: dict[str, Callable[[Instr, Context], Cost]] = {
+COSTERS: dict[str, Callable[[Instr, Context, Unit], Cost]] = {
     "mmv": _mmv, "write": _write, **dict.fromkeys(PERIPHERAL, _peripheral),
     "host.loss": _host_loss, "host.loss_grad": _host_loss, "host.input": _host_update,
     "host.output": _host_update, "host.sgd": _host_update,
-    "xfer": _free, "layer": _free, "barrier": _free, "setmode": _free, "setswitch": _free,
+    "xfer": _free, "layer": _free, "barrier": _free, "setmode": _free, "setswitch": _free, "reduce": _free,
 }
 
 
-def static_cost(ins: Instr, ctx: Context) -> Cost:
-    return COSTERS[ins.op](ins, ctx)
+def static_cost(ins: Instr, ctx: Context, unit: Unit) -> Cost:
+    return COSTERS[ins.op](ins, ctx, unit)
 
 
 def refs(ins: Instr, table: dict[str, tuple[str, ...]]) -> list[Any]:

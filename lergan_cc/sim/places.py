@@ -1,12 +1,14 @@
 """Where data sits, and the moves the program leaves implicit.
 
-Every buffer has a *home* tile: the ``tile`` of its declaration (where ``emit-fsm`` runs the op that
-produces it: the op's first matrix copy, or tile 0 of its phase's bank for an op without crossbars).
-Copies spread by ``xfer``. An instruction runs at its *site* (a matrix's tile, an ``xfer``'s
-destination, the host, or its result's home); an operand not at the site is moved there first
-over the route the controller would pick, and an ``mmv`` on a matrix away from its result's home
-sends its part of the result home. A weight tensor crosses the bus once per bank and state, to the first matrix
-cut from it; every other cut (another kind, a replica) gets its taps from the bank's port.
+Every piece of a buffer (the buffer, a shard of its samples, a partial of a gradient) has a *home*
+tile: its declaration's ``tile``, or for a sharded buffer the tile of the matrix copy its ``home``
+names (``lergan_cc.fsm.copies``). Copies spread by ``xfer``. A unit of an instruction runs at its
+*site* (its matrix copy's tile, an ``xfer``'s destination, the host, or its result piece's home); the
+samples of an operand it needs that are not at the site are moved there first over the route the
+controller would pick, and an ``mmv`` on a copy away from its result's home sends its part of the
+result home. A weight tensor crosses the bus once per bank and state, to the first matrix cut from
+it, and every other copy in that bank gets it from the bank's port (``fanout=multicast``, the
+default); ``fanout=per-copy`` streams it from the host to every copy.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ from dataclasses import dataclass
 
 from lergan_cc.fsm.program import Instr, Program
 from lergan_cc.fsm.values import Ref
+from lergan_cc.shards import overlaps
 from lergan_cc.sim.costs import READS, WRITES, Context, Cost
+from lergan_cc.sim.layout import Unit
 from lergan_cc.sim.wires import resolve, shortest, transfer
 from lergan_cc.targets.geometry import HOST, Topology
 
-NO_SITE = ("layer", "barrier", "setmode", "setswitch")
+NO_SITE = ("layer", "barrier", "setmode", "setswitch", "reduce")
 
 
 @dataclass
 class Move:
-    """An implicit transfer: ``label`` names the buffer moved."""
+    """An implicit transfer: ``label`` names the buffer piece moved."""
 
     label: str
     cost: Cost
@@ -38,128 +42,146 @@ def bank_of_tile(tile: str) -> str:
 
 class Places:
     def __init__(self, program: Program, ctx: Context, topo: Topology) -> None:
-        self.ctx, self.topo = ctx, topo
+        self.ctx, self.topo, self.layout = ctx, topo, ctx.layout
         self.home = _homes(program, ctx)
-        self.loc: dict[str, set[str]] = {}
+        self.loc: dict[str, set[str]] = {}  # piece name -> tiles holding a valid copy
         self.modes: dict[str, str] = {}
         self.programmed: set[tuple[str, ...]] = set()  # (param, bank) already brought over the bus in this state
 
     def enter(self, modes: dict[str, str]) -> None:
         self.modes, self.programmed = modes, set()
 
-    def _mode(self, *tiles: str) -> str:
+    def mode(self, *tiles: str) -> str:
         banks = [bank_of_tile(t) for t in tiles if t != HOST]
         return "Cmode" if banks and all(self.modes.get(b) == "Cmode" for b in banks) else "Smode"
 
     def move(self, src: str, dst: str, nbytes: int) -> Cost:
-        return transfer(self.topo, shortest(self.topo, src, dst, self._mode(src, dst)), nbytes)
+        return transfer(self.topo, shortest(self.topo, src, dst, self.mode(src, dst)), nbytes)
 
-    def site(self, ins: Instr) -> str | None:
+    def site(self, ins: Instr, unit: Unit) -> str | None:
         o = ins.operands
         if ins.op in NO_SITE:
             return None
         if ins.op in ("mmv", "write"):
-            return self.mat_tile(o["mat"].name)  # type: ignore[union-attr]
-        if ins.op == "xfer":
+            return self.layout.copy_tile(_ref(o["mat"]).name, unit.copy or 0)
+        if ins.op == "xfer" and "to" in o:
             return str(o["to"])
         if ins.op.startswith("host."):
             return HOST
-        return self.home_of(o["dst"].name)  # type: ignore[union-attr]
+        return self.home_of(_ref(o["dst"]).name, unit.piece)
 
-    def mat_tile(self, name: str) -> str:
-        d = self.ctx.matrices[name]
-        return str(d.attrs.get("tile", "B1.T0"))
+    def home_of(self, buf: str, piece: int = 0) -> str:
+        return self.layout.home(buf, piece) or self.home.get(buf) or f"{self.ctx.bank_of(Ref('buf', buf))}.T0"
 
-    def home_of(self, buf: str) -> str:
-        return self.home.get(buf) or f"{self.ctx.bank_of(Ref('buf', buf))}.T0"
-
-    def where(self, buf: str) -> set[str]:
-        return self.loc.get(buf) or {self.home_of(buf)}
+    def where(self, buf: str, piece: int = 0) -> set[str]:
+        return self.loc.get(self.layout.piece_name(buf, piece)) or {self.home_of(buf, piece)}
 
     # ---- moves ---------------------------------------------------------------------------------
-    def before(self, ins: Instr, site: str | None) -> list[Move]:
-        """Operand moves to ``site`` (recorded as copies there)."""
-        if site is None or ins.op == "xfer":
+    def pieces_read(self, ins: Instr, ref: Ref, unit: Unit) -> list[tuple[int, int]]:
+        """(piece, samples) of buffer ``ref`` a unit reads: the shards its samples overlap, or the gradient
+        partial it works on (the whole gradient, partial 0, for the host)."""
+        name = ref.name
+        if self.layout.pieces(name) == 1:
+            return [(0, unit.count)]
+        if self.layout.is_grad(name):
+            return [(0 if ins.op.startswith("host.") else unit.piece, unit.count)]
+        mine = [(unit.lo, unit.count)]
+        return [(b, n) for _, b, _, n in overlaps(mine, self.layout.ranges(name))]
+
+    def before(self, ins: Instr, site: str | None, unit: Unit) -> list[Move]:
+        """Operand moves to ``site`` (recorded as copies there when a whole piece moved)."""
+        if site is None or (ins.op == "xfer" and "to" in ins.operands):
             return []
         out = []
         for ref in _reads(ins):
             if ref.kind != "buf":
                 continue
-            held = self.where(ref.name)
-            if site in held:
-                continue
-            src = min(held)
-            out.append(Move(ref.name, self.move(src, site, self.ctx.nbytes(ref)), src, site))
-            if site != HOST:
-                self.loc[ref.name] = held | {site}
+            for piece, samples in self.pieces_read(ins, ref, unit):
+                held = self.where(ref.name, piece)
+                if site in held:
+                    continue
+                src = min(held)
+                label = self.layout.piece_name(ref.name, piece)
+                out.append(Move(label, self.move(src, site, self.ctx.nbytes(ref, samples)), src, site))
+                whole = samples == self.layout.ranges(ref.name)[piece][1] or self.layout.is_grad(ref.name)
+                if site != HOST and whole:
+                    self.loc[label] = held | {site}
         return out
 
-    def carry(self, ins: Instr, site: str | None) -> Cost:
+    def carry(self, ins: Instr, site: str | None, unit: Unit) -> Cost:
         """What the instruction itself moves: an ``xfer``'s route, a weight into its crossbars, a host
         op's result back to the tiles."""
         o = ins.operands
-        if ins.op == "xfer":
+        if ins.op == "xfer" and "route" in o:
             links = resolve(self.topo, str(o["from"]), str(o["to"]), tuple(str(k) for k in o["route"]))  # type: ignore[union-attr]
-            return transfer(self.topo, links, self.ctx.nbytes(o["src"]))  # type: ignore[arg-type]
-        if ins.op == "write" and o["src"].kind == "param" and site:  # type: ignore[union-attr]
+            return transfer(self.topo, links, self.ctx.nbytes(_ref(o["src"])))
+        if ins.op == "write" and _ref(o["src"]).kind == "param" and site:
             return self._weights(ins, site)
         if ins.op in ("host.input", "host.loss_grad"):
-            ref = o["dst"]
-            return self.move(HOST, self.home_of(ref.name), self.ctx.nbytes(ref))  # type: ignore[union-attr, arg-type]
+            ref = _ref(o["dst"])
+            return self.move(HOST, self.home_of(ref.name, unit.piece), self.ctx.nbytes(ref, unit.count))
         return Cost()
 
     def _weights(self, ins: Instr, site: str) -> Cost:
         o = ins.operands
-        g, rows, cols = self.ctx.matrices[o["mat"].name].shape  # type: ignore[union-attr]
+        g, rows, cols = self.ctx.matrices[_ref(o["mat"]).name].shape
         nbytes = g * rows * cols * self.ctx.hw.precision.weight_bits // 8
         bank = bank_of_tile(site)
-        key = (o["src"].name, bank)  # type: ignore[union-attr]
-        if key in self.programmed:
+        key = (_ref(o["src"]).name, bank)
+        if key in self.programmed and str(o.get("fanout", "multicast")) == "multicast":
             return transfer(self.topo, shortest(self.topo, f"{bank}.L0.n0", site, "Smode"), nbytes)
         self.programmed.add(key)
         return self.move(HOST, site, nbytes)
 
-    def after(self, ins: Instr, site: str | None) -> list[Move]:
-        """Result moves (an mmv's part of the result to its home) and the new places of the results."""
+    def after(self, ins: Instr, site: str | None, unit: Unit) -> list[Move]:
+        """Result moves (an mmv's part of the result to its piece's home) and the new places of results."""
         o = ins.operands
         if site is None:
             return []
         if ins.op == "mmv":
-            dst = o["dst"].name  # type: ignore[union-attr]
-            home = self.home_of(dst)
-            self.loc[dst] = {home}
+            dst = _ref(o["dst"]).name
+            home = self.home_of(dst, unit.piece)
+            label = self.layout.piece_name(dst, unit.piece)
+            self.loc[label] = {home}
             if home == site:
                 return []
-            return [Move(dst, self.move(site, home, self._mmv_out_bytes(ins)), site, home)]
+            return [Move(label, self.move(site, home, self._mmv_out_bytes(ins, unit)), site, home)]
         if ins.op == "xfer":
-            dst, src = o["dst"].name, o["src"].name  # type: ignore[union-attr]
-            self.loc[dst] = (self.where(src) | {site}) if dst == src else {site}
+            dst, src = _ref(o["dst"]).name, _ref(o["src"]).name
+            label = self.layout.piece_name(dst, unit.piece)
+            self.loc[label] = (self.where(src, unit.piece) | {site}) if dst == src else {site}
             return []
         for ref in _writes(ins):
             if ref.kind == "buf":
-                self.loc[ref.name] = {site if site != HOST else self.home_of(ref.name)}
+                self.loc[self.layout.piece_name(ref.name, unit.piece)] = {
+                    site if site != HOST else self.home_of(ref.name, unit.piece)}
         return []
 
-    def _mmv_out_bytes(self, ins: Instr) -> int:
+    def _mmv_out_bytes(self, ins: Instr, unit: Unit) -> int:
         o = ins.operands
         ctx = self.ctx
-        g, _, cols = ctx.matrices[o["mat"].name].shape  # type: ignore[union-attr]
+        g, _, cols = ctx.matrices[_ref(o["mat"]).name].shape
         positions = 1
-        for p in o["rect"]:  # type: ignore[union-attr]
+        for p in (unit.part.ranges if unit.part is not None else o["rect"]):  # type: ignore[union-attr]
             positions *= p.count
         if str(o["mode"]) == "fwd":
-            n = g * cols * positions * ctx.batch
+            n = g * cols * positions * unit.count
         else:
-            n = ctx.buffers[o["src"].name].shape[0] * cols * positions  # type: ignore[union-attr]
+            n = ctx.buffers[_ref(o["src"]).name].shape[0] * cols * positions
         return n * ctx.value_bits // 8
 
 
+def _ref(v: object) -> Ref:
+    assert isinstance(v, Ref)
+    return v
+
+
 def _reads(ins: Instr) -> list[Ref]:
-    return [ins.operands[k] for k in READS.get(ins.op, ()) if isinstance(ins.operands.get(k), Ref)]  # type: ignore[misc]
+    return [v for k in READS.get(ins.op, ()) if isinstance(v := ins.operands.get(k), Ref)]
 
 
 def _writes(ins: Instr) -> list[Ref]:
-    return [ins.operands[k] for k in WRITES.get(ins.op, ()) if isinstance(ins.operands.get(k), Ref)]  # type: ignore[misc]
+    return [v for k in WRITES.get(ins.op, ()) if isinstance(v := ins.operands.get(k), Ref)]
 
 
 def _homes(program: Program, ctx: Context) -> dict[str, str]:
@@ -169,13 +191,13 @@ def _homes(program: Program, ctx: Context) -> dict[str, str]:
     body = [i for s in program.states for i in s.body]
     for ins in body:
         if ins.op == "mmv":
-            d = ctx.matrices[ins.operands["mat"].name]  # type: ignore[union-attr]
-            home.setdefault(ins.operands["dst"].name, str(d.attrs.get("tile", "B1.T0")))  # type: ignore[union-attr]
+            mat = _ref(ins.operands["mat"]).name
+            home.setdefault(_ref(ins.operands["dst"]).name, ctx.layout.copy_tile(mat, 0))
     for ins in body:
         for ref in _writes(ins):
             if ref.kind != "buf" or ref.name in home:
                 continue
-            if ins.op == "xfer":
+            if ins.op == "xfer" and "to" in ins.operands:
                 home[ref.name] = str(ins.operands["to"])
                 continue
             srcs = [r for r in _reads(ins) if r.kind == "buf" and r.name in home]

@@ -41,7 +41,8 @@ def build_report(timing: Timing, iterations: int) -> dict[str, Any]:
     init_ns = sum(e - s for s, e in init)
     init_pj = sum(g.energy_pj for (layer, _), g in rec.layers.items() if layer == INIT_STATE)
     energy = float(rec.total.energy_pj)
-    xbars_used = sum(timing.ctx.crossbars(d) for d in timing.ctx.matrices.values())
+    copies = timing.ctx.layout.copies
+    xbars_used = sum(timing.ctx.crossbars(d) * copies[n].count for n, d in timing.ctx.matrices.items())
     busy_by_class: dict[str, list[float]] = {}
     for r, ns in rec.busy.items():
         busy_by_class.setdefault(_resource_class(r), []).append(ns)

@@ -11,9 +11,12 @@ a tensor, so both give the same times and energies.
 from __future__ import annotations
 
 from lergan_cc.fsm.program import Instr, Program, State
+from lergan_cc.fsm.values import Ref
 from lergan_cc.sim.costs import PART_WRITES, READS, WRITES, Context, Cost, refs, static_cost
+from lergan_cc.sim.layout import Unit
 from lergan_cc.sim.places import Places
 from lergan_cc.sim.record import Recorder, Task
+from lergan_cc.sim.reduce import reduce_tasks, sync_tasks
 from lergan_cc.sim.schedule import Scheduler
 
 UNMARKED = {"write": "program", "host": "host"}  # phase of instructions before any `layer` marker
@@ -26,7 +29,8 @@ class Timing:
         self.topo = program.topology(path)
         self.ctx = Context(program, self.hw)
         self.places = Places(program, self.ctx, self.topo)
-        self.costs: dict[int, Cost] = {}
+        self.costs: dict[tuple[int, Unit], Cost] = {}
+        self.units: dict[int, list[Unit]] = {}
         self.record = Recorder(self.ctx, trace)
         self.now = 0.0
         self.config: tuple[dict[str, str], dict[str, str]] = ({}, {})
@@ -38,11 +42,18 @@ class Timing:
     def _arrived(self, name: str, tile: str | None) -> float:
         return self.arrival.get(name, {}).get(tile or "", 0.0)
 
-    def cost(self, ins: Instr) -> Cost:
-        c = self.costs.get(id(ins))
+    def cost(self, ins: Instr, unit: Unit) -> Cost:
+        key = (id(ins), unit)
+        c = self.costs.get(key)
         if c is None:
-            c = self.costs[id(ins)] = static_cost(ins, self.ctx)
+            c = self.costs[key] = static_cost(ins, self.ctx, unit)
         return c
+
+    def units_of(self, ins: Instr) -> list[Unit]:
+        u = self.units.get(id(ins))
+        if u is None:
+            u = self.units[id(ins)] = self.ctx.layout.units(ins)
+        return u
 
     # ---- one state -------------------------------------------------------------------------------
     def visit(self, state: State) -> None:
@@ -60,16 +71,35 @@ class Timing:
                 sched.t0 = sched.end
                 continue
             ph = phase or UNMARKED.get(ins.op, UNMARKED["host"] if ins.op.startswith("host.") else "other")
-            self._instr(ins, sched, state.name, layer, ph)
+            if ins.op == "reduce":
+                self._tasks(reduce_tasks(ins, self.ctx, self.places), sched, state.name, layer, ph)
+                continue
+            for unit in self.units_of(ins):
+                self._instr(ins, unit, sched, state.name, layer, ph)
+            if ins.op in ("bn", "bn_grad") and str(ins.operands.get("sync", "")) == "global":
+                self._tasks(sync_tasks(ins, self.ctx, self.places), sched, state.name, layer, ph)
         self.record.state(state.name, self.now, sched.end)
         self.now = sched.end
 
-    def _instr(self, ins: Instr, sched: Scheduler, state: str, layer: str, phase: str) -> None:
+    def _names(self, ins: Instr, unit: Unit, table: dict[str, tuple[str, ...]], read: bool = False) -> list[str]:
+        """The scheduler's names a unit reads or writes: its buffer pieces, its matrix copy."""
+        out = []
+        for ref in refs(ins, table):
+            if ref.kind == "mat":
+                out.append(self.ctx.layout.copy_name(ref.name, unit.copy or 0))
+            elif ref.kind == "buf":
+                pieces = self.places.pieces_read(ins, ref, unit) if read else [(unit.piece, unit.count)]
+                out += [self.ctx.layout.piece_name(ref.name, p) for p, _ in pieces]
+            else:
+                out.append(ref.name)
+        return out
+
+    def _instr(self, ins: Instr, unit: Unit, sched: Scheduler, state: str, layer: str, phase: str) -> None:
         places = self.places
-        site = places.site(ins)
-        reads = [r.name for r in refs(ins, READS)]
+        site = places.site(ins, unit)
+        reads = self._names(ins, unit, READS, read=True)
         after = max((self._arrived(n, site) for n in reads), default=0.0)
-        for mv in places.before(ins, site):
+        for mv in places.before(ins, site, unit):
             _, end = sched.place(mv.cost.ns, mv.cost.resources, [mv.label], [], [],
                                  self._arrived(mv.label, mv.src))
             self.record.task(Task(state, layer, phase, "move", f"move %{mv.label}", mv.cost, *_span(sched, end, mv)))
@@ -78,29 +108,41 @@ class Timing:
         if ins.op in ("setmode", "setswitch"):
             cost = self._config_instr(ins)
         else:
-            base = self.cost(ins)
-            carried = places.carry(ins, site)
+            base = self.cost(ins, unit)
+            carried = places.carry(ins, site, unit)
             cost = _merge(base, carried, overlap=ins.op == "write")
         resources = cost.resources + ((f"{cost.unit}:{site}",) if cost.unit and site else ())
-        writes = [r.name for r in refs(ins, WRITES)]
-        parts = [r.name for r in refs(ins, PART_WRITES)]
+        writes = self._names(ins, unit, WRITES)
+        parts = self._names(ins, unit, PART_WRITES)
         if ins.op == "xfer":
-            src = ins.operands["src"].name  # type: ignore[union-attr]
-            after = max(after, self._arrived(src, str(ins.operands["from"])))
+            if "from" in ins.operands:
+                src = _ref(ins.operands["src"]).name
+                after = max(after, self._arrived(src, str(ins.operands["from"])))
             if ins.operands["dst"] == ins.operands["src"]:
                 writes = []
         start, end = sched.place(cost.ns, resources, reads, writes, parts, after)
         for n in writes:
             self.arrival.pop(n, None)
         if site and ins.op == "xfer":
-            self.arrival.setdefault(ins.operands["dst"].name, {})[site] = end  # type: ignore[union-attr]
-        mat = ins.operands["mat"].name if ins.op in ("mmv", "write") else None  # type: ignore[union-attr]
+            label = self.ctx.layout.piece_name(_ref(ins.operands["dst"]).name, unit.piece)
+            self.arrival.setdefault(label, {})[site] = end
+        mat = self.ctx.layout.copy_name(_ref(ins.operands["mat"]).name, unit.copy or 0) \
+            if ins.op in ("mmv", "write") else None
         self.record.task(Task(state, layer, phase, ins.op, _label(ins), cost, start, end, resources, mat))
-        for mv in places.after(ins, site):
+        for mv in places.after(ins, site, unit):
             s2, e2 = sched.place(mv.cost.ns, mv.cost.resources, [], [], [mv.label], end)
             self.arrival.setdefault(mv.label, {})[mv.dst] = e2
             self.record.task(Task(state, layer, phase, "move", f"move %{mv.label}", mv.cost, s2, e2,
                                   mv.cost.resources))
+
+    def _tasks(self, tasks: list[tuple[str, Cost, list[str], list[str]]], sched: Scheduler, state: str, layer: str,
+               phase: str) -> None:
+        """Tasks built outside an instruction's units (a reduce's steps, batch-norm statistics): (label, cost,
+        names read, names written in part)."""
+        for label, cost, reads, parts in tasks:
+            start, end = sched.place(cost.ns, cost.resources, reads, [], parts)
+            self.record.task(Task(state, layer, phase, label.split(" ", 1)[0], label, cost, start, end,
+                                  cost.resources))
 
     # ---- reconfiguration ------------------------------------------------------------------------
     def _reconfigure(self, state: State) -> float:
@@ -152,6 +194,11 @@ def _merge(base: Cost, carried: Cost, overlap: bool) -> Cost:
     if overlap:
         out.ns = max(base.ns, carried.ns)
     return out
+
+
+def _ref(v: object) -> Ref:
+    assert isinstance(v, Ref)
+    return v
 
 
 def _label(ins: Instr) -> str:
