@@ -24,11 +24,11 @@ def check_fits(g: Graph, hw: Hardware, batch: int, where: str) -> None:
     for op in g.ops():
         spatial = op.shape[1:]
         if any(n > MAX_AXIS for n in spatial):
-            raise LerganError(f"{where}: {_what(op.layer, op.name)} does not fit: its output {_fmt(op.shape)} has an "
+            raise LerganError(f"{where}: {_what(op.layer, op.name)} does not fit: its {_fmt(op.shape)} output has an "
                               f"axis longer than {MAX_AXIS}")
         need = math.prod(op.shape) * batch * per_value
         if need > memory:
-            raise LerganError(f"{where}: {_what(op.layer, op.name)} does not fit: its output {_fmt(op.shape)} for a "
+            raise LerganError(f"{where}: {_what(op.layer, op.name)} does not fit: its {_fmt(op.shape)} output for a "
                               f"batch of {batch} needs {fmt_bytes(need)}, the machine has {fmt_bytes(memory)} "
                               "(memory.total_mib); a smaller --batch or model would")
     for p in g.params.values():
@@ -39,7 +39,9 @@ def check_fits(g: Graph, hw: Hardware, batch: int, where: str) -> None:
 
 
 def _what(layer: str, name: str) -> str:
-    return f"layer {layer} ({name})" if layer and layer != name else f"op {name}"
+    if not layer:
+        return f"op {name}"
+    return f"layer {layer}" if layer == name else f"layer {layer} ({name})"
 
 
 def _fmt(shape: tuple[int, ...]) -> str:

@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import FrameType, TracebackType
+from typing import Any
 
 from lergan_cc.errors import LerganError, hold_warnings
 
@@ -295,16 +296,26 @@ def _remove_live() -> None:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Block SIGINT/SIGTERM/SIGHUP while files are renamed (a pair lands whole); they arrive after."""
+    """SIGINT/SIGTERM/SIGHUP wait until the block is done (a pair of renames lands whole), then arrive.
+
+    Python runs a signal's handler at some bytecode after the signal came, so blocking the signal at the
+    OS level is not enough: one that came just before could still raise in the middle of the renames.
+    Instead every handler is swapped for one that records the signal (a signal handled before the swap
+    raises before any rename), and what was recorded is raised again once the old handlers are back.
+    """
+    caught: list[int] = []
+    saved: dict[int, Any] = {}
     try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-    except (ValueError, OSError):  # not the main thread
-        yield
-        return
-    try:
+        with contextlib.suppress(ValueError):  # not the main thread: no handlers to swap
+            for sig in _HELD:
+                saved[sig] = signal.getsignal(sig)
+                signal.signal(sig, lambda signum, frame: caught.append(signum))
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

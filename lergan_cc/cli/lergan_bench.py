@@ -14,6 +14,7 @@ from lergan_cc.bench import baselines, cache, configs, directions, paper, result
 from lergan_cc.cli.common import ArgumentParser, guarded
 from lergan_cc.errors import LerganError
 from lergan_cc.limits import int_flag
+from lergan_cc.options import MAX_BATCH
 from lergan_cc.outputs import Outputs, check_creatable_directory
 from lergan_cc.preflight import check_models
 
@@ -29,7 +30,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--out", metavar="DIR", default="results", help="output directory (default: results)")
     p.add_argument("--jobs", type=int_flag("--jobs", high=1024), default=os.cpu_count() or 1,
                    help="worker processes (default: cores)")
-    p.add_argument("--batch", type=int_flag("--batch"), default=64)
+    p.add_argument("--batch", type=int_flag("--batch", high=MAX_BATCH), default=64)
     p.add_argument("--functional", action="store_true", help="also compute the tensors (slow; default timing-only)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description passed to lerganc")
     p.add_argument("--baselines", metavar="FILE", help="TOML overriding the GPU / FPGA-GAN roofline parameters "

@@ -13,7 +13,7 @@ from lergan_cc.ir.parser import parse_ir, parse_ir_file
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
 from lergan_cc.limits import int_flag
-from lergan_cc.options import DEFAULT_BATCH, REPLICAS, TARGETS, ZERO_FREE, Options
+from lergan_cc.options import DEFAULT_BATCH, MAX_BATCH, REPLICAS, TARGETS, ZERO_FREE, Options
 from lergan_cc.outputs import Outputs
 from lergan_cc.pipeline import Instruments, resolve, run_passes
 
@@ -27,7 +27,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml")
-    p.add_argument("--batch", type=int_flag("--batch"), default=DEFAULT_BATCH)
+    p.add_argument("--batch", type=int_flag("--batch", high=MAX_BATCH), default=DEFAULT_BATCH)
     p.add_argument("--print-ir-after", metavar="NAME|all")
     p.add_argument("--time-passes", action="store_true")
     return p

@@ -11,7 +11,7 @@ from lergan_cc.cli.common import ArgumentParser, guarded
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.graph import Graph
 from lergan_cc.limits import int_flag
-from lergan_cc.options import DEFAULT_BATCH, MODES, REPLICAS, TARGETS, ZERO_FREE
+from lergan_cc.options import DEFAULT_BATCH, MAX_BATCH, MODES, REPLICAS, TARGETS, ZERO_FREE
 from lergan_cc.outputs import Outputs
 from lergan_cc.pipeline import Instruments
 from lergan_cc.preflight import check_compile_flags
@@ -48,7 +48,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description overriding the defaults")
-    p.add_argument("--batch", type=int_flag("--batch"), default=DEFAULT_BATCH)
+    p.add_argument("--batch", type=int_flag("--batch", high=MAX_BATCH), default=DEFAULT_BATCH)
     p.add_argument("--print-ir-after", metavar="NAME|all", help="print the IR after this pass (or all)")
     p.add_argument("--dump-ir", metavar="DIR", help="write NNN_<pass>.lir after every pass")
     p.add_argument("--stop-after", metavar="NAME", help="stop the pipeline after this pass")

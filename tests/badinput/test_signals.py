@@ -40,11 +40,12 @@ def test_a_killed_compile_leaves_a_whole_pair_and_no_temporary(
     _, err = proc.communicate(timeout=60)
     leftovers = [p.name for p in tmp_path.iterdir() if TMP_MARK in p.name]
     program, _ = load_program(str(tmp_path / "out.fsm"))  # raises if the pair does not belong together
+    # A signal during the renames waits for them: the run may end interrupted with the new pair in place.
     kept = (
         not leftovers
         and "Traceback" not in err
         and proc.returncode in (0, *EXIT[sig])
-        and (proc.returncode == 0) == (program.model == "dcgan")
+        and (proc.returncode != 0 or program.model == "dcgan")
     )
     LEDGER.append((f"{sig.name} after {delay:.2f} s", False, kept))
     assert kept, (proc.returncode, err, leftovers, program.model)
