@@ -96,11 +96,14 @@ class Result:
 
 def options(*, discriminator: str | os.PathLike[str] | None = None, mode: str | None = None,
             zero_free: str = "zfdr", target: str = "lergan-3d", replica: str | None = None,
-            batch: int | None = None, hw: str | os.PathLike[str] | None = None) -> Options:
+            batch: int | None = None, hw: str | os.PathLike[str] | None = None, data_parallel: int | str = 1,
+            grad_reduce: str = "tree", bn_sync: str = "global", dp_programming: str = "multicast",
+            overlap: str = "none") -> Options:
     """The compile options of the keyword arguments (checked: a bad value raises :class:`LerganError`)."""
     return Options(mode=mode, discriminator=None if discriminator is None else os.fspath(discriminator),
                    zero_free=zero_free, target=target, replica=replica, hw=None if hw is None else os.fspath(hw),
-                   batch=DEFAULT_BATCH if batch is None else batch)
+                   batch=DEFAULT_BATCH if batch is None else batch, data_parallel=data_parallel,
+                   grad_reduce=grad_reduce, bn_sync=bn_sync, dp_programming=dp_programming, overlap=overlap)
 
 
 def lower(model: Model, opts: Options, *, emit: str = "ir", stop_after: str | None = None,
@@ -113,11 +116,13 @@ def lower(model: Model, opts: Options, *, emit: str = "ir", stop_after: str | No
 
 def compile(model: Model, *, discriminator: str | os.PathLike[str] | None = None, mode: str | None = None,
             zero_free: str = "zfdr", target: str = "lergan-3d", replica: str | None = None, batch: int | None = None,
-            hw: str | os.PathLike[str] | None = None, instruments: Instruments | None = None,
-            warn: Callable[[str], None] = warn_stderr) -> Program:
+            hw: str | os.PathLike[str] | None = None, data_parallel: int | str = 1, grad_reduce: str = "tree",
+            bn_sync: str = "global", dp_programming: str = "multicast", overlap: str = "none",
+            instruments: Instruments | None = None, warn: Callable[[str], None] = warn_stderr) -> Program:
     """Compile a GAN's training (or one network's inference) into the memory controller's program."""
     opts = options(discriminator=discriminator, mode=mode, zero_free=zero_free, target=target, replica=replica,
-                   batch=batch, hw=hw)
+                   batch=batch, hw=hw, data_parallel=data_parallel, grad_reduce=grad_reduce, bn_sync=bn_sync,
+                   dp_programming=dp_programming, overlap=overlap)
     return compile_program(model, opts, instruments, warn)
 
 

@@ -19,9 +19,18 @@ from typing import TYPE_CHECKING, ClassVar
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.attrs import DataParallel, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
-from lergan_cc.mapping.matrices import bank_budget, matrix_ops, part_size, phases_present, spill_banks
+from lergan_cc.mapping.matrices import (
+    bank_budget,
+    matrix_ops,
+    part_size,
+    phases_present,
+    sarray_bytes,
+    spill_banks,
+    stored_bytes,
+)
 from lergan_cc.options import AUTO, Options
 from lergan_cc.pass_base import Pass
+from lergan_cc.targets.hw import Hardware
 
 if TYPE_CHECKING:
     from lergan_cc.context import CompileContext
@@ -51,7 +60,7 @@ class DataParallelPass(Pass):
         for phase in phases_present(ops):
             mine = [op for op in ops if op.phase == phase]
             size = sum(part_size(hw, op) for op in mine)
-            per_bank = bank_budget(hw, mine) // max(1, size)
+            per_bank = min(bank_budget(hw, mine) // max(1, size), self._storage_fit(hw, g, phase))
             if self.copies == AUTO:  # its own bank only (and one copy whatever: the placer reports a misfit)
                 copies[phase] = max(1, min(self.batch, per_bank))
                 continue
@@ -67,3 +76,13 @@ class DataParallelPass(Pass):
             copies[phase] = want
         g.attach(DataParallel(self.batch, copies, spill))
         return g
+
+    def _storage_fit(self, hw: Hardware, g: Graph, phase: str) -> int:
+        """Copies whose gradient sums fit the bank's SArray beside the phase's activations (of the whole batch:
+        the shards split it)."""
+        acts, grads = stored_bytes(hw, g, phase, self.batch)
+        room = sarray_bytes(hw) - acts
+        if room < 0:
+            raise LerganError(f"capacity exceeded: phase {phase} stores {acts} bytes of activations, its bank's "
+                              f"SArray holds {sarray_bytes(hw)}; try a smaller --batch or a larger --hw")
+        return room // grads if grads else self.batch

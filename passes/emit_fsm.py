@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from lergan_cc.errors import LerganError
 from lergan_cc.fsm.emitted import Emitted
 from lergan_cc.fsm.program import Program
 from lergan_cc.fsm.sidecar import initial_tensors
 from lergan_cc.fsm.values import Sym, Value
-from lergan_cc.ir.attrs import DataParallel, Placement, PlacementSummary, ReplicaDegree, Replicas, Reshape
+from lergan_cc.ir.attrs import Placement, PlacementSummary, ReplicaDegree, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
 from lergan_cc.lowering.lower import Lowering, hw_header
 from lergan_cc.lowering.render import render
@@ -32,9 +31,6 @@ class EmitFsm(Pass):
     requires = (Reshape, Replicas, Placement, PlacementSummary)
 
     def run(self, g: Graph, ctx: CompileContext) -> Graph:
-        dp = g.get(DataParallel)
-        if dp is not None and any(k > 1 for k in dp.copies.values()):  # lowering of shards: in progress
-            raise LerganError("emit-fsm: sample-parallel copies are placed but not lowered yet (--data-parallel 1)")
         lw = Lowering(g, ctx)
         program = lower_program(lw, ctx)
         shapes = {n: p.shape for n, p in g.params.items()}

@@ -15,7 +15,7 @@ from lergan_cc.ir.attrs import DataParallel, Placement, PlacementSummary
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.parser import parse_ir
 from lergan_cc.ir.printer import print_graph
-from lergan_cc.mapping.matrices import bank_budget, matrices, matrix_ops, part_size
+from lergan_cc.mapping.matrices import bank_budget, matrices, matrix_ops, part_size, sarray_bytes, stored_bytes
 from lergan_cc.options import Options
 from lergan_cc.shards import overlaps, shard_ranges
 from lergan_cc.targets.hw import load_hw
@@ -45,13 +45,19 @@ def test_shards_cover_the_batch_in_order(batch: int, data: st.DataObject) -> Non
 
 
 def test_auto_fills_each_phases_own_bank() -> None:
+    """As many copies as the crossbars of the phase's bank hold, and as its SArray holds their gradient sums
+    beside the batch's activations."""
     g = placed("dcgan", "auto")
     dp = g.need(DataParallel)
     for phase, k in dp.copies.items():
         mine = [op for op in matrix_ops(g) if op.phase == phase]
         size = sum(part_size(HW, op) for op in mine)  # one copy of the phase
-        assert k == min(64, bank_budget(HW, mine) // size), phase
-    assert dp.copies["D_wgrad"] == 64 and dp.copies["G_fwd"] < dp.copies["D_fwd"]
+        acts, grads = stored_bytes(HW, g, phase, 64)
+        storage = (sarray_bytes(HW) - acts) // grads if grads else 64
+        assert k == min(64, bank_budget(HW, mine) // size, storage), phase
+        assert acts + k * grads <= sarray_bytes(HW)
+    assert dp.copies["G_fwd"] == 6 and dp.copies["D_fwd"] == 30  # crossbars bound
+    assert dp.copies["G_wgrad"] == 27 and dp.copies["D_wgrad"] == 30  # SArray bound: G's 38 MB of gradients
 
 
 @pytest.mark.parametrize("target", ["lergan-3d", "htree-2d"])

@@ -11,7 +11,19 @@ from lergan_cc.cli.common import ArgumentParser, guarded
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.graph import Graph
 from lergan_cc.limits import int_flag
-from lergan_cc.options import DEFAULT_BATCH, MAX_BATCH, MODES, REPLICAS, TARGETS, ZERO_FREE
+from lergan_cc.options import (
+    AUTO,
+    BN_SYNC,
+    DEFAULT_BATCH,
+    DP_PROGRAMMING,
+    GRAD_REDUCE,
+    MAX_BATCH,
+    MODES,
+    OVERLAP,
+    REPLICAS,
+    TARGETS,
+    ZERO_FREE,
+)
 from lergan_cc.outputs import Outputs
 from lergan_cc.pipeline import Instruments
 from lergan_cc.preflight import check_compile_flags
@@ -49,12 +61,30 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description overriding the defaults")
     p.add_argument("--batch", type=int_flag("--batch", high=MAX_BATCH), default=DEFAULT_BATCH)
+    p.add_argument("--data-parallel", metavar="N|auto", type=_copies, default=1,
+                   help="sample-parallel copies of every phase's matrices: N, or as many as fit (default: 1)")
+    p.add_argument("--grad-reduce", choices=GRAD_REDUCE, default="tree",
+                   help="sum the copies' gradients on the node adders, or at home (default: tree)")
+    p.add_argument("--bn-sync", choices=BN_SYNC, default="global",
+                   help="batch statistics over the whole batch, or per copy's shard (default: global)")
+    p.add_argument("--dp-programming", choices=DP_PROGRAMMING, default="multicast",
+                   help="weights to the copies in one stream per bank, or one per copy (default: multicast)")
+    p.add_argument("--overlap", choices=OVERLAP, default="none",
+                   help="programming overlaps computation as the paper's Sec. IV-B describes (default: none)")
     p.add_argument("--print-ir-after", metavar="NAME|all", help="print the IR after this pass (or all)")
     p.add_argument("--dump-ir", metavar="DIR", help="write NNN_<pass>.lir after every pass")
     p.add_argument("--stop-after", metavar="NAME", help="stop the pipeline after this pass")
     p.add_argument("--time-passes", action="store_true", help="print the wall time of every pass")
     p.add_argument("--plot-placement", metavar="FILE.png", help="draw the banks, tiles and layers placed")
     return p
+
+
+def _copies(text: str) -> int | str:
+    if text == AUTO:
+        return AUTO
+    if not text.isdigit() or int(text) < 1 or len(text) > 9:
+        raise LerganError(f"--data-parallel: expected auto or a positive integer, got '{text}'")
+    return int(text)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -64,7 +94,9 @@ def run(argv: list[str] | None = None) -> int:
         target = out.emission("-o", args.out, args.emit, args.model)
         check_compile_flags(args.emit, args.stop_after, args.print_ir_after, args.zero_free)
         opts = api.options(discriminator=args.discriminator, mode=args.mode, zero_free=args.zero_free,
-                           target=args.target, replica=args.replica, batch=args.batch, hw=args.hw)
+                           target=args.target, replica=args.replica, batch=args.batch, hw=args.hw,
+                           data_parallel=args.data_parallel, grad_reduce=args.grad_reduce, bn_sync=args.bn_sync,
+                           dp_programming=args.dp_programming, overlap=args.overlap)
         log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)  # noqa: E731
         instruments = Instruments(args.print_ir_after, args.dump_ir, args.time_passes, log,
                                   dump=out.writer(args.dump_ir))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PHASES = ("G_fwd", "D_fwd", "D_err", "D_wgrad", "G_err", "G_wgrad", "fwd", "host")
+PHASES = ("G_fwd", "D_fwd", "D_err", "D_wgrad", "G_err", "G_wgrad", "fwd", "host", "reduce")
 WIRES = ("htree", "horizontal", "vertical", "bypass", "bus")
 MODES = ("Smode", "Cmode")
 SWITCH_STATES = ("parent", "horizontal", "upper", "down")
@@ -21,6 +21,7 @@ LOSS_TERMS = ("real", "fake", "gen")
 LOSSES = ("loss_d", "loss_g")
 BN_STATS = ("batch", "running")
 BN_SYNC = ("global", "shard")
+FANOUTS = ("multicast", "per-copy")
 REDUCE_MODES = ("tree", "home")
 
 
@@ -53,11 +54,13 @@ DST, SRC = _o("dst", "buf"), _o("src", "buf")
 OPCODES: tuple[Opcode, ...] = (
     Opcode("layer", (_o("name", "str"), _o("phase", "enum", *PHASES)), "marker", "none",
            "Attributes the following instructions to a layer and phase (reports); costs nothing."),
-    Opcode("write", (_o("mat", "mat"), _o("src", "ref"), _o("layout", "enum", *LAYOUTS), _o("taps", "taps")),
+    Opcode("write", (_o("mat", "mat"), _o("src", "ref"), _o("layout", "enum", *LAYOUTS), _o("taps", "taps"),
+                     _o("fanout", "enum", *FANOUTS, optional=True)),
            "write", "crossbars of mat (cell writes), the bus or tile port it is fed from",
-           "Program crossbars: `mat` <- the taps `taps` (one sequence per spatial axis) of `src` "
+           "Program crossbars: every copy of `mat` <- the taps `taps` (one sequence per spatial axis) of `src` "
            "cut into `layout`. From a @param (host memory, weights) or a %buffer (dy of a weight gradient, "
-           "one matrix per sample)."),
+           "one matrix per sample). `fanout=multicast` (the default): one stream from the host per bank, "
+           "fanned out down the H-tree to that bank's sample-parallel copies; `per-copy`: a stream per copy."),
     Opcode("zero", (DST,), "buffer", "BArray of dst's bank", "dst <- 0."),
     Opcode("zpad", (DST, SRC, _o("stride", "strides"), _o("before", "ints")), "buffer", "BArray of dst's bank",
            "Zero insertion and padding: dst[..., before + stride*i] = src[..., i] (positions outside dst "

@@ -58,7 +58,7 @@ class Lowering:
         self.dp = g.get(DataParallel)
         self.bn_sync = ctx.options.bn_sync
         self.decls: dict[tuple[str, str], Decl] = {}
-        self.programming: dict[str, list[Instr]] = {}  # network -> writes of @param matrices
+        self.programming: dict[str, list[tuple[str, Instr]]] = {}  # network -> (phase, write of a @param matrix)
         self.bodies: dict[str, list[Instr]] = {}
         self.tiles: dict[str, str] = {}  # value -> tile where it is produced
         self._declare_params()
@@ -209,7 +209,7 @@ def _matrix(lw: Lowering, op: Op) -> list[Instr]:
         body.append(_instr("zero", dst=buf(dst)))
     writes, mmvs = _kinds(lw, op, spec, dst, acc)
     if spec.operand_is_param:
-        lw.programming.setdefault(lw.net_of(spec.operand), []).extend(writes)
+        lw.programming.setdefault(lw.net_of(spec.operand), []).extend((op.phase, w) for w in writes)
     else:
         body += writes
     body += mmvs
@@ -253,7 +253,10 @@ def _kinds(lw: Lowering, op: Op, spec: MatrixSpec, dst: str, acc: bool) -> tuple
         name = matrix_name(op, kind.index)
         placed = [copies[(kind.index, s, r)] for s in range(shards) for r in range(n)]
         lw.declare("matrix", name, kind.shape, **_matrix_attrs(lw, kind.cls, n, placed))
-        writes.append(_instr("write", mat=Ref("mat", name), src=src_ref, layout=Sym(spec.layout), taps=list(kind.taps)))
+        fanout: dict[str, Value] = {"fanout": Sym(lw.options.dp_programming)} if shards > 1 and spec.operand_is_param \
+            else {}
+        writes.append(_instr("write", mat=Ref("mat", name), src=src_ref, layout=Sym(spec.layout), taps=list(kind.taps),
+                             **fanout))
         mmvs += [_instr("mmv", dst=buf(dst), mat=Ref("mat", name), src=buf(spec.streamed), mode=Sym(spec.mode),
                         rect=list(rect.ranges), win=list(rect.wins), acc=int(acc), pad=int(kind.padded))
                  for rect in kind.rects]

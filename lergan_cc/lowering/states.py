@@ -10,6 +10,8 @@ update of G and its re-programming; ``iterate`` closes the loop.
 
 from __future__ import annotations
 
+from typing import Any
+
 import networkx as nx
 
 from lergan_cc.fsm.program import Instr, State, Transition
@@ -108,7 +110,12 @@ def build_states(lw: Lowering) -> list[State]:
 
 
 def _writes(lw: Lowering, *nets: str) -> list[Instr]:
-    return [w for net in nets for w in lw.programming.get(net, [])]
+    return [w for net in nets for _, w in lw.programming.get(net, [])]
+
+
+def _writes_of(lw: Lowering, *phases: str) -> list[Instr]:
+    """The programming writes of these phases' matrices, in program order."""
+    return [w for writes in lw.programming.values() for phase, w in writes if phase in phases]
 
 
 def _inference(sb: StateBuilder) -> None:
@@ -154,12 +161,14 @@ def _training(sb: StateBuilder) -> None:
                 _i("host.loss", dst=Sym(dst), src=buf(d_out), form=form, term=Sym(term)),
                 _i("host.loss_grad", dst=buf("loss.grad"), src=buf(d_out), form=form, term=Sym(term))]
 
-    def sgd(names: list[str]) -> list[Instr]:
-        """Sum the copies' partial gradients (``--grad-reduce``), then SGD on the host."""
+    def reduce(names: list[str]) -> list[Instr]:
+        """Sum the copies' partial gradients (``--grad-reduce``) while the banks holding them are in Cmode."""
         partial = [n for n in names if "partials" in lw.decls[("buffer", n)].attrs]
-        reduce = [_i("layer", name="reduce", phase=Sym("host"))] + [
+        return [_i("layer", name="reduce", phase=Sym("reduce"))] + [
             _i("reduce", dst=buf(n), mode=Sym(lw.options.grad_reduce)) for n in partial] if partial else []
-        return reduce + [_i("layer", name="update", phase=Sym("host"))] + [
+
+    def sgd(names: list[str]) -> list[Instr]:
+        return [_i("layer", name="update", phase=Sym("host"))] + [
             _i("host.sgd", param=param(n[len("grad/"):]), grad=buf(n)) for n in names]
 
     def zero(names: list[str]) -> list[Instr]:
@@ -182,6 +191,9 @@ def _training(sb: StateBuilder) -> None:
     sb.where["loss.grad"] = {f"{lw.bank('D_err')}.T0"}
 
     sb.state("init", [], pre=_writes(lw, "G", "D", ""), transition=sb.goto("d.g_fwd"), compute=False)
+    if lw.options.overlap == "paper":
+        _overlapped(sb, locals())
+        return
     sb.state("d.g_fwd", g_fwd, pre=[*zero(d_grads), _i("host.input", dst=buf("noise"), key="noise")],
              transition=sb.goto("d.real.d_fwd"))
     sb.state("d.real.d_fwd", d_fwd, pre=[_i("host.input", dst=buf("real"), key="real")],
@@ -189,13 +201,50 @@ def _training(sb: StateBuilder) -> None:
     sb.state("d.real.d_back", d_back, transition=sb.goto("d.fake.d_fwd"))
     sb.state("d.fake.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {})],
              post=loss("loss_d", "fake"), transition=sb.goto("d.fake.d_back"))
-    sb.state("d.fake.d_back", d_back, transition=sb.goto("d.update"))
+    sb.state("d.fake.d_back", d_back, post=reduce(d_grads), transition=sb.goto("d.update"))
     sb.state("d.update", [], pre=sgd(d_grads), transition=sb.goto("d.program"), compute=False)
     sb.state("d.program", [], pre=_writes(lw, "D"), transition=sb.goto("g.g_fwd"), compute=False)
     sb.state("g.g_fwd", g_fwd, pre=zero(g_grads), transition=sb.goto("g.d_fwd"))
     sb.state("g.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {})],
              post=loss("loss_g", "gen"), transition=sb.goto("g.back"))
-    sb.state("g.back", g_back, transition=sb.goto("g.update"), frozen="D")
+    sb.state("g.back", g_back, post=reduce(g_grads), transition=sb.goto("g.update"), frozen="D")
     sb.state("g.update", [], pre=sgd(g_grads), transition=sb.goto("g.program"), compute=False)
     sb.state("g.program", [], pre=_writes(lw, "G"), transition=Transition("iterate", "d.g_fwd"))
     sb.states[-1].modes = {b: Sym("Smode") for b in lw.topo.banks}
+
+
+def _overlapped(sb: StateBuilder, v: dict[str, Any]) -> None:
+    """The iteration with the overlaps of paper §IV-B (``--overlap paper``; docs/timing.md):
+
+    - "G's forward runs while D's banks switch mode": the G step's forward on the noise needs nothing of
+      D's update, so it runs in the state that updates D on the host and re-programs D's forward bank;
+    - "D̄ is programmed while D's forward runs": D's error bank (B6) is re-programmed while D's forward
+      pass of the G step runs on the fakes (D's weight-gradient bank holds dy, nothing to program);
+    - "the error bank is mapped during the forward pass": G's error bank (B3) is re-programmed while G's
+      forward pass of the next iteration runs; only G's forward bank is programmed after G's update.
+
+    A bank is never written while it computes: each write goes to a state where its bank is in Smode.
+    The first iteration enters at ``d.g_fwd.first`` (``init`` programmed everything), the loop at
+    ``d.g_fwd``, which also re-programs G's error bank.
+    """
+    lw: Lowering = sb.lw
+    zero, sgd, reduce, loss = v["zero"], v["sgd"], v["reduce"], v["loss"]
+    g_fwd, d_fwd, d_back, g_back = v["g_fwd"], v["d_fwd"], v["d_back"], v["g_back"]
+    d_grads, g_grads, fake, g_tile, d_tile = v["d_grads"], v["g_grads"], v["fake"], v["g_tile"], v["d_tile"]
+    sb.states[-1].transition = sb.goto("d.g_fwd.first")
+    noise = [*zero(d_grads), _i("host.input", dst=buf("noise"), key="noise")]
+    sb.state("d.g_fwd.first", g_fwd, pre=noise, transition=sb.goto("d.real.d_fwd"))
+    sb.state("d.real.d_fwd", d_fwd, pre=[_i("host.input", dst=buf("real"), key="real")],
+             post=loss("loss_d", "real"), transition=sb.goto("d.real.d_back"))
+    sb.state("d.real.d_back", d_back, transition=sb.goto("d.fake.d_fwd"))
+    sb.state("d.fake.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {})],
+             post=loss("loss_d", "fake"), transition=sb.goto("d.fake.d_back"))
+    sb.state("d.fake.d_back", d_back, post=reduce(d_grads), transition=sb.goto("d.update.g_fwd"))
+    sb.state("d.update.g_fwd", g_fwd, pre=[*sgd(d_grads), *_writes_of(lw, "D_fwd"), *zero(g_grads)],
+             transition=sb.goto("g.d_fwd"))
+    sb.state("g.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {}), *_writes_of(lw, "D_err")],
+             post=loss("loss_g", "gen"), transition=sb.goto("g.back"))
+    sb.state("g.back", g_back, post=reduce(g_grads), transition=sb.goto("g.update"), frozen="D")
+    sb.state("g.update", [], pre=[*sgd(g_grads), *_writes_of(lw, "G_fwd")], transition=Transition("iterate", "d.g_fwd"),
+             compute=False)
+    sb.state("d.g_fwd", g_fwd, pre=[*noise, *_writes_of(lw, "G_err")], transition=sb.goto("d.real.d_fwd"))

@@ -7,6 +7,7 @@ A matrix (groups, rows, cols) of 16-bit weights takes ``groups x ceil(rows / cro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -85,6 +86,30 @@ def bank_budget(hw: Hardware, ops: list[Op]) -> int:
     straddle tiles, so a set of matrices within this budget always fits a bank."""
     widest = max((crossbars(hw, (1, 1, m.shape[2])) for op in ops for m in matrices(op)), default=1)
     return hw.crossbars_per_bank - hw.tiles_per_bank * (min(widest, hw.crossbars_per_tile) - 1)
+
+
+def stored_bytes(hw: Hardware, g: Graph, phase: str, samples: int) -> tuple[int, int]:
+    """(bytes of the activations ``samples`` samples of ``phase`` store, bytes of the gradient sums one copy
+    of ``phase`` accumulates): what a phase keeps in its bank's SArray besides its crossbars."""
+    value = hw.precision.output_bits // 8
+    ops = [op for op in g.ops() if op.phase == phase]
+    acts = sum(math.prod(op.shape) for op in ops if op.OP not in ("loss", "wconv", "wdense")) * samples * value
+    grads = 0
+    for op in ops:
+        if op.OP in ("wconv", "wdense"):
+            grads += math.prod(op.shape)
+            fwd = g.op(op.name[: -len(".wgrad")]) if op.name.endswith(".wgrad") and op.name[:-6] in g else None
+            bias = getattr(fwd, "bias", None)
+            grads += math.prod(g.params[bias].shape) if isinstance(bias, str) and bias in g.params else 0
+        elif op.OP == "batchnorm_grad":
+            grads += 2 * op.shape[0]
+    return acts, grads * value
+
+
+def sarray_bytes(hw: Hardware) -> int:
+    """A bank's SArray: the memory its tiles hold outside the crossbars (PRIME's memory subarrays, addressable
+    from the whole bank through its H-tree)."""
+    return hw.tiles_per_bank * hw.memory.sarray_mib * (1 << 20)
 
 
 def spill_banks(hw: Hardware) -> list[str]:

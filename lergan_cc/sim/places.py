@@ -20,7 +20,7 @@ from lergan_cc.fsm.values import Ref
 from lergan_cc.shards import overlaps
 from lergan_cc.sim.costs import READS, WRITES, Context, Cost
 from lergan_cc.sim.layout import Unit
-from lergan_cc.sim.wires import resolve, shortest, transfer
+from lergan_cc.sim.wires import multicast, resolve, shortest, transfer
 from lergan_cc.targets.geometry import HOST, Topology
 
 NO_SITE = ("layer", "barrier", "setmode", "setswitch", "reduce")
@@ -45,6 +45,7 @@ class Places:
         self.ctx, self.topo, self.layout = ctx, topo, ctx.layout
         self.home = _homes(program, ctx)
         self.loc: dict[str, set[str]] = {}  # piece name -> tiles holding a valid copy
+        self.part: dict[str, set[tuple[str, int, int]]] = {}  # piece name -> (tile, first sample, samples) moved
         self.modes: dict[str, str] = {}
         self.programmed: set[tuple[str, ...]] = set()  # (param, bank) already brought over the bus in this state
 
@@ -55,8 +56,21 @@ class Places:
         banks = [bank_of_tile(t) for t in tiles if t != HOST]
         return "Cmode" if banks and all(self.modes.get(b) == "Cmode" for b in banks) else "Smode"
 
-    def move(self, src: str, dst: str, nbytes: int) -> Cost:
-        return transfer(self.topo, shortest(self.topo, src, dst, self.mode(src, dst)), nbytes)
+    def move(self, src: str, dst: str, nbytes: int, shard: bool = False) -> Cost:
+        mode = self.shard_mode(src, dst) if shard else self.mode(src, dst)
+        return transfer(self.topo, shortest(self.topo, src, dst, mode), nbytes)
+
+    def shard_mode(self, src: str, dst: str) -> str:
+        """The routes of a shard's samples: Cmode (the 3DCU's vertical and horizontal wires) when both ends
+        compute, or when the samples go to a computing bank of the same 3DCU — a sharded program leaves
+        these moves to the controller, which sets the switches on the way as a state's ``switch`` line does
+        for an ``xfer``; else the H-tree and the bus."""
+        if self.mode(src, dst) == "Cmode":
+            return "Cmode"
+        if src == HOST or dst == HOST or self.mode(dst) != "Cmode":
+            return "Smode"
+        unit = self.topo.unit_of(bank_of_tile(dst))
+        return "Cmode" if unit is not None and unit == self.topo.unit_of(bank_of_tile(src)) else "Smode"
 
     def site(self, ins: Instr, unit: Unit) -> str | None:
         o = ins.operands
@@ -77,16 +91,16 @@ class Places:
         return self.loc.get(self.layout.piece_name(buf, piece)) or {self.home_of(buf, piece)}
 
     # ---- moves ---------------------------------------------------------------------------------
-    def pieces_read(self, ins: Instr, ref: Ref, unit: Unit) -> list[tuple[int, int]]:
-        """(piece, samples) of buffer ``ref`` a unit reads: the shards its samples overlap, or the gradient
-        partial it works on (the whole gradient, partial 0, for the host)."""
+    def pieces_read(self, ins: Instr, ref: Ref, unit: Unit) -> list[tuple[int, int, int]]:
+        """(piece, first sample, samples) of buffer ``ref`` a unit reads: the shards its samples overlap, or
+        the gradient partial it works on (the whole gradient, partial 0, for the host)."""
         name = ref.name
         if self.layout.pieces(name) == 1:
-            return [(0, unit.count)]
+            return [(0, unit.lo, unit.count)]
         if self.layout.is_grad(name):
-            return [(0 if ins.op.startswith("host.") else unit.piece, unit.count)]
+            return [(0 if ins.op.startswith("host.") else unit.piece, unit.lo, unit.count)]
         mine = [(unit.lo, unit.count)]
-        return [(b, n) for _, b, _, n in overlaps(mine, self.layout.ranges(name))]
+        return [(b, lo, n) for _, b, lo, n in overlaps(mine, self.layout.ranges(name))]
 
     def before(self, ins: Instr, site: str | None, unit: Unit) -> list[Move]:
         """Operand moves to ``site`` (recorded as copies there when a whole piece moved)."""
@@ -96,16 +110,19 @@ class Places:
         for ref in _reads(ins):
             if ref.kind != "buf":
                 continue
-            for piece, samples in self.pieces_read(ins, ref, unit):
+            for piece, lo, samples in self.pieces_read(ins, ref, unit):
                 held = self.where(ref.name, piece)
-                if site in held:
+                label = self.layout.piece_name(ref.name, piece)
+                if site in held or (site, lo, samples) in self.part.get(label, ()):
                     continue
                 src = min(held)
-                label = self.layout.piece_name(ref.name, piece)
-                out.append(Move(label, self.move(src, site, self.ctx.nbytes(ref, samples)), src, site))
+                shard = self.layout.pieces(ref.name) > 1
+                out.append(Move(label, self.move(src, site, self.ctx.nbytes(ref, samples), shard), src, site))
                 whole = samples == self.layout.ranges(ref.name)[piece][1] or self.layout.is_grad(ref.name)
                 if site != HOST and whole:
                     self.loc[label] = held | {site}
+                elif site != HOST:  # a part of a shard (other shardings read it): moved once for them all
+                    self.part.setdefault(label, set()).add((site, lo, samples))
         return out
 
     def carry(self, ins: Instr, site: str | None, unit: Unit) -> Cost:
@@ -133,6 +150,20 @@ class Places:
         self.programmed.add(key)
         return self.move(HOST, site, nbytes)
 
+    def fanned(self, ins: Instr, tiles: list[str]) -> Cost:
+        """A weight multicast to the sample-parallel copies of one bank: over the bus once (the first cut of
+        this weight in the bank and state), then down the bank's H-tree to every copy's tile at once."""
+        o = ins.operands
+        g, rows, cols = self.ctx.matrices[_ref(o["mat"]).name].shape
+        nbytes = g * rows * cols * self.ctx.hw.precision.weight_bits // 8
+        bank = bank_of_tile(tiles[0])
+        port = f"{bank}.L0.n0"
+        key = (_ref(o["src"]).name, bank)
+        bus = Cost() if key in self.programmed else self.move(HOST, port, nbytes)
+        self.programmed.add(key)
+        routes = [shortest(self.topo, port, t, "Smode") for t in dict.fromkeys(tiles)]
+        return bus.add(multicast(self.topo, routes, nbytes))
+
     def after(self, ins: Instr, site: str | None, unit: Unit) -> list[Move]:
         """Result moves (an mmv's part of the result to its piece's home) and the new places of results."""
         o = ins.operands
@@ -143,6 +174,7 @@ class Places:
             home = self.home_of(dst, unit.piece)
             label = self.layout.piece_name(dst, unit.piece)
             self.loc[label] = {home}
+            self.part.pop(label, None)
             if home == site:
                 return []
             return [Move(label, self.move(site, home, self._mmv_out_bytes(ins, unit)), site, home)]
@@ -150,11 +182,13 @@ class Places:
             dst, src = _ref(o["dst"]).name, _ref(o["src"]).name
             label = self.layout.piece_name(dst, unit.piece)
             self.loc[label] = (self.where(src, unit.piece) | {site}) if dst == src else {site}
+            self.part.pop(label, None)
             return []
         for ref in _writes(ins):
             if ref.kind == "buf":
-                self.loc[self.layout.piece_name(ref.name, unit.piece)] = {
-                    site if site != HOST else self.home_of(ref.name, unit.piece)}
+                label = self.layout.piece_name(ref.name, unit.piece)
+                self.loc[label] = {site if site != HOST else self.home_of(ref.name, unit.piece)}
+                self.part.pop(label, None)
         return []
 
     def _mmv_out_bytes(self, ins: Instr, unit: Unit) -> int:

@@ -1,12 +1,16 @@
 """What sample-parallel copies must exchange: a gradient's partial sums (``reduce``), batch statistics.
 
-``reduce mode=tree``: the partials are summed pairwise, level by level (partial ``i + s`` into partial
-``i`` for ``s = 1, 2, 4, …``): the partial travels the route between the two homes and is added in
-flight by the bypassable adder of the node where the route turns (its node closest to the root; the
-destination tile when both sit on one tile). Pairs of one level use disjoint routes where the
-topology has them, so a level costs about one transfer; ``log2 K`` levels. ``mode=home``: every partial
-travels to partial 0's home and is added there by the tile's peripherals, one after another: the
-transfers converge on one tile's links.
+``reduce mode=tree``: an in-network reduction over the interconnect's bypassable node adders. Copies
+whose partials share a home tile accumulate into one sum there as their ``mmv``s add (the tile's
+accumulator, as one copy's rounds do); every tile holding a sum streams it
+towards partial 0's home over a Steiner tree of the links the banks' modes allow (networkx's
+approximation, weighted by latency: on lergan-3d in Cmode it takes the horizontal and vertical wires
+where they shorten the tree); where two streams meet, the node's adder adds them and passes the sum
+on. Every link of the tree carries the gradient once, so the reduction costs one transfer's
+serialisation on the tree's narrowest link, its depth in latency, and an adder's latency per level,
+not ``log2 K`` transfers; its bytes x hops are the gradient's size times the tree's links.
+``mode=home``: every partial travels to partial 0's home and is added there by the tile's
+peripherals, one after another: the transfers converge on one tile's links.
 
 Batch statistics over a sharded batch (``bn``/``bn_grad`` with ``sync=global``) reduce each copy's
 per-channel sums (two values per channel) the same way up a tree and broadcast the result back down.
@@ -15,12 +19,17 @@ per-channel sums (two values per channel) the same way up a tree and broadcast t
 from __future__ import annotations
 
 import math
+from collections import Counter
+
+import networkx as nx
+from networkx.algorithms.approximation import steiner_tree
 
 from lergan_cc.fsm.program import Instr
 from lergan_cc.fsm.values import Ref
 from lergan_cc.sim.costs import Context, Cost
 from lergan_cc.sim.places import Places
-from lergan_cc.sim.wires import shortest, transfer
+from lergan_cc.sim.wires import link_resource, shortest, transfer
+from lergan_cc.targets.geometry import MODE_LINKS, TARGET_LINKS, Link
 
 TaskSpec = tuple[str, Cost, list[str], list[str]]  # (label, cost, names read, names written in part)
 
@@ -37,11 +46,45 @@ def reduce_tasks(ins: Instr, ctx: Context, places: Places) -> list[TaskSpec]:
     if str(ins.operands["mode"]) == "home":
         return [(f"reduce {piece[j]}->{piece[0]}", _combine(ctx, places, homes[j], homes[0], nbytes, elements, False),
                  [piece[j], piece[0]], [piece[0]]) for j in range(1, k)]
-    out = []
-    for i, j in tree_pairs(k):
-        cost = _combine(ctx, places, homes[j], homes[i], nbytes, elements, True)
-        out.append((f"reduce {piece[j]}->{piece[i]}", cost, [piece[j], piece[i]], [piece[i]]))
-    return out
+    return [(f"reduce {dst.name} ({k} partials)", in_network(ctx, places, homes, nbytes, elements), piece,
+             [piece[0]])]
+
+
+def in_network(ctx: Context, places: Places, homes: list[str], nbytes: int, elements: int) -> Cost:
+    """The in-network reduction of partials at ``homes`` into ``homes[0]`` (module docstring)."""
+    hw = ctx.hw
+    per_tile = Counter(homes)
+    cost = Cost(0.0, {"alu": elements * (len(per_tile) - 1) * hw.interconnect.adder_pj_per_add})
+    if len(per_tile) == 1:
+        return cost
+    links, depth = _tree(places, list(per_tile), homes[0])
+    bits = 8 * nbytes
+    stream = Cost(depth + -(-bits // min(link.cost.width_bits for link in links)) * hw.io_cycle_ns
+                  + math.ceil(math.log2(len(per_tile))) * hw.interconnect.adder_ns + hw.tile.read_ns + hw.tile.write_ns,
+                  {link.kind: 0.0 for link in links}, (), {})
+    for link in links:
+        stream.energy[link.kind] += bits * link.cost.pj_per_bit
+        stream.traffic[link.kind] = stream.traffic.get(link.kind, 0.0) + nbytes
+    adders = [n for link in links for n in (link.src, link.dst) if ".L" in n and places.topo.nodes[n].adder]
+    stream.resources = tuple(dict.fromkeys([link_resource(link) for link in links] +
+                                           [f"adder:{n}" for n in adders]))
+    words_out = ctx.words(elements)
+    stream.energy["buffers"] = words_out * (hw.tile.read_pj * (len(per_tile) - 1) + hw.tile.write_pj)
+    return cost.add(stream)
+
+
+def _tree(places: Places, terminals: list[str], root: str) -> tuple[list[Link], float]:
+    """The links of a Steiner tree over ``terminals`` (the links the banks' modes allow) and the latency of its
+    longest path to ``root``."""
+    topo = places.topo
+    allowed = TARGET_LINKS[topo.target] & MODE_LINKS[places.mode(*terminals)]
+    view = nx.subgraph_view(topo.graph, filter_edge=lambda a, b: topo.graph[a][b]["link"].kind in allowed)
+    weighted = nx.Graph()
+    for a, b, d in view.edges(data=True):
+        weighted.add_edge(a, b, weight=d["link"].cost.latency_ns)
+    tree = steiner_tree(weighted, sorted(terminals), weight="weight")
+    depth = max(nx.shortest_path_length(tree, t, root, weight="weight") for t in terminals)
+    return [topo.graph[a][b]["link"] for a, b in sorted(tree.edges)], depth
 
 
 def sync_tasks(ins: Instr, ctx: Context, places: Places) -> list[TaskSpec]:

@@ -74,6 +74,9 @@ class Timing:
             if ins.op == "reduce":
                 self._tasks(reduce_tasks(ins, self.ctx, self.places), sched, state.name, layer, ph)
                 continue
+            if _multicast(ins, self.ctx):
+                self._fanout(ins, sched, state.name, layer, ph)
+                continue
             for unit in self.units_of(ins):
                 self._instr(ins, unit, sched, state.name, layer, ph)
             if ins.op in ("bn", "bn_grad") and str(ins.operands.get("sync", "")) == "global":
@@ -88,8 +91,8 @@ class Timing:
             if ref.kind == "mat":
                 out.append(self.ctx.layout.copy_name(ref.name, unit.copy or 0))
             elif ref.kind == "buf":
-                pieces = self.places.pieces_read(ins, ref, unit) if read else [(unit.piece, unit.count)]
-                out += [self.ctx.layout.piece_name(ref.name, p) for p, _ in pieces]
+                pieces = self.places.pieces_read(ins, ref, unit) if read else [(unit.piece, unit.lo, unit.count)]
+                out += [self.ctx.layout.piece_name(ref.name, p) for p, _, _ in pieces]
             else:
                 out.append(ref.name)
         return out
@@ -134,6 +137,27 @@ class Timing:
             self.arrival.setdefault(mv.label, {})[mv.dst] = e2
             self.record.task(Task(state, layer, phase, "move", f"move %{mv.label}", mv.cost, s2, e2,
                                   mv.cost.resources))
+
+    def _fanout(self, ins: Instr, sched: Scheduler, state: str, layer: str, phase: str) -> None:
+        """A weight multicast: per bank and replica, one task writes every sample-parallel copy while one
+        stream feeds them all (``Places.fanned``)."""
+        layout, mat = self.ctx.layout, _ref(ins.operands["mat"]).name
+        groups: dict[tuple[str, int], list[Unit]] = {}
+        for unit in self.units_of(ins):
+            tile = layout.copy_tile(mat, unit.copy or 0)
+            groups.setdefault((tile.split(".")[0], (unit.copy or 0) % layout.copies[mat].replicas), []).append(unit)
+        for units in groups.values():
+            tiles = [layout.copy_tile(mat, u.copy or 0) for u in units]
+            base = [self.cost(ins, u) for u in units]
+            stream = self.places.fanned(ins, tiles)
+            cells = Cost()
+            for c in base:
+                cells = cells.add(Cost(0.0, c.energy, c.resources, crossbars=c.crossbars))
+            cost = _merge(Cost(max(c.ns for c in base), cells.energy, cells.resources), stream, overlap=True)
+            names = [layout.copy_name(mat, u.copy or 0) for u in units]
+            reads = [_ref(ins.operands["src"]).name]
+            start, end = sched.place(cost.ns, cost.resources, reads, names, [])
+            self.record.task(Task(state, layer, phase, "write", _label(ins), cost, start, end, cost.resources, mat))
 
     def _tasks(self, tasks: list[tuple[str, Cost, list[str], list[str]]], sched: Scheduler, state: str, layer: str,
                phase: str) -> None:
@@ -194,6 +218,13 @@ def _merge(base: Cost, carried: Cost, overlap: bool) -> Cost:
     if overlap:
         out.ns = max(base.ns, carried.ns)
     return out
+
+
+def _multicast(ins: Instr, ctx: Context) -> bool:
+    """A write of a weight to sample-parallel copies that are fanned out from one stream per bank."""
+    o = ins.operands
+    return ins.op == "write" and str(o.get("fanout", "")) == "multicast" and _ref(o["src"]).kind == "param" \
+        and ctx.layout.copies[_ref(o["mat"]).name].shards > 1
 
 
 def _ref(v: object) -> Ref:

@@ -89,3 +89,27 @@ def transfer(topo: Topology, links: tuple[Link, ...] | list[Link], nbytes: int) 
     switches = [f"switch:{link.src}" for link in links if link.kind in SWITCHED]
     resources = tuple(dict.fromkeys([link_resource(link) for link in links] + switches))
     return Cost(ns, energy, resources, traffic)
+
+
+def multicast(topo: Topology, routes: list[tuple[Link, ...]], nbytes: int) -> Cost:
+    """One stream to several destinations over the union of their routes (a tree): every link carries the
+    data once; the time is the longest route's latency plus serialisation on the narrowest link used;
+    every destination tile writes the data into its BArray."""
+    links = list({link.id: link for route in routes for link in route}.values())
+    if not links or nbytes <= 0:
+        return Cost()
+    hw = topo.hw
+    bits = 8 * nbytes
+    longest = max(sum(link.cost.latency_ns for link in route) for route in routes)
+    narrowest = min(link.cost.width_bits for link in links)
+    tiles = {route[-1].dst for route in routes if route and ".T" in route[-1].dst}
+    words = -(-bits // hw.htree_width(hw.htree_depth))
+    energy: dict[str, float] = {"buffers": words * hw.tile.write_pj * len(tiles)}
+    traffic: dict[str, float] = {}
+    for link in links:
+        energy[link.kind] = energy.get(link.kind, 0.0) + bits * link.cost.pj_per_bit
+        traffic[link.kind] = traffic.get(link.kind, 0.0) + nbytes
+    ns = longest + -(-bits // narrowest) * hw.io_cycle_ns + hw.tile.write_ns
+    switches = [f"switch:{link.src}" for link in links if link.kind in SWITCHED]
+    resources = tuple(dict.fromkeys([link_resource(link) for link in links] + switches))
+    return Cost(ns, energy, resources, traffic)
