@@ -29,9 +29,9 @@ MODEL_ATTRS: dict[str, Callable[[Any], bool]] = {  # the model line's keys and w
     "zero_free": lambda v: v in ZERO_FREE, "target": lambda v: v in TARGETS, "replica": lambda v: v in REPLICAS,
     "sidecar": lambda v: type(v) is str and bool(_SHA256.match(v)),
 }
-_BANK = re.compile(r"B(\d+)\Z")
-_TILE = re.compile(r"B(\d+)\.T(\d+)\Z")
-_NODE = re.compile(r"B(\d+)\.(L\d+\.n\d+|T\d+)\Z")
+_BANK = re.compile(r"B(\d{1,9})\Z")  # indices of at most 9 digits: anything longer is no bank, tile or node
+_TILE = re.compile(r"B(\d{1,9})\.T(\d{1,9})\Z")
+_NODE = re.compile(r"B(\d{1,9})\.(L\d{1,9}\.n\d{1,9}|T\d{1,9})\Z")
 
 
 class _Ctx:

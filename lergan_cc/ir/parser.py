@@ -94,7 +94,10 @@ class _Builder:
             raise SourceError(self.path, getattr(meta, "line", 1), getattr(meta, "column", 1), str(e.orig_exc)) \
                 from None
         header, model, *items = _children(tree)
-        version = to_int(str(_children(header)[0]))
+        try:
+            version = to_int(str(_children(header)[0]))
+        except ValueError:
+            raise self.error(header, f"IR version {str(_children(header)[0])[:24]} is not an integer") from None
         if version != LIR_VERSION:
             raise self.error(header, f"IR version {version} is not supported (expected {LIR_VERSION})")
         name, kind, *meta = _children(model)
