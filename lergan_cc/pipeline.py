@@ -130,15 +130,17 @@ def _configure(spec: str, options: Options) -> Pass:
         return p
     if not rest.endswith("}"):
         raise LerganError(f"pass '{spec}': expected {name}{{key=value,...}}")
-    known = {f.name: f for f in dataclasses.fields(p)} if dataclasses.is_dataclass(p) else {}
-    changes = {}
+    known: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(p)} \
+        if dataclasses.is_dataclass(p) else {}
+    changes: dict[str, str] = {}
     for item in filter(None, (i.strip() for i in rest[:-1].split(","))):
         key, eq, value = item.partition("=")
         if not eq or key.strip() not in known:
             raise LerganError(f"pass '{name}': unknown option '{key.strip()}' (options: {', '.join(known) or 'none'})")
         changes[key.strip()] = value.strip()
     try:
-        return dataclasses.replace(p, **changes)
+        configured: Pass = dataclasses.replace(p, **changes)  # type: ignore[type-var]  # every pass is a dataclass
+        return configured
     except (TypeError, ValueError) as e:
         raise LerganError(f"pass '{name}': {e}") from None
 

@@ -30,7 +30,6 @@ from lergan_cc.mapping.matrices import (
 )
 from lergan_cc.options import AUTO, Options
 from lergan_cc.pass_base import Pass
-from lergan_cc.targets.hw import Hardware
 
 if TYPE_CHECKING:
     from lergan_cc.context import CompileContext
@@ -60,7 +59,7 @@ class DataParallelPass(Pass):
         for phase in phases_present(ops):
             mine = [op for op in ops if op.phase == phase]
             size = sum(part_size(hw, op) for op in mine)
-            per_bank = min(bank_budget(hw, mine) // max(1, size), self._storage_fit(hw, g, phase))
+            per_bank = min(bank_budget(hw, mine) // max(1, size), self._storage_fit(ctx, g, phase))
             if self.copies == AUTO:  # its own bank only (and one copy whatever: the placer reports a misfit)
                 copies[phase] = max(1, min(self.batch, per_bank))
                 continue
@@ -77,12 +76,17 @@ class DataParallelPass(Pass):
         g.attach(DataParallel(self.batch, copies, spill))
         return g
 
-    def _storage_fit(self, hw: Hardware, g: Graph, phase: str) -> int:
+    def _storage_fit(self, ctx: CompileContext, g: Graph, phase: str) -> int:
         """Copies whose gradient sums fit the bank's SArray beside the phase's activations (of the whole batch:
-        the shards split it)."""
+        the shards split it). Activations beyond the SArray are what ``--data-parallel 1`` accepts too (its
+        timing does not charge their spill into other banks' SArrays): a warning says so and the crossbars
+        alone bound the copies."""
+        hw = ctx.hw
         acts, grads = stored_bytes(hw, g, phase, self.batch)
         room = sarray_bytes(hw) - acts
         if room < 0:
-            raise LerganError(f"capacity exceeded: phase {phase} stores {acts} bytes of activations, its bank's "
-                              f"SArray holds {sarray_bytes(hw)}; try a smaller --batch or a larger --hw")
+            ctx.warn(f"phase {phase} stores {acts} bytes of activations for a batch of {self.batch}, its bank's "
+                     f"SArray holds {sarray_bytes(hw)}: timed as if they fitted (the spill into other banks' "
+                     "SArrays is not modelled, as at --data-parallel 1)")
+            return self.batch
         return room // grads if grads else self.batch

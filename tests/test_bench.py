@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from lergan_cc.bench import cache, configs, directions, results, runner
+from lergan_cc.bench.tables import markdown as tables_markdown
 from lergan_cc.cli import lergan_bench
 from lergan_cc.errors import LerganError
 from tests.conftest import BENCHMARKS, assert_one_line_error, run_cli
@@ -44,15 +45,31 @@ def _job(model: Path, config: str = "prime") -> runner.Job:
     return runner.Job(configs.Model(model.stem, model, model.stem), config, configs.CONFIGS[config].flags, batch=4)
 
 
+WHOLE_MACHINE = ("prime", "2d-zfdr", "2d-zfdr-low", "3d-zfdr", "lergan-low", "lergan-middle", "lergan-high")
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_config_flags_parse_as_lerganc_options(name: str, tiny: Path) -> None:
     opts = runner.options_of(_job(tiny, name))
     assert (opts.zero_free, opts.target, opts.replica) == EXPECTED[name]
-    assert opts.batch == 4
+    assert opts.batch == 4 and opts.data_parallel == 1 and opts.overlap == "none"
+
+
+@pytest.mark.parametrize("name", WHOLE_MACHINE)
+def test_whole_machine_points_are_their_serial_point_with_copies_and_overlaps(name: str, tiny: Path) -> None:
+    serial, whole = runner.options_of(_job(tiny, name)), runner.options_of(_job(tiny, f"{name}-dp"))
+    assert whole.data_parallel == "auto" and whole.overlap == "paper"
+    assert (whole.zero_free, whole.target, whole.replica) == (serial.zero_free, serial.target, serial.replica)
+    assert configs.serial_of(f"{name}-dp") == name and configs.baseline_of(f"{name}-dp") == "prime-dp"
+
+
+def test_numeric_data_parallel_flags_are_integers(tiny: Path) -> None:
+    job = runner.Job(configs.Model("t", tiny, "t"), "x", ("--data-parallel", "3", "--grad-reduce", "home"), batch=4)
+    assert runner.options_of(job).data_parallel == 3 and runner.options_of(job).grad_reduce == "home"
 
 
 def test_table_is_exactly_the_expected_design_points() -> None:
-    assert set(configs.CONFIGS) == {*EXPECTED, "2d-zfdr-low"}
+    assert set(configs.CONFIGS) == {*EXPECTED, "2d-zfdr-low", *(f"{n}-dp" for n in WHOLE_MACHINE)}
     assert runner.options_of(_job(Path("x.lergan"), "2d-zfdr-low")).target == "htree-2d"
 
 
@@ -60,6 +77,7 @@ def test_select_names() -> None:
     assert configs.select_configs(None) == list(configs.CONFIGS)
     assert configs.select_configs(["lergan-high", "3d-nr"]) == ["prime", "3d-nr", "lergan-high"]
     assert configs.select_configs(["gpu", "lergan-low"]) == ["prime", "lergan-low"]  # rooflines: always computed
+    assert configs.select_configs(["lergan-low-dp"]) == ["prime", "prime-dp", "lergan-low-dp"]
     assert [m.name for m in configs.select_models(None)] == list(BENCHMARKS)
     assert configs.split_names("a, b,") == ["a", "b"] and configs.split_names("all") is None
     with pytest.raises(LerganError, match="unknown design point 'lergan-huge'"):
@@ -188,6 +206,26 @@ def _rows(times: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     rows = [{"model": m, "config": c, "time_ns": t, "energy_pj": t, "phases": {}, "crossbars_used": None}
             for m, ts in times.items() for c, t in ts.items()]
     return results.compare(rows)
+
+
+def test_whole_machine_rows_compare_against_prime_dp_and_their_serial_point() -> None:
+    rows = _rows({"dcgan": {"prime": 100.0, "prime-dp": 10.0, "lergan-low": 20.0, "lergan-low-dp": 2.0}})
+    by = {r["config"]: r for r in rows}
+    assert by["lergan-low-dp"]["speedup_vs_prime"] == pytest.approx(5.0)  # 10 / 2, not 100 / 2
+    assert by["lergan-low-dp"]["speedup_vs_serial"] == pytest.approx(10.0)
+    assert by["lergan-low"]["speedup_vs_prime"] == pytest.approx(5.0)
+    assert by["lergan-low"]["speedup_vs_serial"] is None
+    md = tables_markdown(rows, [])
+    assert "## The whole machine" in md and "Speedup over prime-dp" in md
+    serial_part = md.split("## The whole machine")[0]
+    assert "lergan-low-dp" not in serial_part  # the one-copy tables keep their columns
+
+
+def test_directions_of_the_whole_machine_read_the_dp_points() -> None:
+    base = {"3d-zfdr-dp": 40.0, "lergan-low-dp": 20.0, "lergan-middle-dp": 10.0, "lergan-high-dp": 12.0}
+    v = {d["name"]: d for d in directions.evaluate(_rows({"dcgan": base}))}
+    assert v["more_replicas_faster_dp"]["holds"] is False and v["more_replicas_faster"]["holds"] is None
+    assert "whole machine" in v["more_replicas_faster_dp"]["claim"]
 
 
 def test_directions_hold_and_fail_with_the_benchmarks_named() -> None:

@@ -26,6 +26,15 @@ def _flags(zero_free: str, target: str, replica: str) -> tuple[str, ...]:
     return ("--zero-free", zero_free, "--target", target, "--replica", replica)
 
 
+# The whole machine (issue 14): as many sample-parallel copies of each phase as its bank holds, and the
+# paper's overlaps of programming with computation (§IV-B).
+PARALLEL = ("--data-parallel", "auto", "--overlap", "paper")
+
+
+def _dp(zero_free: str, target: str, replica: str) -> tuple[str, ...]:
+    return _flags(zero_free, target, replica) + PARALLEL
+
+
 CONFIGS: dict[str, Config] = {
     "prime": Config(_flags("none", "htree-2d", "none"), "PRIME"),
     "2d-zfdr": Config(_flags("zfdr", "htree-2d", "none"), "2D-ZFDR"),
@@ -38,7 +47,28 @@ CONFIGS: dict[str, Config] = {
     "zara-low": Config(_flags("deform", "lergan-3d", "low"), "ZARA-low"),
     "zara-middle": Config(_flags("deform", "lergan-3d", "middle"), "ZARA-middle"),
     "zara-high": Config(_flags("deform", "lergan-3d", "high"), "ZARA-high"),
+    "prime-dp": Config(_dp("none", "htree-2d", "none"), "PRIME-dp"),
+    "2d-zfdr-dp": Config(_dp("zfdr", "htree-2d", "none"), "2D-ZFDR-dp"),
+    "2d-zfdr-low-dp": Config(_dp("zfdr", "htree-2d", "low"), "2D-ZFDR-low-dp"),
+    "3d-zfdr-dp": Config(_dp("zfdr", "lergan-3d", "none"), "3D-ZFDR-dp"),
+    "lergan-low-dp": Config(_dp("zfdr", "lergan-3d", "low"), "LerGAN-low-dp"),
+    "lergan-middle-dp": Config(_dp("zfdr", "lergan-3d", "middle"), "LerGAN-middle-dp"),
+    "lergan-high-dp": Config(_dp("zfdr", "lergan-3d", "high"), "LerGAN-high-dp"),
 }
+
+DP = "-dp"  # the suffix of the whole-machine design points
+
+
+def baseline_of(config: str) -> str:
+    """The PIM design point a row's ``speedup_vs_prime`` compares against: PRIME using the machine the
+    same way (``prime-dp`` for the whole-machine points, whose PRIME keeps PRIME's bank-level parallelism)."""
+    return f"{BASELINE}{DP}" if config.endswith(DP) else BASELINE
+
+
+def serial_of(config: str) -> str | None:
+    """The one-copy design point a whole-machine point extends (``lergan-low-dp`` -> ``lergan-low``)."""
+    return config.removesuffix(DP) if config.endswith(DP) else None
+
 
 # The non-PIM baselines (``baselines.py``: rooflines computed from the analysis on every run, never
 # simulated) and the suffix of the result fields that compare against them (``speedup_vs_gpu``).
@@ -73,8 +103,8 @@ def split_names(text: str | None) -> list[str] | None:
 
 
 def select_configs(names: list[str] | None) -> list[str]:
-    """The design points to simulate, in table order; the PRIME baseline is always among them (naming a
-    roofline baseline is allowed: those are always computed)."""
+    """The design points to simulate, in table order; the PRIME baseline is always among them, and ``prime-dp``
+    with any whole-machine point (naming a roofline baseline is allowed: those are always computed)."""
     if names is None:
         return list(CONFIGS)
     unknown = [n for n in names if n not in CONFIGS and n not in REFERENCES]
@@ -82,7 +112,7 @@ def select_configs(names: list[str] | None) -> list[str]:
         raise LerganError(f"--configs: unknown design point '{unknown[0]}'"
                           f"{did_you_mean(unknown[0], [*CONFIGS, *REFERENCES])} (known: {', '.join(CONFIGS)}; "
                           f"{', '.join(REFERENCES)} are always computed)")
-    wanted = {BASELINE, *names}
+    wanted = {BASELINE, *names, *(baseline_of(n) for n in names if n in CONFIGS)}
     return [n for n in CONFIGS if n in wanted]
 
 

@@ -92,48 +92,64 @@ def energy_split(savers: tuple[str, ...], spenders: tuple[str, ...], config: str
     return check
 
 
-def _dup_helps_3d_more(by: dict, m: str) -> bool | None:
-    t = [_time(by, m, c) for c in ("3d-zfdr", "lergan-low", "2d-zfdr", "2d-zfdr-low")]
-    if any(v is None for v in t):
-        return None
-    return t[0] / t[1] > t[2] / t[3]
+def _dup_helps_3d_more(sfx: str) -> Callable[[dict, str], bool | None]:
+    def holds(by: dict, m: str) -> bool | None:
+        t = [_time(by, m, c + sfx) for c in ("3d-zfdr", "lergan-low", "2d-zfdr", "2d-zfdr-low")]
+        if any(v is None for v in t):
+            return None
+        return t[0] / t[1] > t[2] / t[3]
+    return holds
 
 
 DISCOGAN = ("discogan_4pairs", "discogan_5pairs")
 LEVELS = ("lergan-low", "lergan-middle", "lergan-high")
 VS_NON_PIM = ("speedup_vs_fpga", "speedup_vs_gpu")
+FPGA_SAVERS = ("dcgan", "cgan", "3dgan", "artgan_cifar10", "gpgan")
 
-CHECKS: dict[str, tuple[str, Check]] = {
-    "zfdr_beats_nr_3d": ("ZFDR beats normal reshape under 3-D connection (Fig. 18)",
-                         lambda rows: _per_model(rows, _less("3d-nr", "3d-zfdr"))),
-    "3d_beats_htree_zfdr": ("3-D connection beats the H-tree with ZFDR (Fig. 17)",
-                            lambda rows: _per_model(rows, _less("2d-zfdr", "3d-zfdr"))),
-    "duplication_helps_3d_more": ("duplication (low) helps much more with 3-D connection than with the H-tree "
-                                  "(Fig. 17)", lambda rows: _per_model(rows, _dup_helps_3d_more)),
-    "more_replicas_faster": ("more replicas are faster: LerGAN high ≤ middle ≤ low < no duplication (Fig. 19)",
-                             lambda rows: _per_model(rows, _less("3d-zfdr", "lergan-low", "lergan-middle",
-                                                                 "lergan-high"))),
-    "more_replicas_more_energy": ("more replicas cost more energy: LerGAN low < middle < high (Fig. 20)",
-                                  lambda rows: _per_model(rows, _less("lergan-high", "lergan-middle", "lergan-low",
-                                                                      field="energy_pj"))),
-    "magan_gains_least": ("MAGAN-MNIST gains least (LerGAN-low over PRIME, Fig. 19)",
-                          least_gain("magan_mnist", "lergan-low")),
-    "dcgan_discogan_gain_most": ("DCGAN and DiscoGAN gain most over PRIME (LerGAN-low; issue 7's reading — the "
-                                 "paper says it of DiscoGAN over FPGA and GPU, Fig. 21)",
-                                 most_gain((*DISCOGAN, "dcgan"), "lergan-low")),
-    "discogan_gains_most_vs_gpu_fpga": ("DiscoGAN gains most over the FPGA-GAN accelerator and the GPU, at every "
-                                        "LerGAN degree (Fig. 21)",
-                                        every(lambda c, f: most_gain(DISCOGAN, c, f), LEVELS, VS_NON_PIM)),
-    "magan_gains_least_vs_gpu_fpga": ("MAGAN-MNIST gains least over the FPGA-GAN accelerator and the GPU, at every "
-                                      "LerGAN degree (Fig. 21)",
-                                      every(lambda c, f: least_gain("magan_mnist", c, f), LEVELS, VS_NON_PIM)),
-    "energy_vs_fpga_split": ("LerGAN-low saves energy over FPGA-GAN on the five left GANs of Fig. 22 and not on "
-                             "MAGAN-MNIST and DiscoGAN",
-                             energy_split(("dcgan", "cgan", "3dgan", "artgan_cifar10", "gpgan"),
-                                          ("magan_mnist", *DISCOGAN), "lergan-low", "energy_saving_vs_fpga")),
-    "dcgan_over_3dgan_gpgan": ("DCGAN gains more than 3D-GAN and GPGAN (larger kernels, Fig. 19)",
-                               lambda rows: _dcgan_over(rows, "lergan-low")),
-}
+
+def _family(sfx: str) -> dict[str, tuple[str, Check]]:
+    """The claims about one family of design points: the one-copy points (``sfx`` empty) or the
+    whole-machine ones (``-dp``: every phase as many copies as its bank holds, the paper's overlaps)."""
+    levels = tuple(c + sfx for c in LEVELS)
+    low = "lergan-low" + sfx
+    return {
+        "3d_beats_htree_zfdr": ("3-D connection beats the H-tree with ZFDR (Fig. 17)",
+                                lambda rows: _per_model(rows, _less("2d-zfdr" + sfx, "3d-zfdr" + sfx))),
+        "duplication_helps_3d_more": ("duplication (low) helps much more with 3-D connection than with the H-tree "
+                                      "(Fig. 17)", lambda rows: _per_model(rows, _dup_helps_3d_more(sfx))),
+        "more_replicas_faster": ("more replicas are faster: LerGAN high ≤ middle ≤ low < no duplication (Fig. 19)",
+                                 lambda rows: _per_model(rows, _less("3d-zfdr" + sfx, *levels))),
+        "more_replicas_more_energy": ("more replicas cost more energy: LerGAN low < middle < high (Fig. 20)",
+                                      lambda rows: _per_model(rows, _less(*reversed(levels), field="energy_pj"))),
+        "magan_gains_least": ("MAGAN-MNIST gains least (LerGAN-low over PRIME, Fig. 19)",
+                              least_gain("magan_mnist", low)),
+        "dcgan_discogan_gain_most": ("DCGAN and DiscoGAN gain most over PRIME (LerGAN-low; issue 7's reading — the "
+                                     "paper says it of DiscoGAN over FPGA and GPU, Fig. 21)",
+                                     most_gain((*DISCOGAN, "dcgan"), low)),
+        "discogan_gains_most_vs_gpu_fpga": ("DiscoGAN gains most over the FPGA-GAN accelerator and the GPU, at "
+                                            "every LerGAN degree (Fig. 21)",
+                                            every(lambda c, f: most_gain(DISCOGAN, c, f), levels, VS_NON_PIM)),
+        "magan_gains_least_vs_gpu_fpga": ("MAGAN-MNIST gains least over the FPGA-GAN accelerator and the GPU, at "
+                                          "every LerGAN degree (Fig. 21)",
+                                          every(lambda c, f: least_gain("magan_mnist", c, f), levels, VS_NON_PIM)),
+        "energy_vs_fpga_split": ("LerGAN-low saves energy over FPGA-GAN on the five left GANs of Fig. 22 and not on "
+                                 "MAGAN-MNIST and DiscoGAN",
+                                 energy_split(FPGA_SAVERS, ("magan_mnist", *DISCOGAN), low, "energy_saving_vs_fpga")),
+        "dcgan_over_3dgan_gpgan": ("DCGAN gains more than 3D-GAN and GPGAN (larger kernels, Fig. 19)",
+                                   lambda rows: _dcgan_over(rows, low)),
+    }
+
+
+def _all_checks() -> dict[str, tuple[str, Check]]:
+    serial = {"zfdr_beats_nr_3d": ("ZFDR beats normal reshape under 3-D connection (Fig. 18)",
+                                   lambda rows: _per_model(rows, _less("3d-nr", "3d-zfdr"))),
+              **_family("")}
+    whole = {f"{name}_dp": (f"{claim} — whole machine (-dp points)", check)
+             for name, (claim, check) in _family("-dp").items()}
+    return {**serial, **whole}
+
+
+CHECKS: dict[str, tuple[str, Check]] = _all_checks()
 
 
 def _dcgan_over(rows: Rows, config: str) -> tuple[bool | None, str]:

@@ -1,9 +1,11 @@
 """From run records to result rows: speedups and energy savings over PRIME, per run and per phase.
 
 ``speedup_vs_prime`` = t(prime) / t(config) and ``energy_saving_vs_prime`` = E(prime) / E(config) for
-the same model. The paper's "normalized space" (NS) gives PRIME the CArray space of the design
-point. Our compiler replicates nothing under normal reshaping (Eq. 14 needs a ZFDM part), so PRIME
-cannot be simulated at a larger size; NS is a normalization instead: PRIME is assumed to speed up
+the same model, where PRIME is ``prime-dp`` for the whole-machine (``-dp``) points: both designs then use
+as many copies as their banks hold. ``speedup_vs_serial`` = t(point without ``-dp``) / t(point): what the
+whole machine gains over one copy of each matrix. The paper's "normalized space" (NS) gives PRIME the
+CArray space of the design point. Our compiler replicates nothing under normal reshaping (Eq. 14 needs a
+ZFDM part), so PRIME cannot be simulated at a larger size; NS is a normalization instead: PRIME is assumed to speed up
 linearly with crossbars, ``speedup_vs_prime_ns = speedup_vs_prime / space_vs_prime`` where
 ``space_vs_prime`` = crossbars(config) / crossbars(prime). That is PRIME's best case, so the NS
 speedup is a lower bound. Energy has no NS form (the same work on more crossbars costs the same).
@@ -17,11 +19,11 @@ import json
 import statistics
 from typing import Any
 
-from lergan_cc.bench.configs import BASELINE, MODELS, REFERENCES
+from lergan_cc.bench.configs import MODELS, REFERENCES, baseline_of, serial_of
 
 CSV_FIELDS = ("model", "config", "time_ns", "energy_pj", "speedup_vs_prime", "energy_saving_vs_prime",
               "speedup_vs_prime_ns", "space_vs_prime", "speedup_vs_gpu", "energy_saving_vs_gpu",
-              "speedup_vs_fpga", "energy_saving_vs_fpga", "crossbars_used", "error")
+              "speedup_vs_fpga", "energy_saving_vs_fpga", "speedup_vs_serial", "crossbars_used", "error")
 
 
 def phase_value(entry: Any, what: str) -> float | None:
@@ -75,7 +77,10 @@ def compare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             ref = by.get((r["model"], name), {})
             r[f"speedup_vs_{suffix}"] = _ratio(ref.get("time_ns"), r["time_ns"])
             r[f"energy_saving_vs_{suffix}"] = _ratio(ref.get("energy_pj"), r["energy_pj"])
-        base = by.get((r["model"], BASELINE), {})
+        base = by.get((r["model"], baseline_of(r["config"])), {})
+        serial = serial_of(r["config"])
+        r["speedup_vs_serial"] = _ratio(by.get((r["model"], serial), {}).get("time_ns"), r["time_ns"]) \
+            if serial else None
         r["speedup_vs_prime"] = _ratio(base.get("time_ns"), r["time_ns"])
         r["energy_saving_vs_prime"] = _ratio(base.get("energy_pj"), r["energy_pj"])
         r["space_vs_prime"] = _ratio(r.get("crossbars_used"), base.get("crossbars_used"))

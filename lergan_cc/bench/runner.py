@@ -24,7 +24,9 @@ from lergan_cc.errors import LerganError
 from lergan_cc.options import Options
 
 # design-point flag -> compile option (the flags are the reproducible spelling of a row)
-FLAG_OPTIONS = {"--zero-free": "zero_free", "--target": "target", "--replica": "replica", "--mode": "mode"}
+FLAG_OPTIONS = {"--zero-free": "zero_free", "--target": "target", "--replica": "replica", "--mode": "mode",
+                "--data-parallel": "data_parallel", "--grad-reduce": "grad_reduce", "--bn-sync": "bn_sync",
+                "--dp-programming": "dp_programming", "--overlap": "overlap"}
 
 ANALYSIS = "analysis"  # the pseudo design point of ``lerganc --emit analysis`` (one per model)
 
@@ -73,11 +75,11 @@ def _analyse(job: Job) -> dict[str, Any]:
 
 def options_of(job: Job) -> Options:
     """The compile options of a job: its design point's flags, batch and hardware file."""
-    settings: dict[str, str] = {}
+    settings: dict[str, Any] = {}
     for flag, value in zip(job.flags[::2], job.flags[1::2], strict=True):
         if flag not in FLAG_OPTIONS:
             raise LerganError(f"design point {job.config}: unknown flag {flag} (known: {', '.join(FLAG_OPTIONS)})")
-        settings[FLAG_OPTIONS[flag]] = value
+        settings[FLAG_OPTIONS[flag]] = int(value) if flag == "--data-parallel" and value.isdigit() else value
     return Options(**settings, hw=job.hw, batch=job.batch)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lergan_cc.bench.configs import BASELINE, MODELS, REFERENCES
+from lergan_cc.bench.configs import BASELINE, DP, MODELS, REFERENCES, baseline_of
 from lergan_cc.bench.results import mean
 
 PHASES = ("G_fwd", "G_wgrad", "G_err", "D_fwd", "D_wgrad", "D_err")
@@ -47,7 +47,7 @@ def configs_of(rows: Rows) -> list[str]:
 def metric_table(rows: Rows, field: str, configs: list[str] | None = None) -> str:
     """``field`` of every (benchmark, design point)."""
     by = index(rows)
-    configs = configs or [c for c in configs_of(rows) if c != BASELINE]
+    configs = configs or [c for c in configs_of(rows) if c != BASELINE and not c.endswith(DP)]
     return grid(models_of(rows), configs, lambda m, c: by.get((m, c), {}).get(field), MODELS)
 
 
@@ -142,4 +142,26 @@ def markdown(rows: Rows, sarray: Rows, head: str = "") -> str:
     for config in ("lergan-low", BASELINE):
         if breakdown_table(rows, config):
             parts += [f"## Energy breakdown of {config}, % of total (Fig. 23–24)\n", breakdown_table(rows, config)]
-    return "\n".join(parts)
+    return "\n".join(parts + whole_machine(rows))
+
+
+def whole_machine(rows: Rows) -> list[str]:
+    """The whole-machine (``-dp``) points' tables: over ``prime-dp``, over their one-copy points, over the
+    non-PIM baselines, and their energy split."""
+    cfgs = configs_of(rows)
+    dp = [c for c in cfgs if c.endswith(DP) and c != baseline_of(c)]
+    if not dp:
+        return []
+    parts = ["## The whole machine: --data-parallel auto --overlap paper (issue 14)\n",
+             f"### Speedup over {baseline_of(dp[0])}\n", metric_table(rows, "speedup_vs_prime", dp),
+             "### Speedup over the same design point with one copy of each matrix (no overlaps)\n",
+             metric_table(rows, "speedup_vs_serial", [*([baseline_of(dp[0])] if baseline_of(dp[0]) in cfgs else []),
+                                                      *dp]),
+             f"### Energy saving over {baseline_of(dp[0])}\n", metric_table(rows, "energy_saving_vs_prime", dp)]
+    for ref, suffix in REFERENCES.items():
+        if ref in cfgs:
+            parts += [f"### Speedup over {ref}\n", metric_table(rows, f"speedup_vs_{suffix}", dp),
+                      f"### Energy saving over {ref}\n", metric_table(rows, f"energy_saving_vs_{suffix}", dp)]
+    if "lergan-low-dp" in cfgs and breakdown_table(rows, "lergan-low-dp"):
+        parts += ["### Energy breakdown of lergan-low-dp, % of total\n", breakdown_table(rows, "lergan-low-dp")]
+    return parts

@@ -142,6 +142,12 @@ def _shift(s: Prog | tuple[int, ...], by: int) -> Prog | tuple[int, ...]:
     return Prog(s.start + by, s.step, s.count) if isinstance(s, Prog) else tuple(v + by for v in s)
 
 
+def loop_nest(v: Value) -> list[Prog]:
+    """An ``mmv``'s ``rect`` operand (checked by the assembler)."""
+    assert isinstance(v, list) and all(isinstance(p, Prog) for p in v)
+    return v
+
+
 def replica_rects(ranges: list[Prog], wins: list[Win], replicas: int) -> list[Rect]:
     """The loop nests of an ``mmv``'s replicas (fewer than ``replicas`` when there are fewer positions)."""
     return split_rect(Rect(tuple(ranges), tuple(wins)), replicas)

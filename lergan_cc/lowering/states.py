@@ -10,7 +10,7 @@ update of G and its re-programming; ``iterate`` closes the loop.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import networkx as nx
 
@@ -148,72 +148,110 @@ def _grads(lw: Lowering, net: str) -> list[str]:
             if kind == "buffer" and d.attrs.get("role") == "grad" and d.name.startswith(f"grad/{net}/")]
 
 
-def _training(sb: StateBuilder) -> None:
-    g, lw = sb.g, sb.lw
-    roles = g.need(GanRoles)
-    d_out, fake = roles.discriminator_output, roles.generator_output
-    form = Sym("prob" if roles.discriminator_probability else "logit")
-    d_tile, g_tile = lw.tiles["real"], lw.tiles[fake]
-    d_grads, g_grads = _grads(lw, "D"), _grads(lw, "G")
+@dataclass
+class _Iteration:
+    """What both schedules of a GAN training iteration share: each state's op bodies, the gradient buffers,
+    the generator's output moving to D's input, and the host's steps (loss, reduce, SGD, zeroing)."""
 
-    def loss(dst: str, term: str) -> list[Instr]:
+    sb: StateBuilder
+    g_fwd: list[Op]
+    d_fwd: list[Op]
+    d_back: list[Op]
+    g_back: list[Op]
+    d_grads: list[str]
+    g_grads: list[str]
+    d_out: str
+    fake: str
+    form: Sym
+
+    @classmethod
+    def of(cls, sb: StateBuilder) -> _Iteration:
+        g, lw = sb.g, sb.lw
+        roles = g.need(GanRoles)
+        d_wgrad = _phase(g, "D_wgrad")
+        bn_d = [op for op in _phase(g, "D_err") if op.OP == "batchnorm_grad"]
+        d_keep = _needed(g, d_wgrad + bn_d)
+        g_keep = _needed(g, _phase(g, "G_err") + _phase(g, "G_wgrad"))
+        return cls(sb, _phase(g, "G_fwd"), _phase(g, "D_fwd"),
+                   [op for op in g.ops() if op.name in d_keep and op.phase in ("D_err", "D_wgrad")
+                    and op.OP != "loss_grad"],
+                   [op for op in g.ops() if op.name in g_keep and op.phase in ("D_err", "G_err", "G_wgrad")
+                    and op.OP != "loss_grad"],
+                   _grads(lw, "D"), _grads(lw, "G"), roles.discriminator_output, roles.generator_output,
+                   Sym("prob" if roles.discriminator_probability else "logit"))
+
+    def declare_loss_grad(self) -> None:
+        """The loss gradient the host writes into D's error bank (sharded like the buffer its reader reads)."""
+        g, lw = self.sb.g, self.sb.lw
+        reader = next((c for c in g.consumers("loss.grad") if c.phase == "D_err"), None)
+        sharded = lw.value_attrs(reader, "act") if reader is not None and lw.shards("D_err") > 1 else {}
+        lw.declare("buffer", "loss.grad", g.op(self.d_out).shape, role=Sym("act"), bank=Sym(lw.bank("D_err")),
+                   tile=Sym(f"{lw.bank('D_err')}.T0"),
+                   **{k: v for k, v in sharded.items() if k in ("shards", "home")})
+        self.sb.where["loss.grad"] = {f"{lw.bank('D_err')}.T0"}
+
+    def fakes_to_d(self) -> Instr:
+        lw = self.sb.lw
+        return self.sb.xfer("real", self.fake, lw.tiles[self.fake], lw.tiles["real"], {})
+
+    def loss(self, dst: str, term: str) -> list[Instr]:
         return [_i("layer", name="loss", phase=Sym("host")),
-                _i("host.loss", dst=Sym(dst), src=buf(d_out), form=form, term=Sym(term)),
-                _i("host.loss_grad", dst=buf("loss.grad"), src=buf(d_out), form=form, term=Sym(term))]
+                _i("host.loss", dst=Sym(dst), src=buf(self.d_out), form=self.form, term=Sym(term)),
+                _i("host.loss_grad", dst=buf("loss.grad"), src=buf(self.d_out), form=self.form, term=Sym(term))]
 
-    def reduce(names: list[str]) -> list[Instr]:
+    def reduce(self, names: list[str]) -> list[Instr]:
         """Sum the copies' partial gradients (``--grad-reduce``) while the banks holding them are in Cmode."""
+        lw = self.sb.lw
         partial = [n for n in names if "partials" in lw.decls[("buffer", n)].attrs]
         return [_i("layer", name="reduce", phase=Sym("reduce"))] + [
             _i("reduce", dst=buf(n), mode=Sym(lw.options.grad_reduce)) for n in partial] if partial else []
 
+    @staticmethod
     def sgd(names: list[str]) -> list[Instr]:
         return [_i("layer", name="update", phase=Sym("host"))] + [
             _i("host.sgd", param=param(n[len("grad/"):]), grad=buf(n)) for n in names]
 
+    @staticmethod
     def zero(names: list[str]) -> list[Instr]:
         return [_i("zero", dst=buf(n)) for n in names]
 
-    g_fwd, d_fwd = _phase(g, "G_fwd"), _phase(g, "D_fwd")
-    d_wgrad = _phase(g, "D_wgrad")
-    bn_d = [op for op in _phase(g, "D_err") if op.OP == "batchnorm_grad"]
-    d_keep = _needed(g, d_wgrad + bn_d)
-    d_back = [op for op in g.ops() if op.name in d_keep and op.phase in ("D_err", "D_wgrad")
-              and op.OP not in ("loss_grad",)]
-    g_targets = _phase(g, "G_err") + _phase(g, "G_wgrad")
-    g_keep = _needed(g, g_targets)
-    g_back = [op for op in g.ops() if op.name in g_keep and op.phase in ("D_err", "G_err", "G_wgrad")
-              and op.OP not in ("loss_grad",)]
-    reader = next((c for c in g.consumers("loss.grad") if c.phase == "D_err"), None)
-    sharded = lw.value_attrs(reader, "act") if reader is not None and lw.shards("D_err") > 1 else {}
-    lw.declare("buffer", "loss.grad", g.op(d_out).shape, role=Sym("act"), bank=Sym(lw.bank("D_err")),
-               tile=Sym(f"{lw.bank('D_err')}.T0"), **{k: v for k, v in sharded.items() if k in ("shards", "home")})
-    sb.where["loss.grad"] = {f"{lw.bank('D_err')}.T0"}
+    def noise(self) -> list[Instr]:
+        return [*self.zero(self.d_grads), _i("host.input", dst=buf("noise"), key="noise")]
 
-    sb.state("init", [], pre=_writes(lw, "G", "D", ""), transition=sb.goto("d.g_fwd"), compute=False)
-    if lw.options.overlap == "paper":
-        _overlapped(sb, locals())
-        return
-    sb.state("d.g_fwd", g_fwd, pre=[*zero(d_grads), _i("host.input", dst=buf("noise"), key="noise")],
-             transition=sb.goto("d.real.d_fwd"))
-    sb.state("d.real.d_fwd", d_fwd, pre=[_i("host.input", dst=buf("real"), key="real")],
-             post=loss("loss_d", "real"), transition=sb.goto("d.real.d_back"))
-    sb.state("d.real.d_back", d_back, transition=sb.goto("d.fake.d_fwd"))
-    sb.state("d.fake.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {})],
-             post=loss("loss_d", "fake"), transition=sb.goto("d.fake.d_back"))
-    sb.state("d.fake.d_back", d_back, post=reduce(d_grads), transition=sb.goto("d.update"))
-    sb.state("d.update", [], pre=sgd(d_grads), transition=sb.goto("d.program"), compute=False)
+    def d_step(self, update: str) -> None:
+        """D on the real batch, then on the fakes, its partial gradients summed; ``update`` comes next."""
+        sb = self.sb
+        sb.state("d.real.d_fwd", self.d_fwd, pre=[_i("host.input", dst=buf("real"), key="real")],
+                 post=self.loss("loss_d", "real"), transition=sb.goto("d.real.d_back"))
+        sb.state("d.real.d_back", self.d_back, transition=sb.goto("d.fake.d_fwd"))
+        sb.state("d.fake.d_fwd", self.d_fwd, pre=[self.fakes_to_d()], post=self.loss("loss_d", "fake"),
+                 transition=sb.goto("d.fake.d_back"))
+        sb.state("d.fake.d_back", self.d_back, post=self.reduce(self.d_grads), transition=sb.goto(update))
+
+
+def _training(sb: StateBuilder) -> None:
+    it = _Iteration.of(sb)
+    it.declare_loss_grad()
+    sb.state("init", [], pre=_writes(sb.lw, "G", "D", ""), transition=sb.goto("d.g_fwd"), compute=False)
+    (_overlapped if sb.lw.options.overlap == "paper" else _serial)(it)
+
+
+def _serial(it: _Iteration) -> None:
+    """One state after the other, each bank re-programmed after its network's update (paper Fig. 7-8)."""
+    sb, lw = it.sb, it.sb.lw
+    sb.state("d.g_fwd", it.g_fwd, pre=it.noise(), transition=sb.goto("d.real.d_fwd"))
+    it.d_step("d.update")
+    sb.state("d.update", [], pre=it.sgd(it.d_grads), transition=sb.goto("d.program"), compute=False)
     sb.state("d.program", [], pre=_writes(lw, "D"), transition=sb.goto("g.g_fwd"), compute=False)
-    sb.state("g.g_fwd", g_fwd, pre=zero(g_grads), transition=sb.goto("g.d_fwd"))
-    sb.state("g.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {})],
-             post=loss("loss_g", "gen"), transition=sb.goto("g.back"))
-    sb.state("g.back", g_back, post=reduce(g_grads), transition=sb.goto("g.update"), frozen="D")
-    sb.state("g.update", [], pre=sgd(g_grads), transition=sb.goto("g.program"), compute=False)
+    sb.state("g.g_fwd", it.g_fwd, pre=it.zero(it.g_grads), transition=sb.goto("g.d_fwd"))
+    sb.state("g.d_fwd", it.d_fwd, pre=[it.fakes_to_d()], post=it.loss("loss_g", "gen"), transition=sb.goto("g.back"))
+    sb.state("g.back", it.g_back, post=it.reduce(it.g_grads), transition=sb.goto("g.update"), frozen="D")
+    sb.state("g.update", [], pre=it.sgd(it.g_grads), transition=sb.goto("g.program"), compute=False)
     sb.state("g.program", [], pre=_writes(lw, "G"), transition=Transition("iterate", "d.g_fwd"))
     sb.states[-1].modes = {b: Sym("Smode") for b in lw.topo.banks}
 
 
-def _overlapped(sb: StateBuilder, v: dict[str, Any]) -> None:
+def _overlapped(it: _Iteration) -> None:
     """The iteration with the overlaps of paper §IV-B (``--overlap paper``; docs/timing.md):
 
     - "G's forward runs while D's banks switch mode": the G step's forward on the noise needs nothing of
@@ -227,24 +265,15 @@ def _overlapped(sb: StateBuilder, v: dict[str, Any]) -> None:
     The first iteration enters at ``d.g_fwd.first`` (``init`` programmed everything), the loop at
     ``d.g_fwd``, which also re-programs G's error bank.
     """
-    lw: Lowering = sb.lw
-    zero, sgd, reduce, loss = v["zero"], v["sgd"], v["reduce"], v["loss"]
-    g_fwd, d_fwd, d_back, g_back = v["g_fwd"], v["d_fwd"], v["d_back"], v["g_back"]
-    d_grads, g_grads, fake, g_tile, d_tile = v["d_grads"], v["g_grads"], v["fake"], v["g_tile"], v["d_tile"]
+    sb, lw = it.sb, it.sb.lw
     sb.states[-1].transition = sb.goto("d.g_fwd.first")
-    noise = [*zero(d_grads), _i("host.input", dst=buf("noise"), key="noise")]
-    sb.state("d.g_fwd.first", g_fwd, pre=noise, transition=sb.goto("d.real.d_fwd"))
-    sb.state("d.real.d_fwd", d_fwd, pre=[_i("host.input", dst=buf("real"), key="real")],
-             post=loss("loss_d", "real"), transition=sb.goto("d.real.d_back"))
-    sb.state("d.real.d_back", d_back, transition=sb.goto("d.fake.d_fwd"))
-    sb.state("d.fake.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {})],
-             post=loss("loss_d", "fake"), transition=sb.goto("d.fake.d_back"))
-    sb.state("d.fake.d_back", d_back, post=reduce(d_grads), transition=sb.goto("d.update.g_fwd"))
-    sb.state("d.update.g_fwd", g_fwd, pre=[*sgd(d_grads), *_writes_of(lw, "D_fwd"), *zero(g_grads)],
+    sb.state("d.g_fwd.first", it.g_fwd, pre=it.noise(), transition=sb.goto("d.real.d_fwd"))
+    it.d_step("d.update.g_fwd")
+    sb.state("d.update.g_fwd", it.g_fwd, pre=[*it.sgd(it.d_grads), *_writes_of(lw, "D_fwd"), *it.zero(it.g_grads)],
              transition=sb.goto("g.d_fwd"))
-    sb.state("g.d_fwd", d_fwd, pre=[sb.xfer("real", fake, g_tile, d_tile, {}), *_writes_of(lw, "D_err")],
-             post=loss("loss_g", "gen"), transition=sb.goto("g.back"))
-    sb.state("g.back", g_back, post=reduce(g_grads), transition=sb.goto("g.update"), frozen="D")
-    sb.state("g.update", [], pre=[*sgd(g_grads), *_writes_of(lw, "G_fwd")], transition=Transition("iterate", "d.g_fwd"),
-             compute=False)
-    sb.state("d.g_fwd", g_fwd, pre=[*noise, *_writes_of(lw, "G_err")], transition=sb.goto("d.real.d_fwd"))
+    sb.state("g.d_fwd", it.d_fwd, pre=[it.fakes_to_d(), *_writes_of(lw, "D_err")], post=it.loss("loss_g", "gen"),
+             transition=sb.goto("g.back"))
+    sb.state("g.back", it.g_back, post=it.reduce(it.g_grads), transition=sb.goto("g.update"), frozen="D")
+    sb.state("g.update", [], pre=[*it.sgd(it.g_grads), *_writes_of(lw, "G_fwd")],
+             transition=Transition("iterate", "d.g_fwd"), compute=False)
+    sb.state("d.g_fwd", it.g_fwd, pre=[*it.noise(), *_writes_of(lw, "G_err")], transition=sb.goto("d.real.d_fwd"))

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from lergan_cc.errors import LerganError
-from lergan_cc.ir.attrs import Placement, PlacementSummary, Replicas, Reshape
+from lergan_cc.ir.attrs import Placement, PlacementSummary, Replicas, Reshape, copies_per_phase
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
 
@@ -32,13 +32,13 @@ def placed_ops(g: Graph) -> list[Op]:
     return [op for op in g.ops() if op.get(Placement) is not None]
 
 
-def _kinds(op: Op) -> list[dict[str, Any]]:
+def _kinds(op: Op, shards: int) -> list[dict[str, Any]]:
     copies = op.need(Placement).copies
     out = []
     for (index, cls, _, _), n in zip(op.need(Reshape).matrices(), op.need(Replicas).per_kind, strict=True):
         mine = [c for c in copies if c.kind == index]
-        out.append({"kind": index, "class": cls, "replicas": n, "tiles": list(dict.fromkeys(c.tile for c in mine)),
-                    "crossbars": sum(c.crossbars for c in mine)})
+        out.append({"kind": index, "class": cls, "replicas": n, "copies": n * shards,
+                    "tiles": list(dict.fromkeys(c.tile for c in mine)), "crossbars": sum(c.crossbars for c in mine)})
     return out
 
 
@@ -47,12 +47,15 @@ def report(g: Graph) -> dict[str, Any]:
     summary = placed(g)
     layers = []
     for op in placed_ops(g):
-        kinds = _kinds(op)
+        shards = copies_per_phase(g, op.phase)
+        kinds = _kinds(op, shards)
         layers.append({"layer": op.layer, "phase": op.phase, "op": op.name, "bank": op.need(Placement).bank,
-                       "degree": op.need(Replicas).degree, "crossbars": sum(k["crossbars"] for k in kinds),
-                       "kinds": kinds})
+                       "degree": op.need(Replicas).degree, "shards": shards,
+                       "crossbars": sum(k["crossbars"] for k in kinds), "kinds": kinds})
     phases = summary.to_value()["phases"]
-    return {"target": summary.target, "phases": phases, "layers": layers, "crossbars_used": summary.crossbars_used,
+    copies = {p: copies_per_phase(g, p) for p in phases}
+    return {"target": summary.target, "phases": phases, "copies": copies, "layers": layers,
+            "crossbars_used": summary.crossbars_used,
             "tiles_used": summary.tiles_used}
 
 
@@ -125,8 +128,11 @@ def plot(g: Graph, hw_tiles: int, per_tile: int) -> bytes:
         ax.set_aspect("equal")
     handles, ncol = _legend(colours, Patch)
     fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    copies = {p: copies_per_phase(g, p) for p in summary.phases}
+    shown = "" if set(copies.values()) == {1} else \
+        "\nsample-parallel copies: " + ", ".join(f"{p} {k}" for p, k in copies.items())
     fig.suptitle(f"{g.model}: {summary.target} placement, {summary.crossbars_used} crossbars on "
-                 f"{summary.tiles_used} tiles ({per_tile} crossbars per tile)", fontsize=12)
+                 f"{summary.tiles_used} tiles ({per_tile} crossbars per tile){shown}", fontsize=12)
     fig.tight_layout(rect=(0, 0.03 + 0.018 * (len(handles) // ncol), 1, 0.96), h_pad=3.0)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lergan_cc.fsm.copies import loop_nest
 from lergan_cc.fsm.program import Decl, Instr, Program
 from lergan_cc.fsm.values import Prog, Ref
 from lergan_cc.sim.layout import Layout, Unit
@@ -129,7 +130,7 @@ def mmv_rounds(ins: Instr, ctx: Context, rect: tuple[Prog, ...] | None = None) -
     matrix holds one sample's dy, so every input channel of the group is a pass of its own."""
     o = ins.operands
     mat = ctx.matrices[_ref(o["mat"]).name]
-    positions = math.prod(p.count for p in (rect if rect is not None else o["rect"]))  # type: ignore[union-attr]
+    positions = math.prod(p.count for p in (rect if rect is not None else loop_nest(o["rect"])))
     if str(o["mode"]) == "fwd":
         return positions
     channels = ctx.buffers[_ref(o["src"]).name].shape[0]

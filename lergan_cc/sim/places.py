@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lergan_cc.fsm.copies import loop_nest
 from lergan_cc.fsm.program import Instr, Program
 from lergan_cc.fsm.values import Ref
 from lergan_cc.shards import overlaps
@@ -196,7 +197,7 @@ class Places:
         ctx = self.ctx
         g, _, cols = ctx.matrices[_ref(o["mat"]).name].shape
         positions = 1
-        for p in (unit.part.ranges if unit.part is not None else o["rect"]):  # type: ignore[union-attr]
+        for p in (unit.part.ranges if unit.part is not None else loop_nest(o["rect"])):
             positions *= p.count
         if str(o["mode"]) == "fwd":
             n = g * cols * positions * unit.count

@@ -28,8 +28,8 @@ def precision_error(program: Program, path: str, params: dict[str, np.ndarray], 
         compared[k] = _rel(v, fixed.snapshots[k])
     for k, v in ref.outputs.items():
         compared[f"output:{k}"] = _rel(v, fixed.outputs[k])
-    for k, v in ref.losses.items():
-        compared[f"loss:{k}"] = _rel(np.asarray(v), np.asarray(fixed.losses[k]))
+    for k, losses in ref.losses.items():
+        compared[f"loss:{k}"] = _rel(np.asarray(losses), np.asarray(fixed.losses[k]))
     if ref.losses:  # the SGD updates of every param together (new - initial): the gradients' error
         names = sorted(k for k in ref.params if k in params)
         delta = [np.concatenate([(r.params[k] - params[k]).ravel() for k in names]) for r in (ref, fixed)]

@@ -74,17 +74,30 @@ def in_network(ctx: Context, places: Places, homes: list[str], nbytes: int, elem
 
 
 def _tree(places: Places, terminals: list[str], root: str) -> tuple[list[Link], float]:
-    """The links of a Steiner tree over ``terminals`` (the links the banks' modes allow) and the latency of its
-    longest path to ``root``."""
+    """The links of a Steiner tree over ``terminals`` and the latency of its longest path to ``root``: the
+    shorter (in wire latency, so in wire energy) of the trees over the links the banks' modes allow and over
+    the H-tree alone (the approximation is not monotone in the links it may use)."""
     topo = places.topo
     allowed = TARGET_LINKS[topo.target] & MODE_LINKS[places.mode(*terminals)]
-    view = nx.subgraph_view(topo.graph, filter_edge=lambda a, b: topo.graph[a][b]["link"].kind in allowed)
-    weighted = nx.Graph()
-    for a, b, d in view.edges(data=True):
-        weighted.add_edge(a, b, weight=d["link"].cost.latency_ns)
-    tree = steiner_tree(weighted, sorted(terminals), weight="weight")
+    variants = {frozenset(allowed), frozenset(allowed & {"htree", "bus"})}
+    trees = [t for kinds in variants if (t := _steiner(topo.graph, kinds, terminals)) is not None]
+    tree = min(trees, key=lambda t: (t.size(weight="weight"), sorted(t.edges)))
     depth = max(nx.shortest_path_length(tree, t, root, weight="weight") for t in terminals)
     return [topo.graph[a][b]["link"] for a, b in sorted(tree.edges)], depth
+
+
+def _steiner(graph: nx.Graph, kinds: frozenset[str], terminals: list[str]) -> nx.Graph | None:
+    """A Steiner tree over the links of ``kinds`` (``None`` when they do not connect the terminals)."""
+    weighted = nx.Graph()
+    for a, b, d in graph.edges(data=True):
+        if d["link"].kind in kinds:
+            weighted.add_edge(a, b, weight=d["link"].cost.latency_ns)
+    if any(t not in weighted for t in terminals):
+        return None
+    part = weighted.subgraph(nx.node_connected_component(weighted, terminals[0]))
+    if any(t not in part for t in terminals):
+        return None
+    return steiner_tree(part, sorted(terminals), weight="weight")
 
 
 def sync_tasks(ins: Instr, ctx: Context, places: Places) -> list[TaskSpec]:
