@@ -125,7 +125,10 @@ class _Builder:
 
     def param(self, g: Graph, node: lark.Tree) -> None:
         name, shape = _children(node)
-        g.add_param(_unname(name), shape)
+        try:
+            g.add_param(_unname(name), shape)
+        except ValueError as e:  # declared twice
+            raise self.error(node, str(e)) from None
 
     def opdef(self, g: Graph, node: lark.Tree) -> None:
         out, opname, *rest = _children(node)
