@@ -43,6 +43,8 @@ from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import BatchNorm, Input, make_op
 from lergan_cc.ir.shapes import ShapeError, infer_shape, weight_shape
 from lergan_cc.ir.verifier import verify
+from lergan_cc.lark_errors import terminal_word
+from lergan_cc.limits import to_float, to_int
 
 # ============================================================================ parsing
 
@@ -104,10 +106,10 @@ class _ToAst(lark.Transformer):
         return Arg("word", str(items[0]), *_pos(meta))
 
     def dims(self, meta: Any, items: list[Any]) -> Arg:
-        return Arg("dims", tuple(int(d) for d in str(items[0]).split("x")), *_pos(meta))
+        return Arg("dims", tuple(to_int(d) for d in str(items[0]).split("x")), *_pos(meta))
 
     def float(self, meta: Any, items: list[Any]) -> Arg:
-        return Arg("float", float(items[0]), *_pos(meta))
+        return Arg("float", to_float(str(items[0])), *_pos(meta))
 
     def string(self, meta: Any, items: list[Any]) -> Arg:
         return Arg("string", str(items[0])[1:-1], *_pos(meta))
@@ -137,7 +139,11 @@ def parse_dsl(text: str, path: str = "<dsl>") -> Block:
     except lark.exceptions.UnexpectedInput as e:
         line, column = _where(e, text)
         raise SourceError(path, line, column, _describe(e)) from None
-    return _ToAst().transform(tree)
+    try:
+        return _ToAst().transform(tree)
+    except lark.exceptions.VisitError as e:  # a number past the limits (lergan_cc.limits)
+        meta = getattr(e.obj, "meta", None)
+        raise SourceError(path, getattr(meta, "line", 1), getattr(meta, "column", 1), str(e.orig_exc)) from None
 
 
 def _where(e: lark.exceptions.UnexpectedInput, text: str) -> tuple[int, int]:
@@ -164,7 +170,7 @@ def _accepted(e: lark.exceptions.UnexpectedInput) -> set[str]:
 
 
 def _words(names: set[str]) -> str:
-    words = sorted({TERMINAL_WORDS.get(n, f"'{n.lower()}'") for n in names})
+    words = sorted({TERMINAL_WORDS.get(n) or terminal_word(n, _parser()) for n in names})
     return words[0] if len(words) == 1 else "one of: " + ", ".join(words)
 
 
@@ -352,6 +358,9 @@ class _Lowering:
                              "expected 'layer NAME OP IN -> OUT', e.g. 'layer G2 tconv 1024x4x4 -> 512x8x8'")
         name, op, ins, outs = a[0].value, a[1], a[2], a[4]
         self.layer_name(a[0], before)
+        for size in (ins, outs):
+            if min(size.value) < 1:
+                raise self.error(size, f"layer {name}: sizes must be positive, got {_fmt(size.value)}")
         if op.value not in LAYER_KEYS:
             raise self.error(op, f"unknown layer op '{op.value}'; expected one of: {', '.join(LAYER_KEYS)}")
         if before and before[-1].out_shape != ins.value:

@@ -17,6 +17,7 @@ from lergan_cc.errors import SourceError
 from lergan_cc.fsm.program import FSM_VERSION, Decl, Instr, Program, State, Transition
 from lergan_cc.fsm.values import SIGIL_KIND, Prog, Ref, Sym, Win
 from lergan_cc.lark_errors import describe
+from lergan_cc.limits import to_float, to_int
 
 
 class _Parser:
@@ -47,7 +48,7 @@ def parse_fsm(text: str, path: str = "<fsm>", check: bool = True) -> Program:
     try:
         program = _parser().parse(text, path)
     except lark.exceptions.UnexpectedInput as e:
-        raise SourceError(path, e.line, e.column, describe(e)) from None
+        raise SourceError(path, e.line, e.column, describe(e, _parser().lark)) from None
     if check:
         from lergan_cc.fsm.check import check_program
 
@@ -79,11 +80,18 @@ class _Builder(lark.Transformer):
         self.path = path
 
     # ---- values ---------------------------------------------------------------------------
+    def _num(self, token: Any, convert: Any = to_int) -> Any:
+        """A number token within the limits (at most 18 digits, finite), else an error at the token."""
+        try:
+            return convert(str(token))
+        except ValueError as e:
+            raise SourceError(self.path, token.line, token.column, str(e)) from None
+
     def int(self, items: list[Any]) -> int:
-        return int(items[0])
+        return self._num(items[0])
 
     def float(self, items: list[Any]) -> float:
-        return float(items[0])
+        return self._num(items[0], to_float)
 
     def string(self, items: list[Any]) -> str:
         return json.loads(items[0])
@@ -98,17 +106,17 @@ class _Builder(lark.Transformer):
         return list(items)
 
     def prog(self, items: list[Any]) -> Prog:
-        start, step, count = (int(t) for t in items)
+        start, step, count = (self._num(t) for t in items)
         return Prog(start, step, count)
 
     def tuple(self, items: list[Any]) -> tuple[int, ...]:
-        return tuple(int(t) for t in items)
+        return tuple(self._num(t) for t in items)
 
     def win(self, items: list[Any]) -> Win:
-        return Win(int(items[0]), items[1])
+        return Win(self._num(items[0]), items[1])
 
     def shape(self, items: list[Any]) -> tuple[int, ...]:
-        return tuple(int(t) for t in items)
+        return tuple(self._num(t) for t in items)
 
     def pair(self, items: list[Any]) -> Pair:
         return Pair((str(items[0]), items[1], items[0].line, items[0].column))
@@ -123,7 +131,7 @@ class _Builder(lark.Transformer):
         return out
 
     def header(self, items: list[Any]) -> int:
-        return int(items[0])
+        return self._num(items[0])
 
     def model(self, items: list[Any]) -> tuple[str, str, str, dict[str, Any]]:
         return ("model", json.loads(items[0]), str(items[1]), self._pairs(items[2:], "model"))
