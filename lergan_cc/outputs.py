@@ -194,9 +194,11 @@ class Outputs:
         self._make_parent(os.path.dirname(real))
         if os.path.exists(real) and not stat.S_ISREG(os.stat(real).st_mode):
             buf = io.BytesIO()
-            result = data(buf) if callable(data) else buf.write(data.encode() if isinstance(data, str) else data)
+            result = data(buf) if callable(data) else None
+            if not callable(data):
+                buf.write(data.encode() if isinstance(data, str) else data)
             self._staged.append(_Staged(real, None, buf.getvalue()))
-            return result if callable(data) else None
+            return result
         temp = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}{TMP_MARK}{secrets.token_hex(4)}")
         _LIVE.add(temp)
         self._staged.append(_Staged(real, temp))
@@ -322,8 +324,8 @@ def _signals_held() -> Iterator[None]:
                 signal.signal(sig, lambda signum, frame: caught.append(signum))
         yield
     finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for number, handler in saved.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
         for signum in dict.fromkeys(caught):
             signal.raise_signal(signum)
 

@@ -63,7 +63,7 @@ class Instruments:
     def check(self, names: list[str]) -> None:
         if self.print_after not in (None, "all", *names):
             raise LerganError(f"--print-ir-after {self.print_after}: not a pass of this pipeline"
-                              f"{did_you_mean(self.print_after, names)} ({', '.join(names)})")
+                              f"{did_you_mean(str(self.print_after), names)} ({', '.join(names)})")
 
     def after(self, index: int, name: str, g: Graph, seconds: float) -> None:
         self.timings.append((name, seconds))

@@ -158,8 +158,9 @@ def write_outputs(staged: Outputs, out: Path, rows: list[dict[str, Any]], sarray
     from lergan_cc.bench import directions, paper, results, tables
 
     verdicts, pairs = directions.evaluate(rows), paper.side_by_side(rows, sarray)
-    files = {"results.json": results.to_json(rows, meta, sarray=sarray, directions=verdicts, paper=pairs),
-             "results.csv": results.to_csv(rows)}
+    files: dict[str, str | bytes] = {
+        "results.json": results.to_json(rows, meta, sarray=sarray, directions=verdicts, paper=pairs),
+        "results.csv": results.to_csv(rows)}
     head = ["## The paper's numbers beside ours\n", paper.markdown(pairs),
             "## The paper's directions\n", directions.markdown(verdicts)]
     files["tables.md"] = tables.markdown(rows, sarray, "\n".join(head))

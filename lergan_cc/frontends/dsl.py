@@ -89,6 +89,9 @@ def _pos(meta: Any) -> tuple[int, int]:
     return meta.line, meta.column
 
 
+Items = list[Any]  # ``_ToAst.list`` shadows the builtin in its class body
+
+
 @lark.v_args(meta=True)
 class _ToAst(lark.Transformer):
     """One method per grammar rule, each building a typed node that keeps its position."""
@@ -120,7 +123,7 @@ class _ToAst(lark.Transformer):
     def list(self, meta: Any, items: list[Any]) -> Arg:
         return Arg("list", tuple(items), *_pos(meta))
 
-    def call(self, meta: Any, items: list[Any]) -> Arg:
+    def call(self, meta: Any, items: Items) -> Arg:
         return Arg("call", (str(items[0]), tuple(items[1:])), *_pos(meta))
 
 
@@ -183,8 +186,12 @@ POST_OPS: dict[str, tuple[str, dict[str, Any]]] = {
     "batchnorm": ("bn", {}), "relu": ("act", {}), "tanh": ("act", {}), "sigmoid": ("act", {}),
     "leaky_relu": ("act", {"alpha": 0.2}),
 }
-_BN, _RELU, _TANH, _SIG = ("batchnorm", {}), ("relu", {}), ("tanh", {}), ("sigmoid", {})
-_LRELU = ("leaky_relu", {"alpha": 0.2})
+PostOp = tuple[str, dict[str, float]]
+_BN: PostOp = ("batchnorm", {})
+_RELU: PostOp = ("relu", {})
+_TANH: PostOp = ("tanh", {})
+_SIG: PostOp = ("sigmoid", {})
+_LRELU: PostOp = ("leaky_relu", {"alpha": 0.2})
 # DCGAN's choices (DESIGN §4 leaves them to the DSL); `after` statements override them.
 DEFAULT_AFTER: dict[str, NetAfter] = {
     "G": {"hidden": (_BN, _RELU), "output": (_TANH,)},
@@ -247,7 +254,7 @@ class _Lowering:
             self.gan_after(stmt, gen, disc)
         nets = [build_net(model, n.layers, resolve_after(n)) for n in (gen, disc)]
         self.check_chain(gen, disc, stmts)
-        gan = make_gan(*nets, model=model)
+        gan = make_gan(nets[0], nets[1], model=model)
         self.set_replica(gan, stmts)
         return gan
 
@@ -549,7 +556,7 @@ def _fmt(shape: Shape) -> str:
 
 
 def _show(arg: Arg) -> str:
-    plain = {"dims": lambda v: _fmt(v), "word": str, "string": lambda v: f'"{v}"', "arrow": str}
+    plain: dict[str, Callable[[Any], str]] = {"dims": _fmt, "word": str, "string": lambda v: f'"{v}"', "arrow": str}
     return f"'{plain[arg.kind](arg.value)}'" if arg.kind in plain else f"a {arg.kind}"
 
 
@@ -619,8 +626,9 @@ def _add_post(g: Graph, layer: str, op_name: str, attrs: dict[str, Any], x: str)
     shape = g.op(x).shape
     if op_name == "batchnorm":
         name = f"{layer}.bn"
-        refs = {k: g.add_param(f"{name}.{k}", (shape[0],)) for k in ("scale", "bias", "mean", "var")}
-        return g.add(BatchNorm(name=name, layer=layer, phase="fwd", inputs=(x,), shape=shape, **refs)).name
+        scale, bias, mean, var = (g.add_param(f"{name}.{k}", (shape[0],)) for k in ("scale", "bias", "mean", "var"))
+        return g.add(BatchNorm(name=name, layer=layer, phase="fwd", inputs=(x,), shape=shape, scale=scale, bias=bias,
+                               mean=mean, var=var)).name
     return _add(g, op_name, f"{layer}.act", layer, x, shape, **attrs)
 
 

@@ -433,8 +433,9 @@ def _conv_transpose(imp: Importer, node: Node) -> None:
     pads = tconv_pads(a.auto_pad, imp.shape_of(x)[1:], a.kernel, a.stride, a.dilation, output_padding,
                       a.pads, output_shape)
     if min(pads) < 0:
-        which = ("output_shape", output_shape) if output_shape else ("auto_pad", a.auto_pad)
-        raise node.bad_attr(*which, f"needs negative pads {list(pads)}")
+        why = f"needs negative pads {list(pads)}"
+        raise node.bad_attr("output_shape", output_shape, why) if output_shape else node.bad_attr("auto_pad",
+                                                                                                a.auto_pad, why)
     imp.op("tconv", node, (x,), out_channels=int(weight.shape[1]) * a.group, kernel=a.kernel, stride=a.stride,
            pads=pads, dilation=a.dilation, group=a.group, output_padding=output_padding,
            weight=imp.param(node, 1, "weight"), bias=imp.param(node, 2, "bias"))
@@ -489,7 +490,9 @@ def _matmul(imp: Importer, node: Node) -> None:
     bias = None
     if add is not None:
         add_node, k = add
-        bias = imp.param(add_node, k, "bias", _bias(add_node, imp.const(add_node, k, "bias"), w.shape[1]))
+        const = imp.const(add_node, k, "bias")
+        assert const is not None  # _bias_add found a constant there
+        bias = imp.param(add_node, k, "bias", _bias(add_node, const, w.shape[1]))
         imp.skip.add(add_node.index)
     out = imp.op("dense", node, (x,), units=int(w.shape[1]), weight=imp.param(node, 1, "weight"), bias=bias)
     if add is not None:
@@ -534,7 +537,7 @@ def _batchnorm(imp: Importer, node: Node) -> None:
     imp.unused_outputs(node, 1)
     scale, bias, mean, var = names
     # training_mode=1 normalizes with the batch's statistics: kept on the op, not dropped
-    batch_stats = {"batch_statistics": True} if int(node.attrs.get("training_mode", 0)) else {}
+    batch_stats: dict[str, Any] = {"batch_statistics": True} if int(node.attrs.get("training_mode", 0)) else {}
     imp.op("batchnorm", node, (x,), epsilon=_f32(node.attrs.get("epsilon", 1e-5)),
            momentum=_f32(node.attrs.get("momentum", 0.9)), scale=scale, bias=bias, mean=mean, var=var, **batch_stats)
 

@@ -11,7 +11,7 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import fields
-from functools import cache
+from functools import cache, partial
 from typing import Any, get_type_hints
 
 from lergan_cc.errors import SourceError, did_you_mean
@@ -37,7 +37,7 @@ _NODE = re.compile(r"B(\d{1,9})\.(L\d{1,9}\.n\d{1,9}|T\d{1,9})\Z")
 
 class _Ctx:
     def __init__(self, p: Program) -> None:
-        self.hw = p.hw
+        self.hw: dict[str, Any] = dict(p.hw)  # its required keys are checked integers
         self.names = {kind: set(p.table(kind)) for kind in ("param", "buffer", "matrix")}
         self.buffers = p.table("buffer")
 
@@ -177,7 +177,7 @@ def check_program(p: Program, path: str) -> None:
         if not MODEL_ATTRS[key](value):
             fail(2, 1, f"model line: bad value {key}={str(value)[:40]}" + (f" (1 <= batch <= {MAX_DIM})"
                                                                            if key == "batch" else ""))
-    missing = [k for k in HW_REQUIRED if type(p.hw.get(k)) is not int or not 1 <= p.hw[k] <= MAX_DIM]
+    missing = [k for k in HW_REQUIRED if not _dim(p.hw.get(k))]
     if missing:
         fail(3, 1, f"hw line: missing or bad {', '.join(missing)}")
     known = hw_keys()
@@ -199,7 +199,7 @@ def check_program(p: Program, path: str) -> None:
         if "bank" in d.attrs and (msg := _bank(d.attrs["bank"], ctx)):
             fail(d.line, d.column, msg)
         if d.kind == "matrix":
-            _check_placement(d.attrs, ctx, lambda msg, d=d: fail(d.line, d.column, msg))
+            _check_placement(d.attrs, ctx, partial(fail, d.line, d.column))
             used.claim(d, copies_of(d.attrs))
         elif "tile" in d.attrs and (msg := _tile(d.attrs["tile"], ctx)):
             fail(d.line, d.column, msg)
@@ -254,6 +254,10 @@ def _check_kind(p: Program, fail: Callable[[int, int, str], None]) -> None:
         fail(2, 1, "model line says gan, but no state ends a training iteration (iterate): a net program?")
     if p.kind == "net" and iterates:
         fail(iterates[0].line, iterates[0].column, "iterate in a net program (only a gan program trains)")
+
+
+def _dim(v: Any) -> bool:
+    return type(v) is int and 1 <= v <= MAX_DIM
 
 
 def _check_placement(attrs: dict[str, Any], ctx: _Ctx, fail: Callable[[str], None]) -> None:

@@ -11,11 +11,12 @@ naming what and how much, and which option would help.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lergan_cc.errors import LerganError
 from lergan_cc.fsm.program import Instr, Program, State
-from lergan_cc.fsm.values import Prog, Ref, seq_values
+from lergan_cc.fsm.values import Prog, Ref, Win, seq_values
 from lergan_cc.limits import MAX_MACS, MAX_STEPS, check_host_bytes, fmt_bytes
 from lergan_cc.targets.hw import MIB
 
@@ -85,9 +86,9 @@ def _steps(s: State) -> int:
     return len(s.body)
 
 
-def _most(run: Run, limit: int, cost: object) -> int:
-    per = sum(cost(s) for s in run.loop) or 1  # type: ignore[operator]
-    first = sum(cost(s) for s in run.prefix)  # type: ignore[operator]
+def _most(run: Run, limit: int, cost: Callable[[State], int]) -> int:
+    per = sum(cost(s) for s in run.loop) or 1
+    first = sum(cost(s) for s in run.prefix)
     return max(0, (limit - first) // per + 1)
 
 
@@ -112,10 +113,25 @@ def _macs(program: Program, state: State) -> int:
     total = 0
     for ins in state.body:
         if ins.op == "mmv":
-            positions = math.prod(p.count for p in ins.operands["rect"])  # type: ignore[union-attr]
+            positions = _positions(ins)
             mat = matrices[_name(ins, "mat")]
             total += program.batch * positions * math.prod(mat.shape)
     return total
+
+
+def _positions(ins: Instr) -> int:
+    """The loop nest's result positions of a (checked) ``mmv``."""
+    rect = ins.operands["rect"]
+    assert isinstance(rect, list)
+    return math.prod(p.count for p in rect if isinstance(p, Prog))
+
+
+def _taps(ins: Instr) -> int:
+    """The taps of a (checked) ``mmv``'s operand window."""
+    win = ins.operands["win"]
+    assert isinstance(win, list)
+    return math.prod(w.seq.count if isinstance(w.seq, Prog) else len(seq_values(w.seq))
+                     for w in win if isinstance(w, Win))
 
 
 def _name(ins: Instr, key: str) -> str:
@@ -135,9 +151,8 @@ def host_bytes(program: Program) -> int:
         for ins in s.body:
             if ins.op != "mmv":
                 continue
-            positions = math.prod(p.count for p in ins.operands["rect"])  # type: ignore[union-attr]
-            taps = math.prod(len(seq_values(w.seq)) if not isinstance(w.seq, Prog) else w.seq.count
-                             for w in ins.operands["win"])  # type: ignore[union-attr]
+            positions = _positions(ins)
+            taps = _taps(ins)
             grids += positions * taps * INDEX
             rows = program.table("matrix")[_name(ins, "mat")].shape[1]
             gathered = max(gathered, program.batch * positions * (rows + 1) * FLOAT)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lergan_cc.errors import LerganError, did_you_mean
-from lergan_cc.fsm.program import Program, State
+from lergan_cc.fsm.program import Instr, Program, State
 from lergan_cc.fsm.values import Ref
 from lergan_cc.limits import check_finite
 from lergan_cc.sim.budget import check_run
@@ -57,8 +57,14 @@ class SimResult:
 def input_shapes(program: Program) -> dict[str, tuple[int, ...]]:
     """Run-time input key -> per-sample shape (from the buffer each ``host.input`` fills)."""
     buffers = program.table("buffer")
-    return {str(i.operands["key"]): buffers[i.operands["dst"].name].shape  # type: ignore[union-attr]
-            for s in program.states for i in s.body if i.op == "host.input"}
+    return {str(i.operands["key"]): buffers[_dst(i)].shape for s in program.states for i in s.body
+            if i.op == "host.input"}
+
+
+def _dst(ins: Instr) -> str:
+    ref = ins.operands["dst"]
+    assert isinstance(ref, Ref)  # the assembler checked the operand's type
+    return ref.name
 
 
 class Inputs:
@@ -199,7 +205,7 @@ def generator_output(program: Program) -> tuple[str, str] | None:
             if ins.op == "layer":
                 phase = str(ins.operands["phase"])
             elif phase == "G_fwd" and isinstance(ins.operands.get("dst"), Ref):
-                last = ins.operands["dst"].name  # type: ignore[union-attr]
+                last = _dst(ins)
         if last:
             return state.name, last
     return None
