@@ -145,7 +145,9 @@ class Places:
         op's result back to the tiles."""
         o = ins.operands
         if ins.op == "xfer" and "route" in o:
-            route = (str(o["from"]), str(o["to"]), tuple(str(k) for k in o["route"]))  # type: ignore[union-attr]
+            kinds = o["route"]
+            assert isinstance(kinds, list)  # the assembler checked it: a list of link kinds
+            route = (str(o["from"]), str(o["to"]), tuple(str(k) for k in kinds))
             nbytes = self.ctx.nbytes(_ref(o["src"]))
             cost = self._routes.get((route, nbytes))
             if cost is None:
