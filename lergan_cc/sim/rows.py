@@ -212,7 +212,7 @@ def _sums(cost: np.ndarray, matrix: np.ndarray, keys: list[str], costs: list[Cos
     if not order:
         return {}
     col = {k: i for i, k in enumerate(keys)}
-    sums = np.add.accumulate(matrix[np.ix_(cost, [col[k] for k in order])], axis=0)[-1]
+    sums = np.add.accumulate(matrix[np.ix_(cost, np.array([col[k] for k in order]))], axis=0)[-1]
     return dict(zip(order, sums.tolist(), strict=True))
 
 

@@ -18,6 +18,7 @@ from lergan_cc.sim.places import Move, Places
 from lergan_cc.sim.record import Recorder, Task
 from lergan_cc.sim.reduce import reduce_tasks, sync_tasks
 from lergan_cc.sim.schedule import Scheduler
+from lergan_cc.targets.hw import Hardware
 
 UNMARKED = {"write": "program", "host": "host"}  # phase of instructions before any `layer` marker
 
@@ -189,19 +190,28 @@ class Timing:
         return t + cost.ns
 
     def _config_instr(self, ins: Instr) -> Cost:
-        modes, switches = dict(self.config[0]), dict(self.config[1])
-        o, ic = ins.operands, self.hw.interconnect
-        if ins.op == "setmode":
-            bank, mode = str(o["bank"]), str(o["mode"])
-            n = self.switch_count.get(bank, 0) if modes.get(bank, "Smode") != mode else 0
-            modes[bank] = mode
-            self.places.modes[bank] = mode
-        else:
-            node, st = str(o["node"]), str(o["state"])
-            n = int(switches.get(node, "parent") != st)
-            switches[node] = st
-        self.config = (modes, switches)
-        return Cost(ic.switch_ns if n else 0.0, {"switches": n * ic.switch_pj}, ("switches",))
+        self.config, cost = config_instr(ins, self.config, self.switch_count, self.places, self.hw)
+        return cost
+
+
+Config = tuple[dict[str, str], dict[str, str]]  # (bank -> mode, node -> switch state)
+
+
+def config_instr(ins: Instr, config: Config, switch_count: dict[str, int], places: Places,
+                 hw: Hardware) -> tuple[Config, Cost]:
+    """A ``setmode`` or ``setswitch``: the new configuration and what the change costs."""
+    modes, switches = dict(config[0]), dict(config[1])
+    o, ic = ins.operands, hw.interconnect
+    if ins.op == "setmode":
+        bank, mode = str(o["bank"]), str(o["mode"])
+        n = switch_count.get(bank, 0) if modes.get(bank, "Smode") != mode else 0
+        modes[bank] = mode
+        places.modes[bank] = mode
+    else:
+        node, st = str(o["node"]), str(o["state"])
+        n = int(switches.get(node, "parent") != st)
+        switches[node] = st
+    return (modes, switches), Cost(ic.switch_ns if n else 0.0, {"switches": n * ic.switch_pj}, ("switches",))
 
 
 def _span(sched: Scheduler, end: float, mv: Move) -> tuple[float, float, tuple[str, ...]]:

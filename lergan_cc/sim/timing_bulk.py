@@ -21,12 +21,13 @@ home sends its part home (``Places.after``). So:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lergan_cc.fsm.copies import replica_rects
+from lergan_cc.fsm.copies import loop_nest, replica_rects
 from lergan_cc.fsm.program import Instr
-from lergan_cc.fsm.values import Prog, Ref, Win
+from lergan_cc.fsm.values import Ref, Win
 from lergan_cc.shards import shard_ranges
 from lergan_cc.sim import timing as event
 from lergan_cc.sim.costs import Cost
@@ -34,8 +35,10 @@ from lergan_cc.sim.lanes import fit, hold
 from lergan_cc.sim.layout import Unit
 from lergan_cc.sim.places import Move
 from lergan_cc.sim.rows import Interner
-from lergan_cc.sim.timing_fast import FastTiming
 from lergan_cc.targets.geometry import HOST
+
+if TYPE_CHECKING:
+    from lergan_cc.sim.timing_fast import FastTiming
 
 
 @dataclass
@@ -69,9 +72,7 @@ def batch_of(tm: FastTiming, ins: Instr) -> Batch | None:
         dst = o["dst"]
         if not isinstance(dst, Ref) or dst.kind != "buf" or dst.name == src.name:
             return None
-        ranges: list[Prog] = list(o["rect"])  # type: ignore[arg-type]
-        wins: list[Win] = list(o["win"])  # type: ignore[arg-type]
-        parts = replica_rects(ranges, wins, c.replicas)
+        parts = replica_rects(loop_nest(o["rect"]), _wins(o["win"]), c.replicas)
         shard = np.repeat(np.arange(c.shards), len(parts))
         replica = np.tile(np.arange(len(parts)), c.shards)
         return Batch(shard, replica, shard * c.replicas + replica, shards, list(parts))
@@ -110,7 +111,7 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
     width = max(len(r) for r in reads)
     piece = np.array([[names.piece(src.name, p) for p, _, _ in r] + [names.piece(src.name, r[0][0])] * (width - len(r))
                       for r in reads])[b.shard]  # units x width, padded with the first piece
-    dst_piece = home = None
+    dst, dst_piece, home = "", np.zeros(len(b), dtype=np.int64), []  # an mmv's result: piece per unit, home per shard
     if mmv:
         dst = _name(o["dst"])
         dst_piece = np.array([names.piece(dst, s) for s in range(len(b.shards))])[b.shard]
@@ -119,7 +120,7 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
     # every unit's data ready time (nothing the batch does changes it)
     x_reads = [xbar] if mmv else []
     unit_ready = lanes.ready_many(x_reads + [piece[:, j] for j in range(width)], [] if mmv else [xbar],
-                                  [dst_piece] if mmv else [], np.zeros(len(b)))  # type: ignore[list-item]
+                                  [dst_piece] if mmv else [], np.zeros(len(b)))
 
     # a unit's rows: its moves (at most one per piece it reads), its task, its result's move home
     stride = width + 2
@@ -137,7 +138,7 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
     if mmv:  # Places.after: the result pieces are at home now
         for s in range(len(b.shards)):
             piece_label = layout.piece_name(dst, s)
-            places.loc[piece_label] = {home[s]}  # type: ignore[index]
+            places.loc[piece_label] = {home[s]}
             places.part.pop(piece_label, None)
     free = np.ones(len(b), dtype=bool)
     free[linked] = False
@@ -148,8 +149,8 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
 def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, list[Move]], away: set[int],
                   reads: list[list[tuple[int, int, int]]], piece: np.ndarray, site: list[str],
                   tile_ids: dict[str, int], xbar: np.ndarray, unit_ready: np.ndarray, ns: np.ndarray,
-                  cost_ids: np.ndarray, out_bytes: dict[int, int], key: np.ndarray, dst_piece: np.ndarray | None,
-                  home: list[str] | None, dst: str | None, base: int, stride: int, width: int, group: int, op: int,
+                  cost_ids: np.ndarray, out_bytes: dict[int, int], key: np.ndarray, dst_piece: np.ndarray,
+                  home: list[str], dst: str | None, base: int, stride: int, width: int, group: int, op: int,
                   label: int) -> list[tuple[int, int, int, float]]:
     """The units with moves, in unit order: each unit's moves over their wires, its task (its crossbars are
     free, its data ready at ``unit_ready``), its result's move home (``dst`` given: an mmv). What they change
@@ -159,7 +160,8 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
     lanes, rows, names, layout = tm.lanes, tm.rows, tm.names, tm.layout
     arrival, by_piece, lines_of = tm.arrival, names.by_piece, lanes.lines_of
     full, parts, readers, t0 = lanes.full, lanes.parts, lanes.readers, lanes.t0
-    mmv, move_op = dst is not None, tm.move_op
+    move_op = tm.move_op
+    mmv = dst is not None
     cols: dict[str, list] = {k: [] for k in ("key", "op", "start", "end", "cost", "res", "label", "mat")}
     c_key, c_op, c_start, c_end, c_cost, c_res, c_label, c_mat = cols.values()
     read_names: list[int] = []  # a move before a unit reads its piece
@@ -210,12 +212,12 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
         end = start + float(ns[i])
         task_start[n], task_end[n] = start, end
         row(ukey + width, op, start, end, int(cost_ids[i]), x, label, x)
-        if i in away:
-            dst_label = layout.piece_name(dst, s)  # type: ignore[arg-type]
+        if i in away and dst is not None:
+            dst_label = layout.piece_name(dst, s)
             name = by_piece[dst_label]
-            c = tm.move_cost(here, home[s], out_bytes[int(key[i])], False)  # type: ignore[index]
+            c = tm.move_cost(here, home[s], out_bytes[int(key[i])], False)
             t = on_wires(max(end, max(t0, full.item(name), readers.item(name))), c)
-            arrival.setdefault(name, {})[home[s]] = t + c.ns  # type: ignore[index]
+            arrival.setdefault(name, {})[home[s]] = t + c.ns
             row(ukey + width + 1, move_op, t, t + c.ns, rows.cost_id(c), tm.res_code(c.resources),
                 tm.move_label(dst_label), -1)
             part_names.append(name)
@@ -224,7 +226,7 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
     idx = np.array(linked)
     x = xbar[idx]
     lanes.commit_many(task_start, task_end, ns[idx], x, ([x] if mmv else []) + [piece[idx, j] for j in range(width)],
-                      [] if mmv else [x], [dst_piece[idx]] if mmv else [])  # type: ignore[index]
+                      [] if mmv else [x], [dst_piece[idx]] if mmv else [])
     if read_names:
         np.maximum.at(readers, np.array(read_names), np.array(read_ends))
     if part_names:
@@ -298,7 +300,7 @@ def _latest(events: list[tuple[int, int, int, float]], piece: np.ndarray, site_c
 
 def _place_free(tm: FastTiming, free: np.ndarray, before: np.ndarray, events: list, piece: np.ndarray,
                 site_code: np.ndarray, xbar: np.ndarray, unit_ready: np.ndarray, ns: np.ndarray, cost_ids: np.ndarray,
-                dst_piece: np.ndarray | None, mmv: bool, keys: np.ndarray, group: int, op: int, label: int) -> None:
+                dst_piece: np.ndarray, mmv: bool, keys: np.ndarray, group: int, op: int, label: int) -> None:
     """The units without moves: all at once (step 3 of the module docstring)."""
     if not len(free):
         return
@@ -310,7 +312,7 @@ def _place_free(tm: FastTiming, free: np.ndarray, before: np.ndarray, events: li
         start[k] = lanes.slot(float(start[k]), float(ns[free[k]]), (), (int(x[k]),))
     end = start + ns[free]
     lanes.commit_many(start, end, ns[free], x, ([x] if mmv else []) + [piece[free, j] for j in range(piece.shape[1])],
-                      [] if mmv else [x], [dst_piece[free]] if mmv else [])  # type: ignore[index]
+                      [] if mmv else [x], [dst_piece[free]] if mmv else [])
     rows.add_many(key=keys, group=group, op=op, start=start, end=end, cost=cost_ids[free], res=x, mat=x, label=label)
 
 
@@ -321,6 +323,12 @@ def tm_tiles(tm: FastTiming, mat: str) -> list[str]:
     if tiles is None:
         tiles = cache[mat] = [tm.layout.copy_tile(mat, i) for i in range(tm.layout.copies[mat].count)]
     return tiles
+
+
+def _wins(v: object) -> list[Win]:
+    """An ``mmv``'s ``win`` operand (checked by the assembler)."""
+    assert isinstance(v, list) and all(isinstance(w, Win) for w in v)
+    return v
 
 
 def _name(v: object) -> str:

@@ -32,7 +32,9 @@ from lergan_cc.sim.lanes import Lanes
 from lergan_cc.sim.layout import Unit
 from lergan_cc.sim.places import Move, Places
 from lergan_cc.sim.reduce import reduce_tasks, sync_tasks
-from lergan_cc.sim.rows import Interner, Rows
+from lergan_cc.sim.rows import Interner, Rows, Summary
+from lergan_cc.sim.timing_bulk import batch_of, place_batch
+from lergan_cc.sim.timing_writes import place_fanout, place_param_writes
 from lergan_cc.sim.wires import shortest, transfer
 
 BULK_MIN = 8  # units from which an mmv or a write from a buffer is placed as a batch
@@ -183,9 +185,6 @@ class FastTiming:
 
     # ---- one state -------------------------------------------------------------------------------
     def visit(self, state: State) -> None:
-        from lergan_cc.sim.timing_bulk import batch_of, place_batch
-        from lergan_cc.sim.timing_writes import place_fanout, place_param_writes
-
         self.visits += 1
         self.now = self._reconfigure(state)
         self.places.enter({b: str(m) for b, m in state.modes.items()})
@@ -318,14 +317,13 @@ class FastTiming:
         return self.now + cost.ns
 
     def _config_instr(self, ins: Instr) -> Cost:
-        return event.Timing._config_instr(self, ins)  # type: ignore[arg-type]
+        self.config, cost = event.config_instr(ins, self.config, self.switch_count, self.places, self.hw)
+        return cost
 
     # ---- the figures ------------------------------------------------------------------------------------
     @property
     def record(self) -> Any:
         if self._record is None:
-            from lergan_cc.sim.rows import Summary
-
             self._record = Summary(self.rows, self.names.count, self.wires.items, self.resource_name)
         return self._record
 

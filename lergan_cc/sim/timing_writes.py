@@ -11,7 +11,7 @@ stream (the same cost objects, so the same floats, as the event-by-event model b
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,9 +22,11 @@ from lergan_cc.sim.costs import Cost
 from lergan_cc.sim.layout import Unit
 from lergan_cc.sim.places import bank_of_tile
 from lergan_cc.sim.timing_bulk import tm_tiles
-from lergan_cc.sim.timing_fast import FastTiming
 from lergan_cc.sim.wires import multicast, shortest, transfer
 from lergan_cc.targets.geometry import HOST
+
+if TYPE_CHECKING:
+    from lergan_cc.sim.timing_fast import FastTiming
 
 
 def _weight_bytes(tm: FastTiming, mat: str) -> int:
@@ -115,8 +117,8 @@ def _place_writes(tm: FastTiming, ins: Instr, group: int, param: str, mat: str, 
     if not lanes.free_at(data[task], ns[task], x).all():  # a crossbar still busy: one by one, as the model does
         for k in range(len(costs)):
             ids = x[task == k].tolist()
-            start, end = lanes.place(costs[k].ns, wires[k], tuple(ids), [reads], ids, [])
-            rows.add(tm._next(), group, op, start, end, rows.cost_id(costs[k]), res[k], int(mats[k]), label)
+            s, e = lanes.place(costs[k].ns, wires[k], tuple(ids), [reads], ids, [])
+            rows.add(tm._next(), group, op, s, e, rows.cost_id(costs[k]), res[k], int(mats[k]), label)
         return
     start = np.array(lanes.chain(data.tolist(), ns.tolist(), wires))
     end = start + ns
