@@ -18,18 +18,20 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lergan_cc.context import CompileContext, warn_stderr
 from lergan_cc.errors import LerganError
-from lergan_cc.fsm.emitted import Emitted
-from lergan_cc.fsm.program import Program as FsmProgram
-from lergan_cc.ir.graph import Graph
 from lergan_cc.options import DEFAULT_BATCH, Options
 from lergan_cc.outputs import Outputs
-from lergan_cc.pipeline import Instruments, compile_graph
+
+if TYPE_CHECKING:  # the compiler is imported when a model is compiled: simulating a program loads none of it
+    from lergan_cc.context import CompileContext
+    from lergan_cc.fsm.emitted import Emitted
+    from lergan_cc.fsm.program import Program as FsmProgram
+    from lergan_cc.ir.graph import Graph
+    from lergan_cc.pipeline import Instruments
 
 Model = str | os.PathLike[str] | Any  # a path, DSL text, or an onnx.ModelProto
 
@@ -111,9 +113,13 @@ def options(*, discriminator: str | os.PathLike[str] | None = None, mode: str | 
 
 def lower(model: Model, opts: Options, *, emit: str = "ir", stop_after: str | None = None,
           instruments: Instruments | None = None,
-          warn: Callable[[str], None] = warn_stderr) -> tuple[Graph, CompileContext]:
-    """The IR after the passes ``emit`` needs (up to ``stop_after``), and the context it was compiled in."""
-    ctx = CompileContext.create(opts, warn)
+          warn: Callable[[str], None] | None = None) -> tuple[Graph, CompileContext]:
+    """The IR after the passes ``emit`` needs (up to ``stop_after``), and the context it was compiled in
+    (``warn``: where warnings go, default stderr)."""
+    from lergan_cc.context import CompileContext, warn_stderr
+    from lergan_cc.pipeline import compile_graph
+
+    ctx = CompileContext.create(opts, warn or warn_stderr)
     return compile_graph(model, ctx, emit, stop_after, instruments), ctx
 
 
@@ -121,7 +127,7 @@ def compile(model: Model, *, discriminator: str | os.PathLike[str] | None = None
             zero_free: str = "zfdr", target: str = "lergan-3d", replica: str | None = None, batch: int | None = None,
             hw: str | os.PathLike[str] | None = None, data_parallel: int | str = 1, grad_reduce: str = "tree",
             bn_sync: str = "global", dp_programming: str = "multicast", overlap: str = "none",
-            instruments: Instruments | None = None, warn: Callable[[str], None] = warn_stderr) -> Program:
+            instruments: Instruments | None = None, warn: Callable[[str], None] | None = None) -> Program:
     """Compile a GAN's training (or one network's inference) into the memory controller's program."""
     opts = options(discriminator=discriminator, mode=mode, zero_free=zero_free, target=target, replica=replica,
                    batch=batch, hw=hw, data_parallel=data_parallel, grad_reduce=grad_reduce, bn_sync=bn_sync,
@@ -130,7 +136,7 @@ def compile(model: Model, *, discriminator: str | os.PathLike[str] | None = None
 
 
 def compile_program(model: Model, opts: Options, instruments: Instruments | None = None,
-                    warn: Callable[[str], None] = warn_stderr) -> Program:
+                    warn: Callable[[str], None] | None = None) -> Program:
     g, ctx = lower(model, opts, emit="fsm", instruments=instruments, warn=warn)
     emitted: Emitted | None = ctx.emitted
     if emitted is None:

@@ -1,6 +1,7 @@
 """The assembler: FSM text -> typed :class:`Program`, every error at file:line:column.
 
-Parsing (``grammar/fsm.lark``, LALR) builds the records; :mod:`lergan_cc.fsm.check`
+Parsing builds the records: the line reader of :mod:`lergan_cc.fsm.lines` (a subset of the grammar,
+several times faster), else ``grammar/fsm.lark``'s LALR parser, the definition; :mod:`lergan_cc.fsm.check`
 then checks them against the ISA table and the declarations.
 """
 
@@ -15,6 +16,7 @@ from typing import Any, cast
 import lark
 
 from lergan_cc.errors import SourceError
+from lergan_cc.fsm.lines import GiveUp, parse_lines
 from lergan_cc.fsm.program import FSM_VERSION, Decl, Instr, Program, State, Transition
 from lergan_cc.fsm.values import SIGIL_KIND, Prog, Ref, Sym, Win
 from lergan_cc.lark_errors import describe
@@ -47,14 +49,22 @@ def parse_fsm(text: str, path: str = "<fsm>", check: bool = True) -> Program:
     """Parse (and by default check) a program."""
     _check_version(text, path)
     try:
-        program = _parser().parse(text, path)
-    except lark.exceptions.UnexpectedInput as e:
-        raise SourceError(path, e.line, e.column, describe(e, _parser().lark)) from None
+        program = parse_lines(text)
+    except GiveUp:  # not in the line reader's subset: the grammar decides (and says where it is wrong)
+        program = parse_lalr(text, path)
     if check:
         from lergan_cc.fsm.check import check_program
 
         check_program(program, path)
     return program
+
+
+def parse_lalr(text: str, path: str = "<fsm>") -> Program:
+    """The program of ``text`` by the grammar's LALR parser (unchecked)."""
+    try:
+        return _parser().parse(text, path)
+    except lark.exceptions.UnexpectedInput as e:
+        raise SourceError(path, e.line, e.column, describe(e, _parser().lark)) from None
 
 
 def _check_version(text: str, path: str) -> None:

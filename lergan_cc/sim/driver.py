@@ -12,6 +12,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,11 +21,12 @@ from lergan_cc.fsm.program import Instr, Program, State
 from lergan_cc.fsm.values import Ref
 from lergan_cc.limits import check_finite
 from lergan_cc.sim.budget import check_run
-from lergan_cc.sim.instrs import compile_instr
 from lergan_cc.sim.liveness import WALK_ITERATIONS, dead_after
-from lergan_cc.sim.machine import Host, Machine, Step
 from lergan_cc.sim.timing import Timing
 from lergan_cc.sim.timing_fast import FastTiming, make_timing
+
+if TYPE_CHECKING:  # the functional machine is imported when it runs (a timing-only run loads none of it)
+    from lergan_cc.sim.machine import Machine, Step
 
 MAX_STATES = 1_000_000
 PROGRESS_EVERY_S = 2.0  # a progress line after any state that ends this long after the previous line
@@ -151,6 +153,9 @@ def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: S
 
 def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: SimOptions, source: str,
               progress: Callable[[str], None]) -> SimResult:
+    from lergan_cc.sim.instrs import compile_instr
+    from lergan_cc.sim.machine import Host, Machine
+
     start = time.perf_counter()
     inputs = Inputs(program, opts, source)
     machine = Machine(program, path, dict(params), Host(inputs, opts.lr, opts.g_loss), precision=opts.precision)
