@@ -2,7 +2,7 @@
 
 Lowering (``lergan_cc.lowering``) builds a typed program; the jinja2 templates in
 ``targets/templates`` render it (StrictUndefined). The program, its text and the sidecar tensors
-go to the compile context (``ctx.emitted``); the IR itself is left as it was.
+(drawn when first read) go to the compile context (``ctx.emitted``); the IR itself is left as it was.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lergan_cc.fsm.emitted import Emitted
 from lergan_cc.fsm.program import Program
-from lergan_cc.fsm.sidecar import initial_tensors
+from lergan_cc.fsm.sidecar import LazyTensors
 from lergan_cc.fsm.values import Sym, Value
 from lergan_cc.ir.attrs import Placement, PlacementSummary, ReplicaDegree, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
@@ -34,7 +34,7 @@ class EmitFsm(Pass):
         lw = Lowering(g, ctx)
         program = lower_program(lw, ctx)
         shapes = {n: p.shape for n, p in g.params.items()}
-        ctx.emitted = Emitted(program, render(program), initial_tensors(shapes, lw.roles, g.tensors))
+        ctx.emitted = Emitted(program, render(program), LazyTensors(shapes, lw.roles, g.tensors))
         return g
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,4 +14,4 @@ from lergan_cc.fsm.program import Program
 class Emitted:
     program: Program
     text: str
-    tensors: dict[str, np.ndarray]
+    tensors: Mapping[str, np.ndarray]  # the sidecar's tensors (``LazyTensors``: drawn when first read)

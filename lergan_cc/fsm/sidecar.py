@@ -28,7 +28,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import IO
@@ -76,6 +76,32 @@ def initial_tensors(shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, s
         with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
             list(pool.map(lambda job: job(), jobs))
     return out
+
+
+class LazyTensors(Mapping[str, np.ndarray]):
+    """:func:`initial_tensors`, drawn on first use: a program simulated timing-only (``lergan-bench``)
+    never reads a tensor, so its compile draws none. Its keys are known without drawing."""
+
+    def __init__(self, shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, str],
+                 given: Mapping[str, np.ndarray], seed: int = INIT_SEED) -> None:
+        self._keys = sorted(shapes)
+        self._args: tuple | None = (dict(shapes), dict(roles), given, seed)
+        self._data: dict[str, np.ndarray] | None = None
+
+    def drawn(self) -> dict[str, np.ndarray]:
+        if self._data is None:
+            assert self._args is not None
+            self._data, self._args = initial_tensors(*self._args), None
+        return self._data
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.drawn()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 def _draw(out: np.ndarray, seed: int, name: str) -> None:

@@ -181,17 +181,23 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
         c_label.append(lab)
         c_mat.append(m)
 
-    def on_wires(t: float, c: Cost) -> float:
-        """``Lanes.place`` of a move whose data are ready at ``t``: its start."""
+    known: dict[int, tuple[list, int, int]] = {}  # id(cost) -> (its wires' timelines, cost id, resource code)
+
+    def on_wires(t: float, c: Cost) -> tuple[float, int, int]:
+        """``Lanes.place`` of a move whose data are ready at ``t``: its start, and the cost's row codes (the
+        costs live in ``tm``'s caches: their ids stay theirs)."""
+        got = known.get(id(c))
+        if got is None:
+            got = known[id(c)] = (lines_of(tm.split(c.resources)[0]), rows.cost_id(c), tm.res_code(c.resources))
         if c.ns > 0:
-            lines = lines_of(tm.split(c.resources)[0])
+            lines = got[0]
             busy = [line for line in lines if line.ends and line.ends[-1] > t]
             if busy:
                 t = fit(t, c.ns, busy)
             end = t + c.ns
             for line in lines:
                 hold(line, t, end)
-        return t
+        return t, got[1], got[2]
 
     for n, i in enumerate(linked):
         s, here, ukey, x = int(b.shard[i]), site[i], base + stride * i, int(xbar[i])
@@ -199,11 +205,11 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
         after = max([arrival.get(p, {}).get(here, 0.0) for p in ([x] if mmv else []) + mine])
         for j, mv in enumerate(moves.get(i, ())):
             name, c = by_piece[mv.label], mv.cost
-            t = on_wires(max(arrival.get(name, {}).get(mv.src, 0.0), max(t0, full.item(name), parts.item(name))), c)
+            t, cid, res = on_wires(max(arrival.get(name, {}).get(mv.src, 0.0),
+                                       max(t0, full.item(name), parts.item(name))), c)
             end = t + c.ns
             arrival.setdefault(name, {})[mv.dst] = end
-            row(ukey + j, move_op, end - c.ns, end, rows.cost_id(c), tm.res_code(c.resources), tm.move_label(mv.label),
-                -1)
+            row(ukey + j, move_op, end - c.ns, end, cid, res, tm.move_label(mv.label), -1)
             read_names.append(name)
             read_ends.append(end)
             events.append((name, tile_ids[mv.dst], i, end))
@@ -216,10 +222,9 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
             dst_label = layout.piece_name(dst, s)
             name = by_piece[dst_label]
             c = tm.move_cost(here, home[s], out_bytes[int(key[i])], False)
-            t = on_wires(max(end, max(t0, full.item(name), readers.item(name))), c)
+            t, cid, res = on_wires(max(end, max(t0, full.item(name), readers.item(name))), c)
             arrival.setdefault(name, {})[home[s]] = t + c.ns
-            row(ukey + width + 1, move_op, t, t + c.ns, rows.cost_id(c), tm.res_code(c.resources),
-                tm.move_label(dst_label), -1)
+            row(ukey + width + 1, move_op, t, t + c.ns, cid, res, tm.move_label(dst_label), -1)
             part_names.append(name)
             part_ends.append(t + c.ns)
 

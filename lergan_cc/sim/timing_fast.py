@@ -106,6 +106,7 @@ class FastTiming:
         self.arrival: dict[int, dict[str, float]] = {}  # name -> tile -> when its copy got there
         self.seq = 0
         self.moves: dict[tuple[Any, ...], Cost] = {}
+        self.state_moves: dict[tuple[str, str, int, bool], Cost] = {}
         self.static: dict[tuple[Any, ...], Cost] = {}
         self.resource_ids: dict[tuple[str, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self.res_codes: dict[tuple[str, ...], int] = {}
@@ -174,7 +175,13 @@ class FastTiming:
         return cost
 
     def move_cost(self, src: str, dst: str, nbytes: int, shard: bool) -> Cost:
-        """``Places.move``, once per distinct move."""
+        """``Places.move``, once per distinct move (and looked up once per state: the modes are the state's)."""
+        c = self.state_moves.get((src, dst, nbytes, shard))
+        if c is None:
+            c = self.state_moves[(src, dst, nbytes, shard)] = self._move_cost(src, dst, nbytes, shard)
+        return c
+
+    def _move_cost(self, src: str, dst: str, nbytes: int, shard: bool) -> Cost:
         p = self.places
         mode = p.shard_mode(src, dst) if shard else p.mode(src, dst)
         key = (src, dst, nbytes, mode)
@@ -188,6 +195,7 @@ class FastTiming:
         self.visits += 1
         self.now = self._reconfigure(state)
         self.places.enter({b: str(m) for b, m in state.modes.items()})
+        self.state_moves: dict[tuple[str, str, int, bool], Cost] = {}
         self.lanes.begin(self.now)
         layer, phase = state.name, None
         for ins in state.body:
