@@ -268,6 +268,9 @@ def _check_placement(attrs: dict[str, Any], ctx: _Ctx, fail: Callable[[str], Non
         fail(f"matrix copies: {e}")
         return
     room = int(ctx.hw["crossbars_per_tile"]) * int(ctx.hw["tiles_per_bank"])
+    if not copies.split and all(_bank(Sym(b), ctx) is None for b in {b for b, _ in copies.places}) and \
+            min(o for _, o in copies.places) >= 0 and max(o for _, o in copies.places) + copies.crossbars <= room:
+        return  # every copy one run of crossbars, all of them inside their banks: what the loop below finds
     for i, (bank, _) in enumerate(copies.places):
         if (msg := _bank(Sym(bank), ctx)) is not None:
             fail(msg)
