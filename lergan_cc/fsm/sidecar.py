@@ -30,7 +30,6 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import IO
 
 import numpy as np
@@ -56,6 +55,13 @@ def initial_tensors(shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, s
     not depend on the other params), drawn as float32 normals scaled by 0.02 (numpy's float32
     ziggurat: 3.6x faster than drawing float64 and rounding), on as many threads as there are cores
     (numpy releases the GIL while it fills an array)."""
+    return dict(_streamed(shapes, roles, given, seed))
+
+
+def _streamed(shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, str], given: Mapping[str, np.ndarray],
+              seed: int) -> Iterator[tuple[str, np.ndarray]]:
+    """:func:`initial_tensors`' (name, tensor) in name order, each as soon as it is drawn: the draws run on
+    worker threads, largest first, while the caller uses (writes) the ones before."""
     out: dict[str, np.ndarray] = {}
     drawn = []
     for name in sorted(shapes):
@@ -68,14 +74,17 @@ def initial_tensors(shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, s
         else:
             out[name] = np.empty(shapes[name], dtype=np.float32)
             drawn.append(name)
-    jobs = [partial(_draw, out[n], seed, n) for n in drawn]
     if sum(out[n].size for n in drawn) < 1 << 20 or (os.cpu_count() or 1) < 2:
-        for job in jobs:
-            job()
-    else:
-        with ThreadPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
-            list(pool.map(lambda job: job(), jobs))
-    return out
+        for n in drawn:
+            _draw(out[n], seed, n)
+        yield from out.items()
+        return
+    with ThreadPoolExecutor(min(len(drawn), os.cpu_count() or 1)) as pool:
+        done = {n: pool.submit(_draw, out[n], seed, n) for n in sorted(drawn, key=lambda n: -out[n].size)}
+        for name, tensor in out.items():
+            if name in done:
+                done[name].result()
+            yield name, tensor
 
 
 class LazyTensors(Mapping[str, np.ndarray]):
@@ -93,6 +102,18 @@ class LazyTensors(Mapping[str, np.ndarray]):
             assert self._args is not None
             self._data, self._args = initial_tensors(*self._args), None
         return self._data
+
+    def streamed(self) -> Iterator[tuple[str, np.ndarray]]:
+        """(name, tensor) in order, each as soon as it is drawn (``write_npz`` writes while the rest are drawn)."""
+        if self._data is not None:
+            yield from self._data.items()
+            return
+        assert self._args is not None
+        data: dict[str, np.ndarray] = {}
+        for name, tensor in _streamed(*self._args):
+            data[name] = tensor
+            yield name, tensor
+        self._data, self._args = data, None
 
     def __getitem__(self, key: str) -> np.ndarray:
         return self.drawn()[key]
@@ -113,8 +134,9 @@ def _draw(out: np.ndarray, seed: int, name: str) -> None:
 def write_npz(f: IO[bytes], tensors: Mapping[str, np.ndarray]) -> str:
     """``tensors`` as an ``.npz`` into the seekable binary file ``f`` (stored, data 64-byte aligned);
     returns the archive's digest (:func:`digest_of`)."""
+    items = tensors.streamed() if isinstance(tensors, LazyTensors) else tensors.items()
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for key, value in tensors.items():
+        for key, value in items:
             arr = np.asarray(value)
             if arr.dtype.hasobject:
                 raise LerganError(f"tensor '{key}': object arrays cannot be stored")

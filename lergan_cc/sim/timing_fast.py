@@ -106,7 +106,7 @@ class FastTiming:
         self.arrival: dict[int, dict[str, float]] = {}  # name -> tile -> when its copy got there
         self.seq = 0
         self.moves: dict[tuple[Any, ...], Cost] = {}
-        self.state_moves: dict[tuple[str, str, int, bool], Cost] = {}
+        self.state_moves: dict[tuple[str, str, int, bool], Cost] = {}  # this state's move costs (its modes)
         self.static: dict[tuple[Any, ...], Cost] = {}
         self.resource_ids: dict[tuple[str, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self.res_codes: dict[tuple[str, ...], int] = {}
@@ -195,7 +195,7 @@ class FastTiming:
         self.visits += 1
         self.now = self._reconfigure(state)
         self.places.enter({b: str(m) for b, m in state.modes.items()})
-        self.state_moves: dict[tuple[str, str, int, bool], Cost] = {}
+        self.state_moves = {}
         self.lanes.begin(self.now)
         layer, phase = state.name, None
         for ins in state.body:
