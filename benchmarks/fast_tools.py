@@ -114,7 +114,8 @@ def _torch(runs: int) -> tuple[float, float]:
     return float(wall[1]), float(cpu[1])
 
 
-def functional(bins: dict[str, Path], runs: int, tmp: Path, torch: bool, iteration: bool) -> dict[str, dict[str, float]]:
+def functional(bins: dict[str, Path], runs: int, tmp: Path, torch: bool,
+               iteration: bool) -> dict[str, dict[str, float]]:
     """Compile wall, ``--help``, sidecar size, and the functional iteration (and PyTorch), per installation."""
     fsm = {name: tmp / f"{name}.fsm" for name in bins}
     for name, b in bins.items():
