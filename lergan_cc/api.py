@@ -27,7 +27,7 @@ from lergan_cc.errors import LerganError
 from lergan_cc.fsm.emitted import Emitted
 from lergan_cc.fsm.program import Program as FsmProgram
 from lergan_cc.ir.graph import Graph
-from lergan_cc.options import DEFAULT_BATCH, Options
+from lergan_cc.options import Options
 from lergan_cc.pipeline import Instruments, compile_graph
 
 Model = str | os.PathLike[str] | Any  # a path, DSL text, or an onnx.ModelProto
@@ -95,7 +95,7 @@ def options(*, discriminator: str | os.PathLike[str] | None = None, mode: str | 
     """The compile options of the keyword arguments (checked: a bad value raises :class:`LerganError`)."""
     return Options(mode=mode, discriminator=None if discriminator is None else os.fspath(discriminator),
                    zero_free=zero_free, target=target, replica=replica, hw=None if hw is None else os.fspath(hw),
-                   batch=DEFAULT_BATCH if batch is None else batch, data_parallel=data_parallel,
+                   batch=batch, data_parallel=data_parallel,
                    grad_reduce=grad_reduce, bn_sync=bn_sync, dp_programming=dp_programming, overlap=overlap)
 
 

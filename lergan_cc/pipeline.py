@@ -13,10 +13,11 @@ from typing import Any
 from lergan_cc.context import CompileContext
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.attribute import Attr
+from lergan_cc.ir.attrs import SourceModel
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
-from lergan_cc.options import Options
+from lergan_cc.options import DEFAULT_BATCH, Options
 from lergan_cc.pass_base import Pass, available, missing_on
 from lergan_cc.passes import REGISTRY, get_pass_class, providers
 
@@ -140,6 +141,23 @@ def _configure(spec: str, options: Options) -> Pass:
         raise LerganError(f"pass '{name}': {e}") from None
 
 
+def resolve_batch(ctx: CompileContext, g: Graph) -> None:
+    """Set the batch to compile for: ``--batch`` when given, else the model's static batch (an ONNX input's
+    first dimension), else :data:`DEFAULT_BATCH`; ``ctx.batch_from`` says which. A model whose inputs or
+    outputs the host regroups (``Flatten`` with axis 0, Gemm ``transA=1``, ...) runs only at its own batch."""
+    options, source = ctx.options, g.get(SourceModel)
+    model = source.batch if source is not None else None
+    if options.batch is None:
+        ctx.options = dataclasses.replace(options, batch=model or DEFAULT_BATCH)
+        ctx.batch_from = "model" if model else "default"
+        return
+    if source is not None and source.fixes_batch and model != options.batch:
+        views = ", ".join(f"'{n}'" for n in sorted({*source.inputs, *source.outputs}))
+        raise LerganError(f"--batch {options.batch}: {g.model} hands {views} over regrouped, which ties it to its "
+                          f"own batch of {model}")
+    ctx.batch_from = "model" if model == options.batch else "option"
+
+
 def compile_graph(model: object, ctx: CompileContext, emit: str = "ir", stop_after: str | None = None,
                   instruments: Instruments | None = None) -> Graph:
     """Import ``model`` (a path, DSL text or an ONNX model) and run the pipeline ``emit`` needs (up to
@@ -148,6 +166,7 @@ def compile_graph(model: object, ctx: CompileContext, emit: str = "ir", stop_aft
     start = time.perf_counter()
     front_end: Any = get_pass_class("import")  # the front end takes the model, not options: see passes/import.py
     g = front_end(model).load(ctx.options)
+    resolve_batch(ctx, g)
     verify(g, ctx.hw)
     instruments.after(0, "import", g, time.perf_counter() - start)
     names = truncate(pipeline(ctx.options, g.kind == "gan"), emit, stop_after)

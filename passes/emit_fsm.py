@@ -42,7 +42,8 @@ def lower_program(lw: Lowering, ctx: CompileContext) -> Program:
     g, options = lw.g, ctx.options
     model = g.get(ReplicaDegree)
     replica = options.replica_degree(model.degree if model else None)
-    attrs: dict[str, Value] = {"batch": options.batch, "zero_free": options.zero_free, "target": options.target,
+    attrs: dict[str, Value] = {"batch": options.the_batch, "batch_from": Sym(ctx.batch_from),
+                               "zero_free": options.zero_free, "target": options.target,
                                "replica": Sym(replica)}
     states = build_states(lw)
     decls = [lw.decls[k] for k in sorted(lw.decls, key=lambda k: ("param", "buffer", "matrix").index(k[0]))]

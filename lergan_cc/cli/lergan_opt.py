@@ -11,7 +11,7 @@ from lergan_cc.ir.parser import parse_ir, parse_ir_file
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
 from lergan_cc.options import DEFAULT_BATCH, REPLICAS, TARGETS, ZERO_FREE, Options
-from lergan_cc.pipeline import Instruments, resolve, run_passes
+from lergan_cc.pipeline import Instruments, resolve, resolve_batch, run_passes
 
 
 def build_parser() -> ArgumentParser:
@@ -23,7 +23,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml")
-    p.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    p.add_argument("--batch", type=int, help=f"samples per batch (default: the IR's source batch, else "
+                   f"{DEFAULT_BATCH})")
     p.add_argument("--print-ir-after", metavar="NAME|all")
     p.add_argument("--time-passes", action="store_true")
     return p
@@ -38,8 +39,9 @@ def optimize(argv: list[str] | None = None) -> int:
     options = Options(mode="train" if g.kind == "gan" else "infer", zero_free=args.zero_free, target=args.target,
                       replica=args.replica, hw=args.hw, batch=args.batch)
     ctx = CompileContext.create(options)
+    resolve_batch(ctx, g)
     verify(g, ctx.hw)
-    passes = resolve(names, options)
+    passes = resolve(names, ctx.options)
     instruments = Instruments(args.print_ir_after, None, args.time_passes, lambda s: print(s, file=sys.stderr))
     instruments.check([n.partition("{")[0] for n in names])
     g = run_passes(passes, g, ctx, instruments)

@@ -58,7 +58,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description overriding the defaults")
-    p.add_argument("--batch", type=_positive, default=DEFAULT_BATCH)
+    p.add_argument("--batch", type=_positive, help=f"samples per batch (default: the ONNX model's static batch, "
+                   f"else {DEFAULT_BATCH})")
     p.add_argument("--data-parallel", metavar="N|auto", type=_copies, default=1,
                    help="sample-parallel copies of every phase's matrices: N, or as many as fit (default: 1)")
     p.add_argument("--grad-reduce", choices=GRAD_REDUCE, default="tree",

@@ -51,6 +51,7 @@ def _o(name: str, type_: str, *choices: str, optional: bool = False) -> Operand:
 
 
 DST, SRC = _o("dst", "buf"), _o("src", "buf")
+HOST_VIEW = (_o("shape", "ints", optional=True), _o("perm", "ints", optional=True))  # lergan_cc.views
 OPCODES: tuple[Opcode, ...] = (
     Opcode("layer", (_o("name", "str"), _o("phase", "enum", *PHASES)), "marker", "none",
            "Attributes the following instructions to a layer and phase (reports); costs nothing."),
@@ -112,9 +113,13 @@ OPCODES: tuple[Opcode, ...] = (
     Opcode("setswitch", (_o("node", "node"), _o("state", "enum", *SWITCH_STATES)), "config", "one switch",
            "Set one node's switch."),
     Opcode("barrier", (), "sync", "none", "Wait until every issued instruction has finished."),
-    Opcode("host.input", (DST, _o("key", "str")), "host", "host CPU, the bus",
-           "dst <- the run-time input `key` (this iteration's batch)."),
-    Opcode("host.output", (SRC, _o("key", "str")), "host", "host CPU, the bus", "Output `key` <- src."),
+    Opcode("host.input", (DST, _o("key", "str"), *HOST_VIEW),
+           "host", "host CPU, the bus",
+           "dst <- the run-time input `key` (this iteration's batch). With `shape`, the input is a tensor of that "
+           "shape in the model's layout, handed over as `transpose(perm)` then reshaped to (batch, dst's shape)."),
+    Opcode("host.output", (SRC, _o("key", "str"), *HOST_VIEW),
+           "host", "host CPU, the bus",
+           "Output `key` <- src; with `shape`, taken back into the model's layout (the inverse of host.input's)."),
     Opcode("host.loss", (_o("dst", "enum", *LOSSES), SRC, _o("form", "enum", *LOSS_FORMS),
                          _o("term", "enum", *LOSS_TERMS)), "host", "host CPU, the bus",
            "dst += the loss term of D's output src (Eq. 1, 2): real -mean log D, fake -mean log(1-D), "

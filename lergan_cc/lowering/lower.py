@@ -13,12 +13,13 @@ from lergan_cc.fsm.copies import spell_copies
 from lergan_cc.fsm.isa import PHASES
 from lergan_cc.fsm.program import Decl, Instr
 from lergan_cc.fsm.values import Ref, Sym, Value
-from lergan_cc.ir.attrs import Copy, DataParallel, Placement, PlacementSummary, Replicas
+from lergan_cc.ir.attrs import Copy, DataParallel, Placement, PlacementSummary, Replicas, SourceModel
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import ActGrad, BatchNorm, BatchNormGrad, LeakyRelu, Op
 from lergan_cc.lowering.kinds import MatrixSpec, matrix_spec
 from lergan_cc.targets.geometry import PHASE_BANK, Link, Topology
 from lergan_cc.targets.hw import Hardware
+from lergan_cc.views import view_fields
 
 MATRIX_OPS = ("dense", "wdense", "sconv", "tconv", "wconv")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
@@ -113,11 +114,15 @@ class Lowering:
                 if isinstance(ref, str) and ref in self.g.params:
                     roles.setdefault(ref, "bn_bias" if (field == "bias" and op.OP == "batchnorm") else role)
         self.roles = roles
+        source = self.g.get(SourceModel)
+        views = source.params if source is not None else {}
         for name in sorted(self.g.params):
             net = name.split("/", 1)[0] if "/" in name and name.split("/", 1)[0] in ("G", "D") else ""
             attrs: dict[str, Value] = {"role": Sym(roles.get(name, "const"))}
             if net:
                 attrs["net"] = Sym(net)
+            if name in views:  # the model's own layout of the param, for the outputs (docs/onnx.md)
+                attrs.update(view_fields(views[name], "source_"))
             self.declare("param", name, self.g.params[name].shape, **attrs)
 
     def declare_value(self, op: Op) -> None:

@@ -16,11 +16,12 @@ import networkx as nx
 
 from lergan_cc.fsm.program import Instr, State, Transition
 from lergan_cc.fsm.values import Sym, Value
-from lergan_cc.ir.attrs import GanRoles, OutputNames
+from lergan_cc.ir.attrs import GanRoles, OutputNames, SourceModel
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
 from lergan_cc.lowering.lower import Lowering, buf, param
 from lergan_cc.targets.geometry import Link, Topology
+from lergan_cc.views import View, view_fields
 
 FORWARD = ("G_fwd", "D_fwd", "fwd")
 
@@ -122,11 +123,18 @@ def _inference(sb: StateBuilder) -> None:
     g, lw = sb.g, sb.lw
     sb.state("init", [], pre=_writes(lw, *sorted(lw.programming)), transition=sb.goto("run"), compute=False)
     ops = [op for op in g.ops() if op.OP != "input"]
-    inputs = [_i("host.input", dst=buf(op.name), key=op.name) for op in g.inputs()]
+    source = g.get(SourceModel)  # inputs and outputs the model lays out otherwise (lergan_cc.views)
+    ins, outs = (source.inputs, source.outputs) if source is not None else ({}, {})
+    inputs = [_i("host.input", dst=buf(op.name), key=op.name, **_view(ins.get(op.name))) for op in g.inputs()]
     names = g.get(OutputNames)  # the model's own output names when the front end kept them
     keys = list(names.names) if names else g.outputs
-    outputs = [_i("host.output", src=buf(o), key=str(k)) for o, k in zip(g.outputs, keys, strict=True)]
+    outputs = [_i("host.output", src=buf(o), key=str(k), **_view(outs.get(str(k))))
+               for o, k in zip(g.outputs, keys, strict=True)]
     sb.state("run", ops, pre=inputs, post=outputs)
+
+
+def _view(view: View | None) -> dict[str, Value]:
+    return dict(view_fields(view)) if view is not None else {}
 
 
 def _phase(g: Graph, phase: str, keep: set[str] | None = None) -> list[Op]:

@@ -20,6 +20,7 @@ from lergan_cc.sim.instrs import compile_instr
 from lergan_cc.sim.liveness import WALK_ITERATIONS, dead_after
 from lergan_cc.sim.machine import Host, Machine, Step
 from lergan_cc.sim.timing import Timing
+from lergan_cc.views import view_of
 
 MAX_STATES = 1_000_000
 PROGRESS_EVERY_S = 2.0  # a progress line after any state that ends this long after the previous line
@@ -57,6 +58,18 @@ def input_shapes(program: Program) -> dict[str, tuple[int, ...]]:
             for s in program.states for i in s.body if i.op == "host.input"}
 
 
+def host_shapes(program: Program) -> dict[str, tuple[int, ...]]:
+    """Run-time input key -> the shape of one batch of it as the host takes it: (batch, per-sample...) of the
+    buffer each ``host.input`` fills, or the model's own shape when the instruction gives one."""
+    buffers = program.table("buffer")
+    out = {}
+    for i in (i for s in program.states for i in s.body if i.op == "host.input"):
+        view = view_of(i.operands)
+        dst = buffers[i.operands["dst"].name]  # type: ignore[union-attr]
+        out[str(i.operands["key"])] = view.shape if view is not None else (program.batch, *dst.shape)
+    return out
+
+
 class Inputs:
     """This iteration's batch of every run-time input: given (batch or per iteration) or seeded random."""
 
@@ -64,18 +77,18 @@ class Inputs:
         self.batch, self.iteration = program.batch, 0
         self.rng = np.random.default_rng(opts.seed)
         self.given: dict[str, np.ndarray] = {}
-        for key, shape in input_shapes(program).items():
+        self.shapes = host_shapes(program)
+        for key, shape in self.shapes.items():
             if key in opts.inputs:
-                self.given[key] = _check_input(opts.inputs[key], key, (self.batch, *shape), opts.iterations, source)
+                self.given[key] = _check_input(opts.inputs[key], key, shape, opts.iterations, source)
         self.drawn: dict[tuple[str, int], np.ndarray] = {}
-        self.shapes = input_shapes(program)
 
     def __call__(self, key: str) -> np.ndarray:
         if key in self.given:
             a = self.given[key]
-            return a[self.iteration] if a.ndim == len(self.shapes[key]) + 2 else a
+            return a[self.iteration] if a.ndim == len(self.shapes[key]) + 1 else a
         if (key, self.iteration) not in self.drawn:
-            shape = (self.batch, *self.shapes[key])
+            shape = self.shapes[key]
             draw = self.rng.uniform(-1, 1, shape) if key == "real" else self.rng.standard_normal(shape)
             self.drawn[(key, self.iteration)] = draw.astype(np.float32)
         return self.drawn[(key, self.iteration)]
