@@ -41,7 +41,19 @@ class Import(Pass):
         if mode == "train" and model.kind != "gan":
             raise LerganError(f"{model.model}: --mode train needs a GAN: give the discriminator with "
                               f"--discriminator D.onnx")
+        if mode == "train":
+            _no_sample_bias(model)
         return model
+
+
+def _no_sample_bias(g: Graph) -> None:
+    """A bias row per sample (ONNX Gemm with a (batch, units) C) has no training: SGD trains one bias that
+    every sample shares."""
+    for op in g.ops():
+        bias = getattr(op, "bias", None)
+        if op.OP == "dense" and bias is not None and len(g.params[bias].shape) == 2:
+            raise LerganError(f"{g.model}: layer '{op.layer}': a bias with a row per sample "
+                              f"{list(g.params[bias].shape)} cannot be trained (--mode infer runs it)")
 
 
 def load_one(model: object) -> Graph:

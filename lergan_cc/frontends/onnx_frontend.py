@@ -497,12 +497,23 @@ def _conv_transpose(imp: Importer, node: Node) -> None:
         raise node.bad_attr("output_padding", output_padding)
     pads = tconv_pads(a.auto_pad, imp.shape_of(x)[1:], a.kernel, a.stride, a.dilation, output_padding,
                       a.pads, output_shape)
+    pads, output_padding = _extend_end(pads, output_padding)
     if min(pads) < 0:
         which = ("output_shape", output_shape) if output_shape else ("auto_pad", a.auto_pad)
-        raise node.bad_attr(*which, f"needs negative pads {list(pads)}")
+        raise node.bad_attr(*which, f"needs negative begin pads {list(pads[:n])}: output positions before the "
+                                    f"first one any input reaches")
     imp.op("tconv", node, (x,), out_channels=int(weight.shape[1]) * a.group, kernel=a.kernel, stride=a.stride,
            pads=pads, dilation=a.dilation, group=a.group, output_padding=output_padding,
            weight=imp.param(node, 1, "weight"), bias=imp.param(node, 2, "bias"))
+
+
+def _extend_end(pads: tuple[int, ...], output_padding: Shape) -> tuple[tuple[int, ...], Shape]:
+    """A negative end pad asks for output positions past the last one any input reaches: that is what
+    output_padding adds (positions with no tap, bias only), so it becomes output padding."""
+    n = len(output_padding)
+    extra = [max(0, -e) for e in pads[n:]]
+    return (*pads[:n], *(e + x for e, x in zip(pads[n:], extra, strict=True))), \
+        tuple(op + x for op, x in zip(output_padding, extra, strict=True))
 
 
 # -- dense -----------------------------------------------------------------------------
@@ -536,7 +547,7 @@ def _gemm(imp: Importer, node: Node) -> None:
     bias = None
     if c is not None:
         beta = _f32(node.attrs.get("beta", 1.0))
-        data, shape = _bias(node, c, units)
+        data, shape = _sample_bias(imp, node, c, units) if c.ndim == 2 and c.shape[0] > 1 else _bias(node, c, units)
         bias = imp.param(node, 2, "bias", data * np.float32(beta), View(shape, (), beta))
     weight = imp.param(node, 1, "weight", w, View(b.shape, (1, 0) if trans_b else (), alpha))
     imp.op("dense", node, (x,), units=int(units), weight=weight, bias=bias)
@@ -549,6 +560,15 @@ def _bias(node: Node, c: np.ndarray, units: int) -> tuple[np.ndarray, Shape]:
         raise node.error(f"bias of shape {list(c.shape)} does not broadcast to (batch, {units})")
     shape = tuple(c.shape) if c.size == units else (units,)
     return np.broadcast_to(c.reshape(-1), (units,)).astype(np.float32), shape
+
+
+def _sample_bias(imp: Importer, node: Node, c: np.ndarray, units: int) -> tuple[np.ndarray, Shape]:
+    """A (rows, units) C adds its own bias row to each sample (the rows of Y are the samples): a (batch, units)
+    bias, or one of its broadcasts, for the model's static batch."""
+    rows = imp.rows()
+    if rows is None or c.shape[0] != rows or c.shape[1] not in (1, units):
+        raise node.error(f"bias of shape {list(c.shape)} does not broadcast to ({rows or 'batch'}, {units})")
+    return np.broadcast_to(c, (rows, units)).astype(np.float32), (rows, units)
 
 
 def _matmul(imp: Importer, node: Node) -> None:

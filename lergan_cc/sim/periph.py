@@ -179,6 +179,8 @@ def _bn_param_grads(mm: Machine, names: tuple[str, str], x: np.ndarray, dy: np.n
 def _bias(o: dict[str, Any], m: Machine) -> Step:
     dst, src = _n(o["dst"]), _n(o["src"])
     nd = len(m.full_shape(dst))
+    if m.program.table("param")[src].shape == m.full_shape(dst):  # one bias row per sample (a Gemm's matrix C)
+        return lambda mm: mm.put(dst, by_samples(np.add, mm.bufs[dst], mm.params[src]))
     return lambda mm: mm.put(dst, by_samples(lambda x: x + mm.params[src].reshape((1, -1) + (1,) * (nd - 2)),
                                              mm.bufs[dst]))
 
