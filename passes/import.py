@@ -34,7 +34,7 @@ class Import(Pass):
         if options.discriminator is not None:
             if model.kind == "gan":
                 raise LerganError(f"{model.model}: already a GAN; --discriminator only applies to a generator model")
-            model = make_gan(model, load_one(options.discriminator))
+            model = make_gan(model, load_one(options.discriminator), batch=options.batch)
         mode = options.mode or ("train" if model.kind == "gan" else "infer")
         if mode == "infer" and model.kind == "gan":
             return generator_only(model)

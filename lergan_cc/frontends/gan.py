@@ -19,7 +19,9 @@ from lergan_cc.ir.printer import PARAM_FIELDS
 NOISE, REAL = "noise", "real"
 
 
-def make_gan(gen: Graph, disc: Graph, model: str | None = None) -> Graph:
+def make_gan(gen: Graph, disc: Graph, model: str | None = None, batch: int | None = None) -> Graph:
+    """The GAN of a generator and a discriminator; ``batch``: the one asked for (else their static batches
+    must agree)."""
     g_in, g_out = _single_io(gen, "generator")
     d_in, d_out = _single_io(disc, "discriminator")
     if gen.op(g_out).shape != disc.op(d_in).shape:
@@ -37,17 +39,20 @@ def make_gan(gen: Graph, disc: Graph, model: str | None = None) -> Graph:
     names = gen.get(OutputNames)  # keys the generator's output when the GAN is compiled with --mode infer
     gan.attach(GanRoles(gan.outputs[0], gan.outputs[1], disc.op(d_out).OP == "sigmoid",
                         names.names if names else ()))
-    source = _gan_source(gen, disc)
+    source = _gan_source(gen, disc, batch)
     if source is not None:
         gan.attach(source)
     return gan
 
 
-def _gan_source(gen: Graph, disc: Graph) -> SourceModel | None:
-    """Both networks' source facts, parameters keyed ``G/``, ``D/``: their static batches must agree, and a
-    GAN's tensors between the host and the networks are (batch, ...) tensors (the fakes go straight to D)."""
+def _gan_source(gen: Graph, disc: Graph, batch: int | None) -> SourceModel | None:
+    """Both networks' source facts, parameters keyed ``G/``, ``D/``: their static batches must agree (unless
+    ``batch`` is given), and a GAN's tensors between the host and the networks are (batch, ...) tensors (the
+    fakes go straight to D)."""
     sources = {net: g.get(SourceModel) for net, g in (("G", gen), ("D", disc))}
     batches = {net: s.batch for net, s in sources.items() if s is not None and s.batch is not None}
+    if batch is not None and len(set(batches.values())) > 1:
+        batches = {}  # --batch decides for both
     if len(set(batches.values())) > 1:
         raise LerganError(f"the generator {gen.model} has a static batch of {batches['G']}, the discriminator "
                           f"{disc.model} one of {batches['D']}: give the same, or a symbolic batch, to both")

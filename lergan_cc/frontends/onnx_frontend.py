@@ -372,12 +372,14 @@ class Importer:
         self.env[output if output is not None else op.name] = op.name
         return op.name
 
-    def unused_outputs(self, node: Node, first: int) -> None:
-        """Optional extra outputs (Dropout's mask, BatchNormalization's statistics) must be unused."""
+    def unused_outputs(self, node: Node, first: int, what: tuple[str, ...] = (), why: str = "") -> None:
+        """Optional extra outputs (Dropout's mask, BatchNormalization's statistics) must be unused; ``what``
+        names them and ``why`` says why the program has none."""
         outputs = {vi.name for vi in self.model.graph.output}
-        for name in node.proto.output[first:]:
+        for k, name in enumerate(node.proto.output[first:]):
             if name and (name in self.consumers or name in outputs):
-                raise node.error(f"output '{name}' is used; only the first output is supported")
+                role = f" ({what[k]})" if k < len(what) else ""
+                raise node.error(f"output '{name}'{role} is used; only the first output is supported{why}")
 
     def op(self, kind: str, node: Node, inputs: tuple[str, ...], shape: Shape = (), **attrs: Any) -> str:
         """Emit the IR op for ``node``; ``shape`` only for ops whose shape is an attribute (reshape)."""
@@ -578,6 +580,8 @@ def _matmul(imp: Importer, node: Node) -> None:
     assert w is not None
     v = imp.runtime(node, 0)
     if isinstance(v, str) and len(imp.shape_of(v)) == 1 and w.ndim == 2:  # the layer: any batch, even symbolic
+        if w.shape[0] != imp.shape_of(v)[0]:
+            raise node.error(f"inner dimensions differ: {imp.shape_of(v)[0]} features @ {list(w.shape)}")
         _matmul_dense(imp, node, v, w)
         return
     try:
@@ -652,7 +656,8 @@ def _batchnorm(imp: Importer, node: Node) -> None:
             got = "missing" if data is None else f"shape {list(data.shape)}"
             raise node.error(f"{role} must be a ({channels},) constant, got {got}")
         names.append(imp.param(node, k, role))
-    imp.unused_outputs(node, 1)
+    imp.unused_outputs(node, 1, ("the running mean", "the running variance"),
+                       ": the banks normalise with batch statistics and keep no running ones")
     scale, bias, mean, var = names
     # training_mode=1 normalizes with the batch's statistics: kept on the op, not dropped
     batch_stats = {"batch_statistics": True} if int(node.attrs.get("training_mode", 0)) else {}
