@@ -30,8 +30,8 @@ def net(path: Path, batch: int | str, inp: str = "x", out: str = "y", sigmoid: b
         inits.append(numpy_helper.from_array(rng.standard_normal((18, 1)).astype(np.float32), "v"))
     else:
         nodes[0].output[0] = out
-    graph = helper.make_graph(nodes, "m", [helper.make_tensor_value_info(inp, TensorProto.FLOAT, [batch, channels, 3, 3])],
-                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
+    x = helper.make_tensor_value_info(inp, TensorProto.FLOAT, [batch, channels, 3, 3])
+    graph = helper.make_graph(nodes, "m", [x], [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
 
