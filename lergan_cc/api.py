@@ -160,6 +160,7 @@ def simulate(program: Program | str | os.PathLike[str], *, iterations: int = 1, 
     energy model (``Result.report``); ``timing_only`` runs only that, reading no tensor. ``inputs``: arrays by
     name, or the path of an ``.npz`` holding them (run-time inputs and weight overrides)."""
     from lergan_cc.fsm.sidecar import read_npz
+    from lergan_cc.fsm.source import to_program
     from lergan_cc.sim.driver import SimOptions
     from lergan_cc.sim.driver import simulate as run
     from lergan_cc.sim.loader import check_params
@@ -179,14 +180,14 @@ def simulate(program: Program | str | os.PathLike[str], *, iterations: int = 1, 
     if not timing_only:
         params = check_params(program.fsm, dict(program.tensors), f"{where}.npz", where)
         opts.inputs = arrays
-        params.update(check_params(program.fsm, arrays, source, where, required=False))
+        params.update(check_params(program.fsm, to_program(program.fsm, arrays), source, where, required=False))
     result = run(program.fsm, where, params, opts, source, progress or (lambda _: None))
     report = build_report(result.timing, result.iterations) if result.timing else None
     error = precision_error(program.fsm, where, params, opts, result) if precision == "fixed16" else None
     if report is not None and error is not None:
         report["precision"] = error
     record = result.timing.record if trace and result.timing else None
-    return Result(report, {} if timing_only else _outputs(program.kind, result), result.losses, result.seconds,
+    return Result(report, {} if timing_only else _outputs(program.fsm, result), result.losses, result.seconds,
                   (lambda: trace_json(record)) if record is not None else None, error)
 
 
@@ -202,11 +203,64 @@ def _check_sim_args(iterations: int, timing_only: bool, precision: str,
         raise LerganError("timing_only computes no tensors: inputs need the functional simulation")
 
 
-def _outputs(kind: str, result: Any) -> dict[str, np.ndarray]:
-    if kind != "gan":
+def _outputs(program: FsmProgram, result: Any) -> dict[str, np.ndarray]:
+    """Inference outputs, or a GAN's updated weights in the source model's layout and its losses."""
+    from lergan_cc.fsm.source import to_model
+
+    if program.kind != "gan":
         return dict(result.outputs)
     losses = {k: np.asarray(v, dtype=np.float32) for k, v in result.losses.items()}
-    return {**result.params, **losses}
+    return {**to_model(program, result.params), **losses}
+
+
+def onnx_paths(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Where :func:`write_onnx` puts a GAN's networks: the generator at ``path``, the discriminator beside it
+    (``OUT.onnx`` -> ``OUT.discriminator.onnx``)."""
+    target = os.fspath(path)
+    stem = target[:-len(".onnx")] if target.endswith(".onnx") else target
+    return {"G": target, "D": f"{stem}.discriminator.onnx"}
+
+
+def check_onnx_writable(program: Program, timing_only: bool = False) -> dict[str, bytes]:
+    """The source ONNX models of a GAN program (before a run: a program that cannot be written back is an
+    error before the simulation starts)."""
+    from lergan_cc.fsm.source import source_models
+
+    if program.kind != "gan":
+        raise LerganError("--write-onnx: the program is an inference (no weights are trained); compile the GAN "
+                          "with --discriminator")
+    sources = source_models(program.tensors)
+    if not sources and program.tensors:
+        raise LerganError(f"--write-onnx: {program.model} was not compiled from ONNX models (the DSL has none to "
+                          f"write back into)")
+    if timing_only:
+        raise LerganError("--write-onnx: a timing-only run trains no weights")
+    return sources
+
+
+def trained_onnx(program: Program, result: Result) -> dict[str, bytes]:
+    """A GAN's trained generator (``G``) and discriminator (``D``) as ONNX models: the source models with
+    the updated weights of ``result`` (in the models' own layouts)."""
+    from lergan_cc.frontends.onnx_export import trained_model
+
+    sources = check_onnx_writable(program, not result.outputs)
+    out = {}
+    for net in ("G", "D"):
+        weights = {k[2:]: v for k, v in result.outputs.items() if k.startswith(f"{net}/")}
+        out[net] = trained_model(sources[net], weights, f"{program.path or program.model}: {net}")
+    return out
+
+
+def write_onnx(program: Program, result: Result, path: str | os.PathLike[str]) -> list[str]:
+    """Save the trained generator at ``path`` and the discriminator beside it (:func:`onnx_paths`); the paths
+    written. Each file is written whole or not at all."""
+    from lergan_cc.cli.common import write_atomic
+
+    models = trained_onnx(program, result)
+    paths = onnx_paths(path)
+    for net, data in models.items():
+        write_atomic(paths[net], data)
+    return [paths[n] for n in models]
 
 
 def report_json(report: Mapping[str, Any]) -> str:

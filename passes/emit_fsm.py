@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
+
 from lergan_cc.fsm.emitted import Emitted
 from lergan_cc.fsm.program import Program
 from lergan_cc.fsm.sidecar import initial_tensors
+from lergan_cc.fsm.source import MODEL_KEY
 from lergan_cc.fsm.values import Sym, Value
 from lergan_cc.ir.attrs import Placement, PlacementSummary, ReplicaDegree, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
@@ -34,7 +37,9 @@ class EmitFsm(Pass):
         lw = Lowering(g, ctx)
         program = lower_program(lw, ctx)
         shapes = {n: p.shape for n, p in g.params.items()}
-        ctx.emitted = Emitted(program, render(program), initial_tensors(shapes, lw.roles, g.tensors))
+        tensors = initial_tensors(shapes, lw.roles, g.tensors)
+        tensors.update({MODEL_KEY + net: np.frombuffer(model, np.uint8) for net, model in sorted(g.sources.items())})
+        ctx.emitted = Emitted(program, render(program), tensors)
         return g
 
 

@@ -20,6 +20,8 @@ def build_parser() -> ArgumentParser:
     p.add_argument("program", help="PROG.fsm (its tensors are read from PROG.fsm.npz)")
     p.add_argument("--inputs", metavar="IN.npz", help="run-time inputs (and weight overrides) by name")
     p.add_argument("--outputs", metavar="OUT.npz", help="write outputs (inference) or updated weights and losses")
+    p.add_argument("--write-onnx", metavar="OUT.onnx", help="write the trained generator to OUT.onnx and the "
+                   "discriminator to OUT.discriminator.onnx (a GAN compiled from ONNX)")
     p.add_argument("--iterations", type=_positive, default=1)
     p.add_argument("--lr", type=float, default=0.0002)
     p.add_argument("--timing-only", action="store_true")
@@ -73,12 +75,17 @@ def run(argv: list[str] | None = None) -> int:
     if not args.timing_only:
         _keep_freed_memory()
     program = api.load_program(args.program, tensors=not args.timing_only)
+    if args.write_onnx:
+        api.check_onnx_writable(program, args.timing_only)
     timing = bool(args.report or args.trace or args.timing_only)
     result = api.simulate(program, iterations=args.iterations, timing_only=args.timing_only, inputs=args.inputs,
                           lr=args.lr, seed=args.seed, g_loss=args.g_loss, precision=args.precision, timing=timing,
                           trace=bool(args.trace), progress=_progress)
+    models = api.trained_onnx(program, result) if args.write_onnx else {}
     if args.outputs:
         write_atomic(args.outputs, npz_bytes(result.outputs))
+    for net, path in api.onnx_paths(args.write_onnx).items() if models else ():
+        write_atomic(path, models[net])
     if args.report and result.report is not None:
         write_atomic(args.report, api.report_json(result.report))
     if args.trace and result.trace is not None:

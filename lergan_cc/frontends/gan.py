@@ -39,6 +39,7 @@ def make_gan(gen: Graph, disc: Graph, model: str | None = None, batch: int | Non
     names = gen.get(OutputNames)  # keys the generator's output when the GAN is compiled with --mode infer
     gan.attach(GanRoles(gan.outputs[0], gan.outputs[1], disc.op(d_out).OP == "sigmoid",
                         names.names if names else ()))
+    gan.sources = {net: g.sources["net"] for net, g in (("G", gen), ("D", disc)) if "net" in g.sources}
     source = _gan_source(gen, disc, batch)
     if source is not None:
         gan.attach(source)
@@ -80,6 +81,8 @@ def generator_only(gan: Graph) -> Graph:
     for name, p in gan.params.items():
         if name.startswith("G/"):
             net.add_param(name, p.shape, gan.tensors.get(name))
+    if "G" in gan.sources:
+        net.sources["net"] = gan.sources["G"]
     net.outputs = [roles.generator_output]
     if roles.generator_output_names:
         net.attach(OutputNames(roles.generator_output_names))

@@ -23,6 +23,7 @@ from onnx import helper, numpy_helper
 
 from lergan_cc.errors import LerganError
 from lergan_cc.frontends.matmul_plan import plan_matmul
+from lergan_cc.frontends.onnx_export import without_weights
 from lergan_cc.frontends.onnx_fold import BATCHES, Const, FoldError, Runtime, fold, foldable
 from lergan_cc.ir.attrs import OutputNames, SourceModel, View
 from lergan_cc.ir.graph import Graph
@@ -160,6 +161,7 @@ class Importer:
         source = SourceModel(self.rows(), dict(self.input_views), output_views, dict(self.param_views))
         if source.to_value():
             self.graph.attach(source)
+        self.graph.sources["net"] = without_weights(self.model, set(self.graph.params))
         return self.graph
 
     # -- values -------------------------------------------------------------------

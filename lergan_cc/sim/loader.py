@@ -15,6 +15,7 @@ from lergan_cc.errors import LerganError
 from lergan_cc.fsm.asm import parse_fsm
 from lergan_cc.fsm.program import Program
 from lergan_cc.fsm.sidecar import read_npz
+from lergan_cc.fsm.source import MODEL_KEY
 
 
 def load_text(path: str) -> Program:
@@ -35,7 +36,8 @@ def load_program(path: str) -> tuple[Program, dict[str, np.ndarray]]:
     if not Path(sidecar).is_file():
         raise LerganError(f"{sidecar}: missing sidecar (the program's tensors; lerganc writes it next to the .fsm)")
     tensors = read_npz(sidecar)
-    return program, check_params(program, tensors, sidecar, path)
+    sources = {k: v for k, v in tensors.items() if k.startswith(MODEL_KEY)}  # the source ONNX models, if any
+    return program, {**check_params(program, tensors, sidecar, path), **sources}
 
 
 def check_params(program: Program, tensors: dict[str, np.ndarray], source: str, fsm_path: str,
