@@ -45,11 +45,12 @@ def devices(override: str | None = None) -> dict[str, Device]:
     data = _read(str(DEFAULTS))
     if set(data) != set(REFERENCES):  # results.compare names its fields after REFERENCES
         raise LerganError(f"{DEFAULTS}: expected sections {sorted(REFERENCES)}, found {sorted(data)}")
-    for name, fields in (_read(override) if override else {}).items():
+    overrides = _read(override) if override else {}
+    for name, fields in overrides.items():
         if name not in data or not isinstance(fields, dict):
             raise LerganError(f"{override}: unknown baseline [{name}] (known: {', '.join(data)})")
         for key, value in fields.items():
-            data[name][key] = _checked(override, name, key, value)
+            data[name][key] = _checked(str(override), name, key, value)
     return {name: Device(name, **fields) for name, fields in data.items()}
 
 
