@@ -54,9 +54,9 @@ class Options:
 
     @property
     def the_batch(self) -> int:
-        """The batch compiled for (:func:`lergan_cc.pipeline.resolve_batch` has set it from the model)."""
-        assert self.batch is not None, "the batch is resolved when the model is imported"
-        return self.batch
+        """The batch compiled for: :func:`lergan_cc.pipeline.resolve_batch` sets it from the model when it is
+        imported; passes run on IR without a model (tests, ``lergan-opt``) get the default."""
+        return DEFAULT_BATCH if self.batch is None else self.batch
 
     def replica_degree(self, model_degree: str | None) -> str:
         """--replica wins over the DSL's replica_degree; both absent means low (DESIGN §8)."""
