@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from lergan_cc.ir.ops import Op, Shape, TConv, WConv, _Conv
+from lergan_cc.ir.ops import Dense, Op, Shape, TConv, WConv, _Conv
 
 
 class ShapeError(ValueError):
@@ -83,7 +83,8 @@ def _forward_of(op: WConv) -> _Conv:
 def _dense(op: Op, ins: list[Shape]) -> Shape:
     if len(ins[0]) != 1:
         raise ShapeError(f"dense needs a flat input, got {list(ins[0])}")
-    return (op.units,)  # type: ignore[attr-defined]
+    assert isinstance(op, Dense)
+    return (op.units,)
 
 
 def _wdense(op: Op, ins: list[Shape]) -> Shape:
@@ -144,8 +145,9 @@ def param_shapes(op: Op, ins: list[Shape]) -> dict[str, Shape]:
     if isinstance(op, _Conv) and not isinstance(op, WConv):
         return {"weight": weight_shape(op, ins[0][0]), "bias": (op.out_channels,)}
     if op.OP == "dense":
-        features, units = ins[0][0], op.units  # type: ignore[attr-defined]
-        if op.transposed:  # type: ignore[attr-defined]
+        assert isinstance(op, Dense)
+        features, units = ins[0][0], op.units
+        if op.transposed:
             return {"weight": (units, features)}
         return {"weight": (features, units), "bias": (units,)}
     if op.OP in ("batchnorm", "batchnorm_grad"):
