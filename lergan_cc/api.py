@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from lergan_cc.ir.graph import Graph
 from lergan_cc.options import Options
 from lergan_cc.outputs import Outputs
 from lergan_cc.pipeline import Instruments, compile_graph
+
+if TYPE_CHECKING:  # the simulator is imported when it runs
+    from lergan_cc.sim.driver import StateDone
 
 Model = str | os.PathLike[str] | Any  # a path, DSL text, or an onnx.ModelProto
 
@@ -165,10 +168,11 @@ def load_program(path: str | os.PathLike[str], *, tensors: bool = True) -> Progr
 def simulate(program: Program | str | os.PathLike[str], *, iterations: int = 1, timing_only: bool = False,
              inputs: Mapping[str, np.ndarray] | str | os.PathLike[str] | None = None, lr: float = 0.0002, seed: int = 0,
              g_loss: str = "saturating", precision: str = "float32", timing: bool = True, trace: bool = False,
-             progress: Callable[[str], None] | None = None) -> Result:
+             progress: Callable[[StateDone], None] | None = None) -> Result:
     """Run a program: GAN training iterations or one inference. ``timing`` (default) also runs the time and
     energy model (``Result.report``); ``timing_only`` runs only that, reading no tensor. ``inputs``: arrays by
-    name, or the path of an ``.npz`` holding them (run-time inputs and weight overrides)."""
+    name, or the path of an ``.npz`` holding them (run-time inputs and weight overrides). ``progress`` is
+    called after every state with a :class:`lergan_cc.sim.driver.StateDone` (``str(step)``: a line to show)."""
     from lergan_cc.fsm.sidecar import read_npz
     from lergan_cc.fsm.source import to_program
     from lergan_cc.sim.driver import SimOptions

@@ -60,6 +60,12 @@ class Instruments:
     log: Callable[[str], None] = print
     timings: list[tuple[str, float]] = field(default_factory=list)
     dump: Callable[[str, str], None] | None = None  # write(name, text) into dump_dir (lergan_cc.outputs)
+    progress: Callable[[str, int, int], None] | None = None  # (pass about to run, its index, passes in all)
+    total: int = 0  # passes in the pipeline, import included (known once the model is imported)
+
+    def before(self, name: str) -> None:
+        if self.progress is not None:
+            self.progress(name, len(self.timings), max(self.total, len(self.timings) + 1))
 
     def check(self, names: list[str]) -> None:
         if self.print_after not in (None, "all", *names):
@@ -106,6 +112,7 @@ def run_passes(passes: list[Pass], g: Graph, ctx: CompileContext, instruments: I
         why = p.precondition(g)
         if why is not None:
             raise LerganError(f"pass '{p.name}': {why}")
+        instruments.before(p.name)
         start = time.perf_counter()
         g = p.run(g, ctx)
         for cls in p.provides:
@@ -168,6 +175,7 @@ def compile_graph(model: object, ctx: CompileContext, emit: str = "ir", stop_aft
     """Import ``model`` (a path, DSL text or an ONNX model) and run the pipeline ``emit`` needs (up to
     ``stop_after``)."""
     instruments = instruments or Instruments(log=lambda _: None)
+    instruments.before("import")
     start = time.perf_counter()
     front_end: Any = get_pass_class("import")  # the front end takes the model, not options: see passes/import.py
     g = front_end(model).load(ctx.options)
@@ -178,6 +186,7 @@ def compile_graph(model: object, ctx: CompileContext, emit: str = "ir", stop_aft
     instruments.after(0, "import", g, time.perf_counter() - start)
     names = truncate(pipeline(ctx.options, g.kind == "gan"), emit, stop_after)
     instruments.check(names)
+    instruments.total = len(names)
     return run_passes(resolve(names[1:], ctx.options), g, ctx, instruments)
 
 

@@ -27,7 +27,6 @@ from lergan_cc.sim.timing import Timing
 from lergan_cc.views import view_of
 
 MAX_STATES = 1_000_000
-PROGRESS_EVERY_S = 2.0  # a progress line after any state that ends this long after the previous line
 
 
 @dataclass
@@ -53,6 +52,28 @@ class SimResult:
     timing: Timing | None = None
     iterations: int = 1
     snapshots: dict[str, np.ndarray] = field(default_factory=dict)  # buffers kept after their state
+
+
+@dataclass(frozen=True)
+class StateDone:
+    """Where a run is, after each state (a progress display): ``state`` of iteration ``iteration`` (1-based)
+    of ``iterations`` has ended, ``seconds`` into the run; ``losses`` when that state ended the iteration
+    (a GAN's losses of that iteration). ``str(step)`` is a line for a person."""
+
+    iteration: int
+    iterations: int
+    state: str
+    seconds: float
+    losses: dict[str, float] | None = None
+
+    def __str__(self) -> str:
+        if self.losses is None:
+            return f"iteration {self.iteration}/{self.iterations}: state {self.state} done ({self.seconds:.1f} s)"
+        values = " ".join(f"{k}={v:.6f}" for k, v in self.losses.items())
+        return f"iteration {self.iteration}/{self.iterations}: {values} ({self.seconds:.1f} s)".replace(":  (", ": (")
+
+
+Progress = Callable[[StateDone], None]
 
 
 def input_shapes(program: Program) -> dict[str, tuple[int, ...]]:
@@ -135,7 +156,7 @@ def walk(program: Program, iterations: int) -> Iterator[tuple[State, bool]]:
         state = states[t.target]
 
 
-def time_only(program: Program, path: str, opts: SimOptions) -> SimResult:
+def time_only(program: Program, path: str, opts: SimOptions, progress: Progress = lambda _: None) -> SimResult:
     """The timing model alone: the same state walk, no tensors."""
     check_run(program, path, opts.iterations, functional=False)
     start = time.perf_counter()
@@ -143,14 +164,16 @@ def time_only(program: Program, path: str, opts: SimOptions) -> SimResult:
     n = 0
     for state, ends in walk(program, opts.iterations):
         timing.visit(state)
+        progress(StateDone(min(n + 1, opts.iterations), opts.iterations, state.name, time.perf_counter() - start,
+                      {} if ends else None))
         n += ends
     return SimResult({}, {}, {}, time.perf_counter() - start, timing=timing, iterations=max(n, 1))
 
 
 def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: SimOptions,
-             source: str = "--inputs", progress: Callable[[str], None] = lambda _: None) -> SimResult:
+             source: str = "--inputs", progress: Progress = lambda _: None) -> SimResult:
     if opts.timing_only:
-        return time_only(program, path, opts)
+        return time_only(program, path, opts, progress)
     from threadpoolctl import threadpool_limits
 
     check_run(program, path, opts.iterations, functional=True)
@@ -161,7 +184,7 @@ def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: S
 
 
 def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: SimOptions, source: str,
-              progress: Callable[[str], None]) -> SimResult:
+              progress: Progress) -> SimResult:
     start = time.perf_counter()
     inputs = Inputs(program, opts, source)
     machine = Machine(program, path, dict(params), Host(inputs, opts.lr, opts.g_loss), precision=opts.precision)
@@ -170,7 +193,6 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
     drops = dead_after(program, (s for s, _ in walk(program, WALK_ITERATIONS)), {keep[1]} if keep else set())
     timing = Timing(program, path, opts.trace) if opts.timing or opts.trace else None
     losses: dict[str, list[float]] = {}
-    said = start
     for state, _ in walk(program, opts.iterations):
         _run(code[state.name], drops[state.name], machine)
         machine.end_state()
@@ -178,17 +200,16 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
             machine.snapshots[keep[1]] = machine.bufs[keep[1]].copy()
         if timing:
             timing.visit(state)
-        if time.perf_counter() - said >= PROGRESS_EVERY_S:
-            said = time.perf_counter()
-            progress(f"iteration {inputs.iteration + 1}/{opts.iterations}: state {state.name} done "
-                     f"({said - start:.1f} s)")
+        ended = None
         if state.transition.kind == "iterate":
             for k, v in sorted(machine.losses.items()):
                 losses.setdefault(k, []).append(v)
             machine.losses.clear()
             inputs.iteration += 1
             check_finite_state(inputs.iteration, losses, machine.params)
-            progress(_line(inputs.iteration, opts.iterations, losses, time.perf_counter() - start))
+            ended = {k: v[-1] for k, v in losses.items()}
+        iteration = min(inputs.iteration + (ended is None), opts.iterations)
+        progress(StateDone(iteration, opts.iterations, state.name, time.perf_counter() - start, ended))
     for key, value in machine.host.outputs.items():
         check_finite(value, f"output '{key}' (from finite inputs and weights: float32 overflowed)")
     grads = {k[len("grad/"):]: v for k, v in machine.bufs.items() if k.startswith("grad/")}
@@ -230,7 +251,3 @@ def _run(steps: list[Step], drops: list[list[Ref]], machine: Machine) -> None:
         if gone:
             machine.drop(gone)
 
-
-def _line(i: int, n: int, losses: dict[str, list[float]], seconds: float) -> str:
-    vals = " ".join(f"{k}={v[-1]:.6f}" for k, v in losses.items())
-    return f"iteration {i}/{n}: {vals} ({seconds:.1f} s)"
