@@ -13,9 +13,11 @@ input over and take the output back in the model's own layout.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 Shape = tuple[int, ...]
+Key = int | str  # a leading (batch) axis by its index, or "m", "k", "n"
 
 
 @dataclass(frozen=True)
@@ -63,26 +65,31 @@ def plan_matmul(a: Shape, b: Shape) -> MatMulPlan:
         raise ValueError(f"inner dimensions differ: {list(a)} @ {list(b)}")
     nd = max(len(a2), len(b2)) - 2
     da, db = _pad(a2[:-2], a_ids[:-2], nd), _pad(b2[:-2], b_ids[:-2], nd)
-    rows, groups, cols = [], [], []
+    rows: list[int] = []
+    groups: list[int] = []
+    cols: list[int] = []
     for i, ((sa, _), (sb, _)) in enumerate(zip(da, db, strict=True)):
         if sa != sb and 1 not in (sa, sb):
             raise ValueError(f"batch dimensions {list(a[:-2])} and {list(b[:-2])} do not broadcast")
         (rows if sb == 1 else cols if sa == 1 else groups).append(i)
-    a_axes = {i: ax for i, (_, ax) in enumerate(da)} | {"m": a_ids[-2], "k": a_ids[-1]}
-    b_axes = {i: ax for i, (_, ax) in enumerate(db)} | {"k": b_ids[-2], "n": b_ids[-1]}
-    y_ids = list(range(nd)) + (["m"] if len(a) > 1 else []) + (["n"] if len(b) > 1 else [])
-    y_shape = tuple(max(da[i][0], db[i][0]) for i in range(nd)) + ((m,) if len(a) > 1 else ()) + \
-        ((n,) if len(b) > 1 else ())
-    size = {i: max(da[i][0], db[i][0]) for i in range(nd)}
-    grouped = math.prod(size[i] for i in groups) > 1
-    a_order = [*rows, "m", *groups, "k", *cols]
-    b_order = [*groups, *cols, "n", "k", *rows] if grouped else ["k", *cols, "n", *rows, *groups]
-    y_order = [*rows, "m", *groups, *cols, "n"]
+    a_axes: dict[Key, int | None] = {i: ax for i, (_, ax) in enumerate(da)} | {"m": a_ids[-2], "k": a_ids[-1]}
+    b_axes: dict[Key, int | None] = {i: ax for i, (_, ax) in enumerate(db)} | {"k": b_ids[-2], "n": b_ids[-1]}
+    y_ids: list[Key] = [*range(nd), *(["m"] if len(a) > 1 else []), *(["n"] if len(b) > 1 else [])]
+    size: dict[int, int] = {i: max(da[i][0], db[i][0]) for i in range(nd)}
+    y_shape: Shape = (*(size[i] for i in range(nd)), *((m,) if len(a) > 1 else ()), *((n,) if len(b) > 1 else ()))
+    grouped = _prod(size[i] for i in groups) > 1
+    a_order: list[Key] = [*rows, "m", *groups, "k", *cols]
+    b_order: list[Key] = [*groups, *cols, "n", "k", *rows] if grouped else ["k", *cols, "n", *rows, *groups]
+    y_order: list[Key] = [*rows, "m", *groups, *cols, "n"]
     return MatMulPlan(
         a_perm=_perm(a_order, a_axes), b_perm=_perm(b_order, b_axes),
         y_perm=_perm(y_order, {key: y_ids.index(key) if key in y_ids else None for key in y_order}),
-        y_shape=y_shape, rows=math.prod(size[i] for i in rows) * m, groups=math.prod(size[i] for i in groups),
-        k=k, units=math.prod(size[i] for i in cols) * n)
+        y_shape=y_shape, rows=_prod(size[i] for i in rows) * m, groups=_prod(size[i] for i in groups),
+        k=k, units=_prod(size[i] for i in cols) * n)
+
+
+def _prod(values: Iterable[int]) -> int:
+    return math.prod(values)
 
 
 def _operand(shape: Shape, vector_axis: int) -> tuple[list[int | None], Shape]:
@@ -97,7 +104,7 @@ def _pad(dims: Shape, ids: list[int | None], nd: int) -> list[tuple[int, int | N
     return [(1, None)] * (nd - len(dims)) + list(zip(dims, ids, strict=True))
 
 
-def _perm(order: list[object], axes: dict[object, int | None]) -> tuple[int, ...]:
+def _perm(order: list[Key], axes: dict[Key, int | None]) -> tuple[int, ...]:
     """The operand's own axes in ``order`` (unit axes it lacks skipped); () when that is no transpose."""
     perm = tuple(ax for ax in (axes[key] for key in order) if ax is not None)
     return () if perm == tuple(range(len(perm))) else perm

@@ -222,10 +222,11 @@ class Importer:
         if len(dims) < 2 and None in model_dims:
             raise LerganError(f"{where}: a tensor without a channel axis needs a static size, got {_dims(dims)}")
         self.input_dims[vi.name] = model_dims
-        shape = tuple(int(d) for d in model_dims[1:]) if len(dims) >= 2 else (1,)
+        static = tuple(d or 0 for d in model_dims)
+        shape = static[1:] if len(dims) >= 2 else (1,)
         self.emit(make_op("input", name=vi.name, layer=vi.name, phase="fwd", inputs=(), shape=shape), None)
         if len(dims) < 2:  # (n,) as n samples of one value; () as one sample
-            view = View(tuple(int(d) for d in model_dims))
+            view = View(static)
             self.input_views[vi.name] = view
             self.env[vi.name] = Viewed(vi.name, view, f"input '{vi.name}' (it has no channel axis)")
 
@@ -305,7 +306,7 @@ class Importer:
         if dims is None or None in dims or (perm and not same) or (isinstance(v, Viewed) and v.view.perm) \
                 or not self._unread(op, node) or (op in self.input_views and self.input_views[op].perm):
             raise self.stuck(node, k, v)
-        model = tuple(int(d) for d in dims)
+        model = tuple(d or 0 for d in dims)
         if not per_sample or math.prod(model) != rows * math.prod(per_sample):
             raise node.error(f"cannot lay out input '{op}' {list(model)} as {rows} samples of {list(per_sample)}")
         self.graph.replace(self.graph.op(op).replace(shape=tuple(per_sample)))
