@@ -16,26 +16,19 @@ from lergan_cc.fsm.values import Ref, Sym, Value
 from lergan_cc.ir.attrs import Copy, DataParallel, Placement, PlacementSummary, Replicas
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import ActGrad, BatchNorm, BatchNormGrad, LeakyRelu, Op
+from lergan_cc.lowering.dag import DAG_LOWER
 from lergan_cc.lowering.kinds import MatrixSpec, matrix_spec
+from lergan_cc.lowering.refs import buf, grad_name, param
+from lergan_cc.lowering.refs import instr as _instr
 from lergan_cc.targets.geometry import PHASE_BANK, Link, Topology
 from lergan_cc.targets.hw import Hardware
 
 MATRIX_OPS = ("dense", "wdense", "sconv", "tconv", "wconv")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 PARAM_ROLES = {"weight": "weight", "bias": "bias", "scale": "bn_scale", "mean": "bn_mean", "var": "bn_var"}
+NORM_ROLES = {("batchnorm", "bias"): "bn_bias", ("instancenorm", "scale"): "in_scale",
+              ("instancenorm", "bias"): "in_bias"}
 GRAD_SUFFIXES = (".wgrad", ".err")
-
-
-def buf(name: str) -> Ref:
-    return Ref("buf", name)
-
-
-def param(name: str) -> Ref:
-    return Ref("param", name)
-
-
-def grad_name(p: str) -> str:
-    return f"grad/{p}"
 
 
 def hw_header(hw: Hardware) -> dict[str, Value]:
@@ -111,7 +104,7 @@ class Lowering:
             for field, role in PARAM_ROLES.items():
                 ref = getattr(op, field, None)
                 if isinstance(ref, str) and ref in self.g.params:
-                    roles.setdefault(ref, "bn_bias" if (field == "bias" and op.OP == "batchnorm") else role)
+                    roles.setdefault(ref, NORM_ROLES.get((op.OP, field), role))
         self.roles = roles
         for name in sorted(self.g.params):
             net = name.split("/", 1)[0] if "/" in name and name.split("/", 1)[0] in ("G", "D") else ""
@@ -153,10 +146,6 @@ class Lowering:
 
 def _route(topo: Topology, src: str, dst: str) -> list[Link]:
     return topo.route(src, dst, "Cmode") if src != dst else []
-
-
-def _instr(op: str, **operands: Value) -> Instr:
-    return Instr(op, {k.rstrip("_"): v for k, v in operands.items()})
 
 
 # ---- per-op rules ----------------------------------------------------------------------------------
@@ -293,6 +282,6 @@ def _merged(pieces: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 
 LOWER: dict[str, Callable[[Lowering, Op], list[Instr]]] = {
     **dict.fromkeys(ACTIVATIONS, _act), "act_grad": _act_grad, "batchnorm": _bn, "batchnorm_grad": _bn_grad,
-    "reshape": _reshape, "flatten": _reshape, **dict.fromkeys(MATRIX_OPS, _matrix),
+    "reshape": _reshape, "flatten": _reshape, **dict.fromkeys(MATRIX_OPS, _matrix), **DAG_LOWER,
 }
 assert set(PHASES) >= set(PHASE_BANK)

@@ -87,7 +87,7 @@ class StateBuilder:
 
 
 def _untrained(ins: Instr) -> Instr:
-    if ins.op != "bn_grad":
+    if ins.op not in ("bn_grad", "inorm_grad"):
         return ins
     return Instr(ins.op, {k: v for k, v in ins.operands.items() if k not in ("dscale", "dbias")})
 
@@ -169,7 +169,7 @@ class _Iteration:
         g, lw = sb.g, sb.lw
         roles = g.need(GanRoles)
         d_wgrad = _phase(g, "D_wgrad")
-        bn_d = [op for op in _phase(g, "D_err") if op.OP == "batchnorm_grad"]
+        bn_d = [op for op in _phase(g, "D_err") if op.OP in ("batchnorm_grad", "instancenorm_grad")]
         d_keep = _needed(g, d_wgrad + bn_d)
         g_keep = _needed(g, _phase(g, "G_err") + _phase(g, "G_wgrad"))
         return cls(sb, _phase(g, "G_fwd"), _phase(g, "D_fwd"),

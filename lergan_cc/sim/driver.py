@@ -131,7 +131,8 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
               progress: Callable[[str], None]) -> SimResult:
     start = time.perf_counter()
     inputs = Inputs(program, opts, source)
-    machine = Machine(program, path, dict(params), Host(inputs, opts.lr, opts.g_loss), precision=opts.precision)
+    host = Host(inputs, opts.lr, opts.g_loss, seed=opts.seed)
+    machine = Machine(program, path, dict(params), host, precision=opts.precision)
     code = {s.name: [compile_instr(i, machine) for i in s.body] for s in program.states}
     keep = generator_output(program)
     drops = dead_after(program, (s for s, _ in walk(program, WALK_ITERATIONS)), {keep[1]} if keep else set())
@@ -154,6 +155,7 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
                 losses.setdefault(k, []).append(v)
             machine.losses.clear()
             inputs.iteration += 1
+            machine.host.iteration = inputs.iteration
             progress(_line(inputs.iteration, opts.iterations, losses, time.perf_counter() - start))
     grads = {k[len("grad/"):]: v for k, v in machine.bufs.items() if k.startswith("grad/")}
     return SimResult(machine.host.outputs, machine.params, losses, time.perf_counter() - start, grads,
