@@ -191,3 +191,27 @@ def test_reference_dag_backward_matches_finite_differences(tmp_path: Path) -> No
                 flat[j] = old
                 numeric = (up - down) / (2 * eps)
                 assert abs(numeric - grads[name].reshape(-1)[j]) <= 1e-5 * max(1.0, abs(numeric)), (name, j)
+
+
+def test_a_value_read_by_two_layers_is_moved_to_each(tmp_path: Path) -> None:
+    """With four crossbars a tile, the DAG GAN's layers spread over tiles: the Resize output ``up`` is read by
+    the ``side`` conv on its own tile and by the ``skip`` concat at ``up``'s home. The program's transfers bring
+    every value read twice to each of its readers: the timing model has none of them to move on its own."""
+    from lergan_cc.fsm.asm import parse_fsm
+
+    hw = tmp_path / "small.toml"
+    hw.write_text("[memory]\ncarray_mib = 2\nsarray_mib = 124\n[crossbar]\nrows = 1024\ncols = 1024\n")
+    gp, dp = make_dag_gan(tmp_path, True)
+    e = compiled(str(gp), Options(discriminator=str(dp), batch=2, hw=str(hw), replica="none"))
+    program = parse_fsm(e.text, "gan.fsm")
+    buffers = program.table("buffer")
+    home, side = (str(buffers[n].attrs["tile"]) for n in ("G/up", "G/side"))  # G and D share names: prefixed
+    assert home != side
+    moved = {str(i.operands["to"]) for s in program.states for i in s.body
+             if i.op == "xfer" and i.operands["src"].name == "G/up"}  # type: ignore[union-attr]
+    assert side in moved
+    result = simulate(program, "gan.fsm", {}, SimOptions(timing_only=True, trace=True))
+    assert result.timing is not None
+    moves = {t.label for t in result.timing.record.tasks if t.op == "move"}
+    read_twice = {"G/up", "G/r1", "D/l1", "G/r1.gsum", "G/up.gsum", "D/l1.gsum"}
+    assert read_twice <= set(buffers) and not {f"move %{n}" for n in read_twice} & moves

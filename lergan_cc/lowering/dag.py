@@ -85,12 +85,14 @@ def _dropout(lw: Lowering, op: Op) -> list[Instr]:
     if op.phase == "fwd" and not op.training_mode:
         return [instr("reshape", dst=buf(op.name), src=buf(op.inputs[0]))]
     lw.declare("buffer", mask_name(op.name), op.shape, **{**lw.value_attrs(op, "act"), "role": Sym("mask")})
+    lw.writes[op.name] = (op.name, mask_name(op.name))
     return [instr("dropout", dst=buf(op.name), src=buf(op.inputs[0]), mask=buf(mask_name(op.name)),
                   ratio=float(op.ratio), seed=op.seed)]
 
 
 def _dropout_grad(lw: Lowering, op: Op) -> list[Instr]:
-    fwd, dy = op.inputs
+    fwd, dy = op.inputs  # the dropout names the mask: the mask moves to where the gradient is computed
+    lw.reads[op.name] = (mask_name(fwd), dy)
     return [instr("dropout_grad", dst=buf(op.name), dy=buf(dy), mask=buf(mask_name(fwd)))]
 
 

@@ -54,6 +54,9 @@ class Lowering:
         self.programming: dict[str, list[tuple[str, Instr]]] = {}  # network -> (phase, write of a @param matrix)
         self.bodies: dict[str, list[Instr]] = {}
         self.tiles: dict[str, str] = {}  # value -> tile where it is produced
+        # buffers an op's instructions read and write besides its inputs and its value (a dropout's mask)
+        self.reads: dict[str, tuple[str, ...]] = {}
+        self.writes: dict[str, tuple[str, ...]] = {}
         self._declare_params()
         for op in g.ops():
             self.bodies[op.name] = self._lower(op)

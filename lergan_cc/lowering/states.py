@@ -53,7 +53,8 @@ class StateBuilder:
                 body.append(_i("layer", name=op.layer, phase=Sym(op.phase)))
             body += self._transfers(op, switches)
             body += code
-            self.where[op.name] = {self.lw.tile_of(op)}
+            for value in self.lw.writes.get(op.name, (op.name,)):
+                self.where[value] = {self.lw.tile_of(op)}
         body += list(post or [])
         banks = {self.lw.bank(op.phase) for op in ops} if compute else set()
         modes: dict[str, Value] = {b: Sym("Cmode" if b in banks else "Smode") for b in self.lw.topo.banks}
@@ -65,7 +66,7 @@ class StateBuilder:
             return []
         out = []
         here = self.lw.tile_of(op)
-        for src in dict.fromkeys(op.inputs):
+        for src in dict.fromkeys(self.lw.reads.get(op.name, op.inputs)):
             held = self.where.get(src, {here})
             if here not in held:
                 out.append(self.xfer(src, src, sorted(held)[0], here, switches))
