@@ -275,3 +275,22 @@ def test_resize_from_sizes_and_upsample(tmp_path: Path) -> None:
         path = tmp_path / f"{policy}.onnx"
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)]), path)
         assert np.array_equal(run(path, x), reference(path, x)), policy
+
+
+def test_training_mode_dropout_in_inference_draws_the_documented_mask(tmp_path: Path) -> None:
+    """A Dropout exported with training_mode=1 drops in inference too, with docs/onnx.md's seeded mask."""
+    from lergan_cc.sim.driver import SimOptions as Sim
+    from tests.gan_reference import dropout_mask
+
+    node = helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="d", seed=9)
+    graph = helper.make_graph([node], "d", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(np.array(0.3, np.float32), "r"),
+                               numpy_helper.from_array(np.array(True), "t")])
+    path = tmp_path / "d.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = np.random.default_rng(2).standard_normal((4, 3, 4)).astype(np.float32)
+    e = compiled(path, Options(batch=4))
+    for seed in (0, 1):
+        out = simulate(parse_fsm(e.text, "d.fsm"), "d.fsm", e.tensors, Sim(inputs={"x": x}, seed=seed)).outputs["y"]
+        np.testing.assert_allclose(out, x * dropout_mask(x.shape, 0.3, seed, 0, 9), rtol=1e-6)

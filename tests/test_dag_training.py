@@ -2,10 +2,10 @@
 
 An unconditional GAN whose generator has a residual block (reflection and edge Pad, InstanceNormalization,
 LeakyRelu, Add), a Dropout, a nearest Resize and a U-Net-style skip Concat, and whose discriminator has a
-residual block of its own (wrap Pad, InstanceNormalization, Add — so D's input gradient also flows through
-a value read twice): one and two iterations under every ``--zero-free`` scheme, and with sample-parallel
-copies, give the reference's losses, gradients and updated weights to 1e-4 relative. The reference's
-new ops are checked themselves: forward against ``onnx.reference``, backward against finite differences.
+residual block of its own after a Dropout with a seed attribute (wrap Pad, InstanceNormalization, Add):
+one and two iterations under every ``--zero-free`` scheme, and with sample-parallel copies, give the
+reference's losses, gradients and updated weights to 1e-4 relative. The reference's new ops are checked
+themselves: forward against ``onnx.reference``, backward against finite differences.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
+from lergan_cc.errors import LerganError
 from lergan_cc.options import Options
 from lergan_cc.sim.driver import SimOptions, simulate
 from tests.conftest import compiled
@@ -64,7 +65,7 @@ def make_dag_gan(tmp: Path, logit: bool, dropout: float = 0.5) -> tuple[Path, Pa
     d = _Net(12)
     y = d.node("Conv", "c1", ["item", d.w("c1.weight", (3, 2, 4, 4)), d.w("c1.bias", (3,))], strides=[2, 2],
                pads=[1, 1, 1, 1])
-    l1 = d.node("LeakyRelu", "l1", [y], alpha=0.2)
+    l1 = d.node("Dropout", "drop", [d.node("LeakyRelu", "l1", [y], alpha=0.2)], ratio=0.25, seed=5)
     r = d.node("Conv", "res.c", [_pad(d, "res.pad", l1, "wrap"), d.w("res.c.weight", (3, 3, 3, 3))])
     y = d.node("Add", "res", [_instancenorm(d, "res.in", r, 3), l1])
     y = d.node("Conv", "c2", [y, d.w("c2.weight", (4, 3, 3, 3))], strides=[2, 2], pads=[1, 1, 1, 1])
@@ -114,6 +115,15 @@ def test_dag_gan_training_with_sample_parallel_copies(tmp_path: Path, data_paral
     overlapped schedule (G's forward in the state that updates D) keeps the iteration's dropout mask."""
     gp, dp = make_dag_gan(tmp_path, True)
     _assert_matches(*_train(gp, dp, "zfdr", 2, data_parallel=data_parallel, target=target, overlap=overlap, seed=4))
+
+
+def test_leaky_relu_with_negative_alpha_is_refused_in_training(tmp_path: Path) -> None:
+    gp, dp = make_dag_gan(tmp_path, True)
+    model = onnx.load(gp)
+    next(a for n in model.graph.node if n.op_type == "LeakyRelu" for a in n.attribute).f = -0.1
+    onnx.save(model, gp)
+    with pytest.raises(LerganError, match=r"expand-training: layer res.lrelu: leaky_relu with alpha -0.1 < 0 has no"):
+        compiled(str(gp), Options(discriminator=str(dp), batch=2))
 
 
 def test_the_dropout_mask_follows_the_seed(tmp_path: Path) -> None:
@@ -215,5 +225,5 @@ def test_a_value_read_by_two_layers_is_moved_to_each(tmp_path: Path) -> None:
     result = simulate(program, "gan.fsm", {}, SimOptions(timing_only=True, trace=True))
     assert result.timing is not None
     moves = {t.label for t in result.timing.record.tasks if t.op == "move"}
-    read_twice = {"G/up", "G/r1", "D/l1", "G/r1.gsum", "G/up.gsum", "D/l1.gsum"}
+    read_twice = {"G/up", "G/r1", "D/drop", "G/r1.gsum", "G/up.gsum", "D/drop.gsum"}
     assert read_twice <= set(buffers) and not {f"move %{n}" for n in read_twice} & moves
