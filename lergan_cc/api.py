@@ -28,6 +28,7 @@ from lergan_cc.fsm.emitted import Emitted
 from lergan_cc.fsm.program import Program as FsmProgram
 from lergan_cc.ir.graph import Graph
 from lergan_cc.options import DEFAULT_BATCH, Options
+from lergan_cc.outputs import Outputs
 from lergan_cc.pipeline import Instruments, compile_graph
 
 Model = str | os.PathLike[str] | Any  # a path, DSL text, or an onnx.ModelProto
@@ -56,14 +57,23 @@ class Program:
         return self.fsm.batch
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write ``path`` (the program text) and ``path.npz`` (its tensors), each atomically."""
-        from lergan_cc.cli.common import write_atomic, write_atomic_with
-        from lergan_cc.fsm.sidecar import write_npz
+        """Write ``path`` (the program text) and ``path.npz`` (its tensors) as a pair: both or neither, the
+        sidecar's digest recorded in the program (``lergan_cc.outputs``, ``docs/ISA.md``)."""
+        with Outputs() as out:
+            out.emission("path", os.fspath(path), "fsm", "")
+            self.stage(out, os.fspath(path))
 
-        target = os.fspath(path)
-        write_atomic_with(f"{target}.npz", lambda f: write_npz(f, self.tensors))  # streamed: no copy in memory
-        write_atomic(target, self.text)
-        self.path = target
+    def stage(self, out: Outputs, target: str) -> None:
+        """Stage the pair in a run's declared outputs (``target`` and ``target.npz``): the sidecar streamed
+        into its temporary (no copy of the tensors in memory), then the program with its digest."""
+        from lergan_cc.fsm.sidecar import sealed, write_npz
+
+        tensors = self.tensors
+        digest = out.write(f"{target}.npz", lambda f: write_npz(f, tensors))
+        assert digest is not None
+        text = sealed(self.text, digest)
+        out.write(target, text)
+        self.text, self.path = text, target  # what is on disk (a loaded program reads the same)
 
     def placement(self) -> dict[str, Any]:
         """The ``--emit placement`` report of the IR this program was compiled from."""

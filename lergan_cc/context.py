@@ -3,12 +3,12 @@ target's topology, where warnings go, and what the last pass emitted."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from lergan_cc.errors import warn
 from lergan_cc.options import Options
 from lergan_cc.targets.geometry import Topology, build_topology
 from lergan_cc.targets.hw import Hardware, load_hw
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 
 def warn_stderr(message: str) -> None:
-    print(f"lergan_cc: warning: {message}", file=sys.stderr)
+    """A warning line on stderr (held by a command-line tool until its run succeeds: lergan_cc.errors.warn)."""
+    warn(f"lergan_cc: warning: {message}")
 
 
 @dataclass

@@ -1,4 +1,11 @@
-"""User-facing errors: the drivers print them as one line and exit with status 2."""
+"""User-facing errors: the drivers print them as one line and exit with status 2; warnings held until success."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import sys
+from collections.abc import Iterable, Iterator
 
 
 class LerganError(Exception):
@@ -11,3 +18,31 @@ class SourceError(LerganError):
     def __init__(self, path: str, line: int, column: int, message: str) -> None:
         super().__init__(f"{path}:{line}:{column}: {message}")
         self.path, self.line, self.column = path, line, column
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a known name is close to ``name``, else ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+_held: list[str] | None = None
+
+
+def warn(message: str) -> None:
+    """A warning line for stderr: at once, or when the run ends well if a driver holds warnings."""
+    if _held is None:
+        print(message, file=sys.stderr)
+    else:
+        _held.append(message)
+
+
+@contextlib.contextmanager
+def hold_warnings() -> Iterator[list[str]]:
+    """Collect :func:`warn` lines (a failed run prints its one error line, not a warning before it)."""
+    global _held
+    saved, _held = _held, []
+    try:
+        yield _held
+    finally:
+        _held = saved

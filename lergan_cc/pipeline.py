@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lergan_cc.capacity import check_fits
 from lergan_cc.context import CompileContext
-from lergan_cc.errors import LerganError
+from lergan_cc.errors import LerganError, did_you_mean
 from lergan_cc.ir.attribute import Attr
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.printer import print_graph
@@ -39,7 +40,8 @@ def truncate(names: list[str], emit: str, stop_after: str | None) -> list[str]:
     """The prefix of ``names`` an emission needs, cut at ``stop_after`` when given."""
     if stop_after is not None:
         if stop_after not in names:
-            raise LerganError(f"--stop-after {stop_after}: not a pass of this pipeline ({', '.join(names)})")
+            raise LerganError(f"--stop-after {stop_after}: not a pass of this pipeline"
+                              f"{did_you_mean(stop_after, names)} ({', '.join(names)})")
         return names[: names.index(stop_after) + 1]
     need = EMIT_NEEDS[emit]
     reshaping = next(n for n in names if n in ZERO_FREE_PASS.values())
@@ -56,17 +58,20 @@ class Instruments:
     time_passes: bool = False
     log: Callable[[str], None] = print
     timings: list[tuple[str, float]] = field(default_factory=list)
+    dump: Callable[[str, str], None] | None = None  # write(name, text) into dump_dir (lergan_cc.outputs)
 
     def check(self, names: list[str]) -> None:
         if self.print_after not in (None, "all", *names):
-            raise LerganError(f"--print-ir-after {self.print_after}: not a pass of this pipeline "
-                              f"({', '.join(names)})")
+            raise LerganError(f"--print-ir-after {self.print_after}: not a pass of this pipeline"
+                              f"{did_you_mean(str(self.print_after), names)} ({', '.join(names)})")
 
     def after(self, index: int, name: str, g: Graph, seconds: float) -> None:
         self.timings.append((name, seconds))
         if self.print_after in (name, "all"):
             self.log(f"// -----// IR Dump After {name} //----- //\n{print_graph(g)}")
-        if self.dump_dir is not None:
+        if self.dump is not None:
+            self.dump(f"{index:03d}_{name}.lir", print_graph(g))
+        elif self.dump_dir is not None:
             os.makedirs(self.dump_dir, exist_ok=True)
             with open(os.path.join(self.dump_dir, f"{index:03d}_{name}.lir"), "w", encoding="utf-8") as f:
                 f.write(print_graph(g))
@@ -149,6 +154,8 @@ def compile_graph(model: object, ctx: CompileContext, emit: str = "ir", stop_aft
     front_end: Any = get_pass_class("import")  # the front end takes the model, not options: see passes/import.py
     g = front_end(model).load(ctx.options)
     verify(g, ctx.hw)
+    check_fits(g, ctx.hw, ctx.options.batch, str(model) if isinstance(model, (str, os.PathLike)) and
+               "\n" not in str(model) else g.model)  # before any pass allocates for it
     instruments.after(0, "import", g, time.perf_counter() - start)
     names = truncate(pipeline(ctx.options, g.kind == "gan"), emit, stop_after)
     instruments.check(names)

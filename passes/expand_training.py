@@ -188,10 +188,11 @@ def _dense_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
 def _act_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
     """f'(y)·dy from the activation's output y: a leaky ReLU's slope is known from the sign of y only when
     alpha >= 0 (with alpha < 0 a positive y comes from either side)."""
-    if getattr(op, "alpha", 0.0) < 0:
-        raise LerganError(f"expand-training: layer {op.layer}: leaky_relu with alpha {op.alpha} < 0 has no "  # type: ignore[attr-defined]
-                          f"gradient from its output")
-    return b._add(op, "err", "act_grad", b.err, (op.name, dy), x_shape, fn=op.OP, alpha=getattr(op, "alpha", 0.0))
+    alpha = getattr(op, "alpha", 0.0)
+    if alpha < 0:
+        raise LerganError(f"expand-training: layer {op.layer}: leaky_relu with alpha {alpha} < 0 has no gradient "
+                          f"from its output")
+    return b._add(op, "err", "act_grad", b.err, (op.name, dy), x_shape, fn=op.OP, alpha=alpha)
 
 
 def _bn_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:

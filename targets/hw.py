@@ -21,6 +21,8 @@ from typing import Any, get_type_hints
 from lergan_cc.errors import LerganError
 
 MIB = 1 << 20
+MAX_VALUE = 1e12  # any one number of a hardware description (a larger one is a typo, not a design point)
+MAX_BANKS, MAX_TILES, MAX_CROSSBARS, MAX_ROWS, MAX_BITS = 1024, 4096, 1 << 24, 1 << 16, 64
 NODE_KINDS = ("merging", "multiplexing")
 DEFAULTS = "lergan-3d.toml"
 
@@ -345,8 +347,12 @@ def _section_types() -> dict[str, type]:
 def _convert(value: Any, hint: Any, where: str) -> Any:
     """Check one TOML value against its field's type; ints are accepted where floats are."""
     if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > MAX_VALUE:
+            raise LerganError(f"{where}: {str(value)[:24]} is out of range (at most {MAX_VALUE:g})")
         return value
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(float(value)) or abs(value) > MAX_VALUE:
+            raise LerganError(f"{where}: {value} is not a finite number up to {MAX_VALUE:g}")
         return float(value)
     if hint == tuple[str, ...] and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
@@ -391,7 +397,7 @@ def _build(raw: dict[str, dict[str, Any]], path: str) -> Hardware:
 def _read_toml(path: str, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+    except ValueError as e:  # TOMLDecodeError, or an integer past Python's 4,300 digits
         msg = str(e)
         m = re.search(r"\s*\(at line (\d+), column (\d+)\)", msg)
         if m:
@@ -468,6 +474,11 @@ def _is_pow2(n: int) -> bool:
 
 
 CHECKS: list[tuple[str, Any, Any]] = [
+    ("crossbar.rows", lambda h: max(h.crossbar.rows, h.crossbar.cols) <= MAX_ROWS,
+     lambda h: f"{h.crossbar.rows}x{h.crossbar.cols} crossbars: at most {MAX_ROWS} rows and columns"),
+    ("precision.input_bits", lambda h: max(h.crossbar.cell_bits, h.crossbar.dac_bits, h.precision.input_bits,
+                                           h.precision.weight_bits, h.precision.output_bits) <= MAX_BITS,
+     lambda h: f"bit widths above {MAX_BITS}"),
     ("memory.tile_mib", lambda h: h.memory.bank_mib >= h.memory.tile_mib,
      lambda h: f"a bank of {h.memory.bank_mib} MiB holds no tile of {h.memory.tile_mib} MiB"),
     ("memory.tile_mib", lambda h: h.memory.bank_mib % h.memory.tile_mib == 0,
@@ -478,6 +489,9 @@ CHECKS: list[tuple[str, Any, Any]] = [
      lambda h: f"{h.memory.bank_mib} MiB banks do not divide {h.memory.total_mib} MiB in total"),
     ("memory.total_mib", lambda h: h.banks >= 6,
      lambda h: f"{h.banks} bank(s): the pair of 3DCUs of Fig. 13 needs at least 6"),
+    ("memory.total_mib", lambda h: h.banks <= MAX_BANKS, lambda h: f"{h.banks} banks: at most {MAX_BANKS}"),
+    ("memory.tile_mib", lambda h: h.tiles_per_bank <= MAX_TILES,
+     lambda h: f"{h.tiles_per_bank} tiles per bank: at most {MAX_TILES}"),
     ("memory.sarray_mib", lambda h: h.memory.carray_mib + h.memory.barray_mib + h.memory.sarray_mib
      == h.memory.tile_mib,
      lambda h: f"CArray + BArray + SArray = {h.memory.carray_mib + h.memory.barray_mib + h.memory.sarray_mib}"
@@ -494,6 +508,8 @@ CHECKS: list[tuple[str, Any, Any]] = [
      and h.crossbar.rows * h.crossbar.cols * h.crossbar.cell_bits % 8 == 0,
      lambda h: f"a {h.memory.carray_mib} MiB CArray is not a whole number of "
      f"{h.crossbar.rows}x{h.crossbar.cols}x{h.crossbar.cell_bits}-bit crossbars"),
+    ("memory.carray_mib", lambda h: h.crossbars_per_tile <= MAX_CROSSBARS,
+     lambda h: f"{h.crossbars_per_tile} crossbars per tile: at most {MAX_CROSSBARS}"),
     ("htree.node_kinds", lambda h: len(h.htree.node_kinds) == h.htree_depth,
      lambda h: f"{len(h.htree.node_kinds)} levels given, {h.tiles_per_bank} tiles need {h.htree_depth}"),
     ("htree.node_kinds", lambda h: set(h.htree.node_kinds) <= set(NODE_KINDS),

@@ -20,9 +20,13 @@ PACKAGE_DIRS = {"lergan_cc": ROOT / "lergan_cc", "lergan_cc.passes": ROOT / "pas
 # Each layer (the first name under lergan_cc) and the layers it may import. Reading it bottom-up is the
 # pipeline: front ends -> IR -> passes -> lowering -> the FSM program format -> the simulator; reports,
 # the API, the bench and the command lines on top.
-BASE = {"errors", "options", "lark_errors", "shards"}
+BASE = {"errors", "options", "lark_errors", "shards", "limits"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(), "lark_errors": set(), "options": {"errors"}, "shards": set(), "grammar": set(),
+    "limits": {"errors"},  # number limits every input is held to
+    "outputs": {"errors"},  # the output discipline of every tool: files only
+    "capacity": BASE | {"ir", "targets"},  # does a model fit the machine (after import)
+    "preflight": BASE | {"passes", "pipeline", "context"},  # flag checks before any work
     "zerofree": set(),
     "targets": BASE,
     "fsm": BASE | {"targets"},
@@ -34,12 +38,13 @@ ALLOWED: dict[str, set[str]] = {
     "lowering": BASE | {"ir", "zerofree", "targets", "fsm", "mapping", "context"},
     "passes": BASE | {"ir", "zerofree", "targets", "fsm", "mapping", "lowering", "context", "pass_base",
                       "frontends"},
-    "pipeline": BASE | {"ir", "context", "pass_base", "passes"},
+    "pipeline": BASE | {"ir", "context", "pass_base", "passes", "capacity"},
     "sim": BASE | {"targets", "fsm", "zerofree"},
     "reports": BASE | {"ir", "zerofree", "targets", "sim"},
-    "api": BASE | {"ir", "context", "pipeline", "fsm", "sim", "reports", "cli"},
+    "api": BASE | {"ir", "context", "pipeline", "fsm", "sim", "reports", "cli", "outputs"},
     "bench": BASE | {"api", "ir", "reports", "options", "targets", "zerofree"},
-    "cli": BASE | {"api", "bench", "pipeline", "context", "ir", "reports", "fsm", "sim", "targets"},
+    "cli": BASE | {"api", "bench", "pipeline", "context", "ir", "reports", "fsm", "sim", "targets", "outputs",
+                   "capacity", "preflight"},
     "__init__": {"api", "errors"},
 }
 

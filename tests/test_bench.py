@@ -194,17 +194,25 @@ def test_outputs_and_schema(tiny: Path, tmp_path: Path, monkeypatch: pytest.Monk
     assert all((out / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
 
-def test_a_failing_design_point_is_reported_not_fatal(tiny: Path, tmp_path: Path,
+def test_a_failing_design_point_keeps_earlier_results(tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with a failed design point is reported (exit 1) and writes nothing over the results already there;
+    the runs that worked are cached for the next try."""
     def fail(job: runner.Job) -> dict[str, Any]:
-        raise LerganError("bank B1 is full")
+        if job.config == "prime":
+            raise LerganError("bank B1 is full")
+        return _fake_simulate(job)
 
     monkeypatch.setattr(runner, "_simulate", fail)
-    argv = ["--models", str(tiny), "--configs", "prime", "--out", str(tmp_path / "o"), "--jobs", "1",
-            "--no-cache", "--no-plots"]
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "results.json").write_text("earlier")
+    argv = ["--models", str(tiny), "--configs", "prime,3d-zfdr", "--out", str(out), "--jobs", "1",
+            "--cache-dir", str(tmp_path / "c"), "--no-plots"]
     assert lergan_bench.main(argv) == 1
-    row = json.loads((tmp_path / "o" / "results.json").read_text())["results"][0]
-    assert row["error"] == "bank B1 is full" and row["speedup_vs_prime"] is None
+    assert "bank B1 is full" in capsys.readouterr().err.splitlines()[-1]
+    assert sorted(p.name for p in out.iterdir()) == ["results.json"] and (out / "results.json").read_text() == "earlier"
+    assert len(list((tmp_path / "c").glob("*.json"))) == 3  # 3d-zfdr and the analysis, and the deterministic failure
 
 
 def test_mean_skips_missing() -> None:

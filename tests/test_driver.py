@@ -65,7 +65,7 @@ def test_every_stage_round_trips(name: str) -> None:
 
 
 @pytest.mark.parametrize(("args", "needle"), [
-    (["--stop-after", "no-such-pass"], "--stop-after no-such-pass: not a pass of this pipeline"),
+    (["--stop-after", "no-such-pass"], "--stop-after no-such-pass: not a pass"),
     (["--print-ir-after", "bogus", "--stop-after", "import"], "--print-ir-after bogus"),
     (["--batch", "0"], "--batch: expected a positive integer"),
     (["--emit", "pdf"], "argument --emit: invalid choice"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -107,9 +108,26 @@ def test_bad_sidecar(tmp_path: Path, capsys: pytest.CaptureFixture[str], program
         del arrays["fc.weight"]
     else:
         arrays["fc.weight"] = np.zeros((3, 3), np.float32) if change == "shape" else arrays["fc.weight"].astype(float)
-    rc, path, out = _run(tmp_path, program[0], _npz(tmp_path, **arrays))
+    rc, path, out = _run(tmp_path, _unsealed(program[0]), _npz(tmp_path, **arrays))
     err = capsys.readouterr().err
     assert rc == 2 and message in err and f"(declared at {path}:" in err and not out.exists()
+
+
+def _unsealed(text: str) -> str:
+    """A hand-made pair: the program records no sidecar digest, so the loader checks the tensors alone."""
+    return re.sub(r' sidecar="[^"]*"', "", text, count=1)
+
+
+def test_mismatched_pair(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes]) -> None:
+    """A sidecar that is not the one written with the program (same keys, other values) is refused."""
+    (tmp_path / "s.npz").write_bytes(program[1])
+    with np.load(tmp_path / "s.npz") as data:
+        arrays = {k: data[k] * 2 for k in data.files}
+    assert 'sidecar="sha256:' in program[0].splitlines()[1]
+    rc, path, out = _run(tmp_path, program[0], _npz(tmp_path, **arrays))
+    assert rc == 2 and f"{path}.npz: not the sidecar of {path}" in capsys.readouterr().err and not out.exists()
+    rc, _, out = _run(tmp_path, _unsealed(program[0]), _npz(tmp_path, **arrays))
+    assert rc == 0 and out.exists()
 
 
 def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes]) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from lergan_cc.bench.configs import MODELS, REFERENCES
-from lergan_cc.errors import LerganError
+from lergan_cc.errors import LerganError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,13 @@ def devices(override: str | None = None) -> dict[str, Device]:
     data = _read(str(DEFAULTS))
     if set(data) != set(REFERENCES):  # results.compare names its fields after REFERENCES
         raise LerganError(f"{DEFAULTS}: expected sections {sorted(REFERENCES)}, found {sorted(data)}")
-    for name, fields in (_read(override) if override else {}).items():
+    overrides = _read(override) if override else {}
+    for name, fields in overrides.items():
         if name not in data or not isinstance(fields, dict):
-            raise LerganError(f"{override}: unknown baseline [{name}] (known: {', '.join(data)})")
+            raise LerganError(f"{override}: unknown baseline [{name}]{did_you_mean(str(name), data)} "
+                              f"(known: {', '.join(data)})")
         for key, value in fields.items():
-            data[name][key] = _checked(override, name, key, value)
+            data[name][key] = _checked(str(override), name, key, value)
     return {name: Device(name, **fields) for name, fields in data.items()}
 
 
@@ -58,10 +60,13 @@ def _read(path: str) -> dict[str, Any]:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
         raise LerganError(f"{path}: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise LerganError(f"{path}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise LerganError(f"{path}: not UTF-8 text (byte {e.start}): not a TOML file") from None
+    except ValueError as e:  # TOMLDecodeError, or an integer past Python's 4,300 digits
+        raise LerganError(f"{path}: {' '.join(str(e).split())[:200]}") from None
 
 
+MAX_VALUE = 1e18  # a finite positive number (NaN compares false with everything: refused too)
 FIELDS = {k: v for k, v in get_type_hints(Device).items() if k != "name"}  # the keys a section may set
 
 
@@ -69,13 +74,15 @@ def _checked(path: str, name: str, key: str, value: Any) -> Any:
     """One override value: a known key, of its type, positive when a number."""
     kind = FIELDS.get(key)
     if kind is None:
-        raise LerganError(f"{path}: [{name}] has no key '{key}' (keys: {', '.join(FIELDS)})")
+        raise LerganError(f"{path}: [{name}] has no key '{key}'{did_you_mean(key, FIELDS)} (keys: {', '.join(FIELDS)})")
     if kind is str:
         if not isinstance(value, str):
             raise LerganError(f"{path}: [{name}] {key} must be a string")
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 or (kind is int and value % 1):
-        raise LerganError(f"{path}: [{name}] {key} must be a positive {'integer' if kind is int else 'number'}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_VALUE \
+            or (kind is int and value % 1):
+        what = "integer" if kind is int else "number"
+        raise LerganError(f"{path}: [{name}] {key} must be a positive {what} (finite), got {str(value)[:24]}")
     return kind(value)
 
 

@@ -36,7 +36,8 @@ def _source_roots() -> list[Path]:
     roots = set()
     for name in ("lergan_cc", "lergan_cc.passes", "lergan_cc.targets", "lergan_cc.grammar"):
         spec = importlib.util.find_spec(name)
-        roots |= {Path(p).resolve() for p in (spec.submodule_search_locations or []) if spec}
+        locations = (spec.submodule_search_locations or []) if spec is not None else []
+        roots |= {Path(p).resolve() for p in locations}
     return sorted(roots)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lergan_cc.errors import LerganError
+from lergan_cc.errors import LerganError, did_you_mean
 
 BASELINE = "prime"
 
@@ -109,7 +109,8 @@ def select_configs(names: list[str] | None) -> list[str]:
         return list(CONFIGS)
     unknown = [n for n in names if n not in CONFIGS and n not in REFERENCES]
     if unknown:
-        raise LerganError(f"--configs: unknown design point '{unknown[0]}' (known: {', '.join(CONFIGS)}; "
+        raise LerganError(f"--configs: unknown design point '{unknown[0]}'"
+                          f"{did_you_mean(unknown[0], [*CONFIGS, *REFERENCES])} (known: {', '.join(CONFIGS)}; "
                           f"{', '.join(REFERENCES)} are always computed)")
     wanted = {BASELINE, *names, *(baseline_of(n) for n in names if n in CONFIGS)}
     return [n for n in CONFIGS if n in wanted]
@@ -132,4 +133,5 @@ def _model(name: str, examples: Path) -> Model:
     path = Path(name)
     if path.suffix == ".lergan" and path.is_file():
         return Model(path.stem, path, path.stem)
-    raise LerganError(f"--models: unknown benchmark '{name}' (known: {', '.join(MODELS)}, or a .lergan file)")
+    raise LerganError(f"--models: unknown benchmark '{name}'{did_you_mean(name, MODELS)} (known: "
+                      f"{', '.join(MODELS)}, or a .lergan file)")

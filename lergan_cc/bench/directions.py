@@ -95,9 +95,10 @@ def energy_split(savers: tuple[str, ...], spenders: tuple[str, ...], config: str
 def _dup_helps_3d_more(sfx: str) -> Callable[[dict, str], bool | None]:
     def holds(by: dict, m: str) -> bool | None:
         t = [_time(by, m, c + sfx) for c in ("3d-zfdr", "lergan-low", "2d-zfdr", "2d-zfdr-low")]
-        if any(v is None for v in t):
+        a, b, c, d = t
+        if a is None or b is None or c is None or d is None:
             return None
-        return t[0] / t[1] > t[2] / t[3]
+        return a / b > c / d
     return holds
 
 

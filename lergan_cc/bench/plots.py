@@ -26,6 +26,17 @@ FIGURES: dict[str, tuple[str, str, tuple[str, ...], bool]] = {
                           ("prime", "lergan-low", "lergan-middle", "lergan-high"), True),
     "fig20_energy.png": ("Energy saving over PRIME", "energy_saving_vs_prime",
                          ("lergan-low", "lergan-middle", "lergan-high", "zara-low", "zara-middle", "zara-high"), True),
+    # the whole machine (issue 14): every phase as many sample-parallel copies as its bank holds, overlaps
+    "dp_speedup.png": ("The whole machine: speedup over PRIME-dp", "speedup_vs_prime",
+                       ("2d-zfdr-dp", "2d-zfdr-low-dp", "3d-zfdr-dp", "lergan-low-dp", "lergan-middle-dp",
+                        "lergan-high-dp"), True),
+    "dp_gain.png": ("What copies and overlaps gain: speedup over the same design point with one copy",
+                    "speedup_vs_serial", ("prime-dp", "2d-zfdr-dp", "3d-zfdr-dp", "lergan-low-dp",
+                                          "lergan-middle-dp", "lergan-high-dp"), True),
+    "dp_vs_gpu.png": ("The whole machine over the GPU (ideal Titan X roofline): speedup", "speedup_vs_gpu",
+                      ("prime-dp", "lergan-low-dp", "lergan-middle-dp", "lergan-high-dp"), True),
+    "dp_vs_fpga.png": ("The whole machine over the FPGA-GAN accelerator (ideal VCU118 roofline): speedup",
+                       "speedup_vs_fpga", ("prime-dp", "lergan-low-dp", "lergan-middle-dp", "lergan-high-dp"), True),
 }
 
 

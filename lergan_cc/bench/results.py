@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import statistics
+from collections.abc import Sequence
 from typing import Any
 
 from lergan_cc.bench.configs import MODELS, REFERENCES, baseline_of, serial_of
@@ -98,7 +99,7 @@ def phase_ratio(base: dict[str, Any], row: dict[str, Any], phase: str, field: st
     return _ratio(base.get("phases", {}).get(phase, {}).get(field), row.get("phases", {}).get(phase, {}).get(field))
 
 
-def mean(values: list[float | None]) -> float | None:
+def mean(values: Sequence[float | None]) -> float | None:
     """Arithmetic mean over the values present (the paper's "on average")."""
     xs = [v for v in values if v is not None]
     return statistics.fmean(xs) if xs else None

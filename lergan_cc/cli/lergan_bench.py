@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import sys
@@ -12,6 +13,10 @@ from typing import TYPE_CHECKING, Any
 from lergan_cc.bench import cache, configs
 from lergan_cc.cli.common import ArgumentParser, guarded, write_atomic
 from lergan_cc.errors import LerganError
+from lergan_cc.limits import int_flag
+from lergan_cc.options import MAX_BATCH
+from lergan_cc.outputs import Outputs, check_creatable_directory
+from lergan_cc.preflight import check_models
 
 if TYPE_CHECKING:
     from lergan_cc.bench import runner
@@ -32,8 +37,10 @@ def build_parser() -> ArgumentParser:
                    "pool (default) or a Dask cluster (needs the [dask] extra)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="with --executor dask: the cluster's scheduler "
                    "(default: a LocalCluster of --jobs workers on this machine)")
-    p.add_argument("--jobs", type=_positive, help="local worker processes or LocalCluster workers (default: cores)")
-    p.add_argument("--batch", type=_positive, help="batch size (default: 64, or the sweep file's)")
+    p.add_argument("--jobs", type=int_flag("--jobs", high=1024),
+                   help="local worker processes or LocalCluster workers (default: cores)")
+    p.add_argument("--batch", type=int_flag("--batch", high=MAX_BATCH),
+                   help="batch size (default: 64, or the sweep file's)")
     p.add_argument("--functional", action="store_true", help="also compute the tensors (slow; default timing-only)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description passed to lerganc")
     p.add_argument("--baselines", metavar="FILE", help="TOML overriding the GPU / FPGA-GAN roofline parameters "
@@ -42,12 +49,6 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="recompute everything and store nothing")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return p
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise LerganError(f"expected a positive integer, got '{text}'")
-    return int(text)
 
 
 def plan(models: list[configs.Model], names: list[str], batch: int, functional: bool,
@@ -80,27 +81,50 @@ def run(argv: list[str] | None = None) -> int:
     args.batch = args.batch or 64
     from lergan_cc.bench import baselines, executors, results, runner, task
 
-    names = configs.select_configs(configs.split_names(args.configs))
-    models = configs.select_models(configs.split_names(args.models))
-    if args.hw is not None and not Path(args.hw).is_file():
-        raise LerganError(f"{args.hw}: no such file")
-    baselines.devices(args.baselines)  # a bad --baselines file fails before any simulation
-    start = time.perf_counter()
-    jobs = plan(models, names, args.batch, args.functional, args.hw)
-    tasks = {job: task.from_job(job) for job in jobs}
-    by_key, _ = executors.run(list(tasks.values()), store_of(args), *executor)
-    records = {job: by_key[t.key] for job, t in tasks.items()}
-    analyses = [records[j] for j in jobs if j.config == runner.ANALYSIS and records[j]["ok"]]
-    simulated = [results.make_row(records[j]) for j in jobs if j.config != runner.ANALYSIS]
-    roofs = [r for a in analyses for r in baselines.rows(a["model"], a["work"], args.batch, args.baselines)]
-    rows = results.compare(simulated + roofs)
-    sarray = [results.sarray_row(a) for a in analyses]
-    elapsed = time.perf_counter() - start
-    write_outputs(Path(args.out), rows, sarray, _meta(args, names, elapsed), not args.no_plots)
-    failed = [r for r in rows if r.get("error")]
-    print(f"lergan-bench: {len(rows)} runs, {len(failed)} failed, {elapsed:.1f} s; results in {args.out}/",
-          file=sys.stderr)
-    return 1 if failed else 0
+    with Outputs.of(args, inputs={"hw": "--hw", "baselines": "--baselines"}, dirs={"out": "--out"}) as out:
+        names, models = _selection(args)
+        for m in models:
+            out.input("--models", str(m.path))
+        for name in RESULT_FILES:
+            out.file("--out", os.path.join(args.out, name))
+        if args.cache_dir and not args.no_cache:
+            check_creatable_directory("--cache-dir", args.cache_dir)
+        check_models([str(m.path) for m in models], args.hw, args.batch)
+        baselines.devices(args.baselines)  # a bad --baselines file fails before any simulation
+        start = time.perf_counter()
+        jobs = plan(models, names, args.batch, args.functional, args.hw)
+        tasks = {job: task.from_job(job) for job in jobs}
+        by_key, _ = executors.run(list(tasks.values()), store_of(args), *executor)
+        records = {job: by_key[t.key] for job, t in tasks.items()}
+        analyses = [records[j] for j in jobs if j.config == runner.ANALYSIS and records[j]["ok"]]
+        simulated = [results.make_row(records[j]) for j in jobs if j.config != runner.ANALYSIS]
+        roofs = [r for a in analyses for r in baselines.rows(a["model"], a["work"], args.batch, args.baselines)]
+        rows = results.compare(simulated + roofs)
+        failed = [r for r in rows if r.get("error")] + [records[j] for j in jobs if not records[j]["ok"]
+                                                         and j.config == runner.ANALYSIS]
+        elapsed = time.perf_counter() - start
+        if failed:  # earlier results stay; the runs that worked are in the cache for the next try
+            print(f"lergan-bench: {len(failed)} of {len(jobs)} runs failed (first: {failed[0]['model']} "
+                  f"{failed[0]['config']}: {failed[0]['error']}); results not written, {args.out}/ unchanged",
+                  file=sys.stderr)
+            out.discard()
+            return 1
+        sarray = [results.sarray_row(a) for a in analyses]
+        write_outputs(out, Path(args.out), rows, sarray, _meta(args, names, elapsed), not args.no_plots)
+    print(f"lergan-bench: {len(rows)} runs, {elapsed:.1f} s; results in {args.out}/", file=sys.stderr)
+    return 0
+
+
+RESULT_FILES = ("results.json", "results.csv", "tables.md")  # and the figures, named by bench.plots
+
+
+def _selection(args: argparse.Namespace) -> tuple[list[str], list[configs.Model]]:
+    """The design points and models asked for; an empty selection is an error, not an empty run."""
+    for flag, text in (("--models", args.models), ("--configs", args.configs)):
+        if text is not None and configs.split_names(text) == []:
+            raise LerganError(f"{flag}: no name given (omit {flag} for all)")
+    return configs.select_configs(configs.split_names(args.configs)), \
+        configs.select_models(configs.split_names(args.models))
 
 
 def run_sweep(args: Any, executor: tuple[str, int, str | None]) -> int:
@@ -128,24 +152,26 @@ def _meta(args: Any, names: list[str], elapsed: float) -> dict[str, Any]:
             "wall_s": round(elapsed, 2)}
 
 
-def write_outputs(out: Path, rows: list[dict[str, Any]], sarray: list[dict[str, Any]], meta: dict[str, Any],
-                  plots: bool) -> None:
-    """results.json, results.csv, tables.md and (unless disabled) the PNG figures into ``out``."""
+def write_outputs(staged: Outputs, out: Path, rows: list[dict[str, Any]], sarray: list[dict[str, Any]],
+                  meta: dict[str, Any], plots: bool) -> None:
+    """results.json, results.csv, tables.md and (unless disabled) the PNG figures into ``out``, staged."""
     from lergan_cc.bench import directions, paper, results, tables
 
-    out.mkdir(parents=True, exist_ok=True)
     verdicts, pairs = directions.evaluate(rows), paper.side_by_side(rows, sarray)
-    write_atomic(str(out / "results.json"), results.to_json(rows, meta, sarray=sarray, directions=verdicts,
-                                                            paper=pairs))
-    write_atomic(str(out / "results.csv"), results.to_csv(rows))
+    files: dict[str, str | bytes] = {
+        "results.json": results.to_json(rows, meta, sarray=sarray, directions=verdicts, paper=pairs),
+        "results.csv": results.to_csv(rows)}
     head = ["## The paper's numbers beside ours\n", paper.markdown(pairs),
             "## The paper's directions\n", directions.markdown(verdicts)]
-    write_atomic(str(out / "tables.md"), tables.markdown(rows, sarray, "\n".join(head)))
+    files["tables.md"] = tables.markdown(rows, sarray, "\n".join(head))
     if plots:
         from lergan_cc.bench import plots as plot_mod
 
-        for name, png in plot_mod.figures(rows, sarray).items():
-            write_atomic(str(out / name), png)
+        files.update(plot_mod.figures(rows, sarray))
+    write = staged.writer(str(out))
+    assert write is not None
+    for name, data in files.items():
+        write(name, data)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from lergan_cc.cli.common import ArgumentParser, emit_text, guarded
+from lergan_cc.capacity import check_fits
+from lergan_cc.cli.common import ArgumentParser, guarded
 from lergan_cc.context import CompileContext
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.parser import parse_ir, parse_ir_file
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
-from lergan_cc.options import DEFAULT_BATCH, REPLICAS, TARGETS, ZERO_FREE, Options
+from lergan_cc.limits import int_flag
+from lergan_cc.options import DEFAULT_BATCH, MAX_BATCH, REPLICAS, TARGETS, ZERO_FREE, Options
+from lergan_cc.outputs import Outputs
 from lergan_cc.pipeline import Instruments, resolve, run_passes
 
 
@@ -23,7 +27,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml")
-    p.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    p.add_argument("--batch", type=int_flag("--batch", high=MAX_BATCH), default=DEFAULT_BATCH)
     p.add_argument("--print-ir-after", metavar="NAME|all")
     p.add_argument("--time-passes", action="store_true")
     return p
@@ -31,21 +35,34 @@ def build_parser() -> ArgumentParser:
 
 def optimize(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with Outputs.of(args, inputs={"input": "IN.lir", "hw": "--hw"}, files={"out": "-o"}) as out:
+        out.write(args.out, _optimize(args))
+    return 0
+
+
+def _optimize(args: argparse.Namespace) -> str:
     names = _split(args.passes)
     if "import" in names:
         raise LerganError("pass 'import' reads model files: use lerganc, not lergan-opt")
-    g = parse_ir(sys.stdin.read(), "<stdin>") if args.input == "-" else parse_ir_file(args.input)
+    g = parse_ir(_stdin(), "<stdin>") if args.input == "-" else parse_ir_file(args.input)
     options = Options(mode="train" if g.kind == "gan" else "infer", zero_free=args.zero_free, target=args.target,
                       replica=args.replica, hw=args.hw, batch=args.batch)
     ctx = CompileContext.create(options)
     verify(g, ctx.hw)
+    check_fits(g, ctx.hw, args.batch, args.input)
     passes = resolve(names, options)
     instruments = Instruments(args.print_ir_after, None, args.time_passes, lambda s: print(s, file=sys.stderr))
     instruments.check([n.partition("{")[0] for n in names])
     g = run_passes(passes, g, ctx, instruments)
     instruments.report()
-    emit_text(print_graph(g), args.out)
-    return 0
+    return print_graph(g)
+
+
+def _stdin() -> str:
+    try:
+        return sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise LerganError(f"<stdin>: not UTF-8 text (byte {e.start}): not a .lir file") from None
 
 
 def _split(text: str) -> list[str]:

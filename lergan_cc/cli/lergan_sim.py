@@ -5,11 +5,15 @@ A thin layer over ``lergan_cc.api.simulate``."""
 
 from __future__ import annotations
 
+import argparse
+import math
 import sys
 from typing import TYPE_CHECKING
 
-from lergan_cc.cli.common import ArgumentParser, guarded, write_atomic
+from lergan_cc.cli.common import ArgumentParser, guarded
 from lergan_cc.errors import LerganError
+from lergan_cc.limits import float_flag, int_flag
+from lergan_cc.outputs import Outputs
 
 if TYPE_CHECKING:  # the simulator is imported when it runs (``--help`` loads none of it)
     from lergan_cc import api
@@ -20,21 +24,15 @@ def build_parser() -> ArgumentParser:
     p.add_argument("program", help="PROG.fsm (its tensors are read from PROG.fsm.npz)")
     p.add_argument("--inputs", metavar="IN.npz", help="run-time inputs (and weight overrides) by name")
     p.add_argument("--outputs", metavar="OUT.npz", help="write outputs (inference) or updated weights and losses")
-    p.add_argument("--iterations", type=_positive, default=1)
-    p.add_argument("--lr", type=float, default=0.0002)
+    p.add_argument("--iterations", type=int_flag("--iterations", high=10**12), default=1)
+    p.add_argument("--lr", type=float_flag("--lr", high=math.inf), default=0.0002)
     p.add_argument("--timing-only", action="store_true")
     p.add_argument("--precision", choices=("float32", "fixed16"), default="float32")
     p.add_argument("--report", metavar="R.json")
     p.add_argument("--trace", metavar="T.json")
     p.add_argument("--g-loss", choices=("saturating", "nonsaturating"), default="saturating")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int_flag("--seed", low=0, high=2**63 - 1), default=0)
     return p
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise LerganError(f"--iterations: expected a positive integer, got '{text}'")
-    return int(text)
 
 
 def _keep_freed_memory() -> None:
@@ -55,53 +53,64 @@ def _keep_freed_memory() -> None:
 
 
 def _progress(s: str) -> None:
-    print(f"lergan-sim: {s}", file=sys.stderr, flush=True)
+    """Progress lines for a person watching (a terminal); a log or a pipe gets the results alone."""
+    if sys.stderr.isatty():
+        print(f"lergan-sim: {s}", file=sys.stderr, flush=True)
 
 
 def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from lergan_cc import api
-    from lergan_cc.fsm.sidecar import npz_bytes
-    from lergan_cc.sim.report import summary
-
     if args.timing_only and args.outputs:
         raise LerganError("--timing-only computes no tensors: --outputs needs the functional simulation")
     if args.timing_only and args.precision != "float32":
         raise LerganError("--timing-only computes no tensors: --precision needs the functional simulation")
     if args.timing_only and args.inputs:
         raise LerganError("--timing-only computes no tensors: --inputs needs the functional simulation")
-    if not args.timing_only:
-        _keep_freed_memory()
+    with Outputs.of(args, inputs={"inputs": "--inputs"},
+                    files={"outputs": "--outputs", "report": "--report", "trace": "--trace"}) as out:
+        out.program_input("PROG", args.program)
+        if not args.timing_only:
+            _keep_freed_memory()
+        _simulate(args, out)
+    return 0
+
+
+def _simulate(args: argparse.Namespace, out: Outputs) -> None:
+    from lergan_cc import api
+    from lergan_cc.fsm.sidecar import write_npz
+    from lergan_cc.sim.report import summary
+
     program = api.load_program(args.program, tensors=not args.timing_only)
     timing = bool(args.report or args.trace or args.timing_only)
     result = api.simulate(program, iterations=args.iterations, timing_only=args.timing_only, inputs=args.inputs,
                           lr=args.lr, seed=args.seed, g_loss=args.g_loss, precision=args.precision, timing=timing,
                           trace=bool(args.trace), progress=_progress)
     if args.outputs:
-        write_atomic(args.outputs, npz_bytes(result.outputs))
+        outputs = result.outputs
+        out.write(args.outputs, lambda f: write_npz(f, outputs))  # streamed into its temporary
     if args.report and result.report is not None:
-        write_atomic(args.report, api.report_json(result.report))
+        out.write(args.report, api.report_json(result.report))
     if args.trace and result.trace is not None:
-        write_atomic(args.trace, result.trace())
-    if not args.timing_only:
-        _summary(program.kind, result)
+        out.write(args.trace, result.trace())
+    lines = [] if args.timing_only else _summary(program.kind, result)
     if result.report is not None:
-        print(summary(result.report))
+        lines.append(summary(result.report))
     if result.precision is not None:
-        print("fixed16 vs float32: " + ", ".join(f"{k}: max rel {v['max_rel']:.3g}, mean rel {v['mean_rel']:.3g}"
-                                               for k, v in result.precision["compared"].items()))
-    return 0
+        lines.append("fixed16 vs float32: " + ", ".join(f"{k}: max rel {v['max_rel']:.3g}, mean rel "
+                                                        f"{v['mean_rel']:.3g}"
+                                                        for k, v in result.precision["compared"].items()))
+    out.write("-", "".join(line + "\n" for line in lines))  # after the files are in place
 
 
-def _summary(kind: str, r: api.Result) -> None:
+def _summary(kind: str, r: api.Result) -> list[str]:
     if kind == "gan":
         n = len(next(iter(r.losses.values()), []))
-        for i in range(n):
-            print(f"iteration {i + 1}: " + " ".join(f"{k}={v[i]:.6f}" for k, v in sorted(r.losses.items())))
+        lines = [f"iteration {i + 1}: " + " ".join(f"{k}={v[i]:.6f}" for k, v in sorted(r.losses.items()))
+                 for i in range(n)]
     else:
-        for k, v in r.outputs.items():
-            print(f"{k}: shape {list(v.shape)} mean {float(v.mean()):.6g} std {float(v.std()):.6g}")
-    print(f"simulated in {r.seconds:.2f} s")
+        lines = [f"{k}: shape {list(v.shape)} mean {float(v.mean()):.6g} std {float(v.std()):.6g}"
+                 for k, v in r.outputs.items()]
+    return [*lines, f"simulated in {r.seconds:.2f} s"]
 
 
 def main(argv: list[str] | None = None) -> int:

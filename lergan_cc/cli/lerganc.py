@@ -5,23 +5,25 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lergan_cc.cli.common import ArgumentParser, emit_text, guarded, write_atomic
+from lergan_cc.cli.common import ArgumentParser, guarded
 from lergan_cc.errors import LerganError
+from lergan_cc.limits import int_flag
 from lergan_cc.options import (
     AUTO,
     BN_SYNC,
     DEFAULT_BATCH,
     DP_PROGRAMMING,
     GRAD_REDUCE,
+    MAX_BATCH,
     MODES,
     OVERLAP,
     REPLICAS,
     TARGETS,
     ZERO_FREE,
 )
+from lergan_cc.outputs import Outputs
 
 if TYPE_CHECKING:  # the compiler is imported when it runs (``--help`` loads none of it)
     from lergan_cc.ir.graph import Graph
@@ -58,7 +60,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="lergan-3d")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
     p.add_argument("--hw", metavar="HW.toml", help="hardware description overriding the defaults")
-    p.add_argument("--batch", type=_positive, default=DEFAULT_BATCH)
+    p.add_argument("--batch", type=int_flag("--batch", high=MAX_BATCH), default=DEFAULT_BATCH)
     p.add_argument("--data-parallel", metavar="N|auto", type=_copies, default=1,
                    help="sample-parallel copies of every phase's matrices: N, or as many as fit (default: 1)")
     p.add_argument("--grad-reduce", choices=GRAD_REDUCE, default="tree",
@@ -77,16 +79,6 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise LerganError(f"--batch: expected a positive integer, got '{text}'")
-    return value
-
-
 def _copies(text: str) -> int | str:
     if text == AUTO:
         return AUTO
@@ -99,26 +91,29 @@ def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from lergan_cc import api
     from lergan_cc.pipeline import Instruments
+    from lergan_cc.preflight import check_compile_flags
 
-    opts = api.options(discriminator=args.discriminator, mode=args.mode, zero_free=args.zero_free,
-                       target=args.target, replica=args.replica, batch=args.batch, hw=args.hw,
-                       data_parallel=args.data_parallel, grad_reduce=args.grad_reduce, bn_sync=args.bn_sync,
-                       dp_programming=args.dp_programming, overlap=args.overlap)
-    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)  # noqa: E731
-    instruments = Instruments(args.print_ir_after, args.dump_ir, args.time_passes, log)
-    g, ctx = api.lower(args.model, opts, emit=args.emit, stop_after=args.stop_after, instruments=instruments)
-    instruments.report()
-    if args.emit == "fsm":
-        if ctx.emitted is None:
-            raise LerganError("--emit fsm: the pipeline stopped before emit-fsm")
-        program = api.Program(ctx.emitted.program, ctx.emitted.text, ctx.emitted.tensors, g)
-        program.save(args.out if args.out not in (None, "-") else Path(args.model).stem + ".fsm")
-        return 0
-    text = _emitter(args.emit)(g)
-    png = _plot(g, ctx.hw.tiles_per_bank, ctx.hw.crossbars_per_tile, args) if args.plot_placement else None
-    emit_text(text, args.out)
-    if png is not None:
-        write_atomic(args.plot_placement, png)
+    with Outputs.of(args, inputs={"model": "MODEL", "discriminator": "--discriminator", "hw": "--hw"},
+                    files={"plot_placement": "--plot-placement"}, dirs={"dump_ir": "--dump-ir"}) as out:
+        target = out.emission("-o", args.out, args.emit, args.model)
+        check_compile_flags(args.emit, args.stop_after, args.print_ir_after, args.zero_free)
+        opts = api.options(discriminator=args.discriminator, mode=args.mode, zero_free=args.zero_free,
+                           target=args.target, replica=args.replica, batch=args.batch, hw=args.hw,
+                           data_parallel=args.data_parallel, grad_reduce=args.grad_reduce, bn_sync=args.bn_sync,
+                           dp_programming=args.dp_programming, overlap=args.overlap)
+        log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)  # noqa: E731
+        instruments = Instruments(args.print_ir_after, args.dump_ir, args.time_passes, log,
+                                  dump=out.writer(args.dump_ir))
+        g, ctx = api.lower(args.model, opts, emit=args.emit, stop_after=args.stop_after, instruments=instruments)
+        instruments.report()
+        if args.emit == "fsm":
+            if ctx.emitted is None:
+                raise LerganError("--emit fsm: the pipeline stopped before emit-fsm")
+            api.Program(ctx.emitted.program, ctx.emitted.text, ctx.emitted.tensors, g).stage(out, target)
+            return 0
+        out.write(target, _emitter(args.emit)(g))
+        if args.plot_placement:
+            out.write(args.plot_placement, _plot(g, ctx.hw.tiles_per_bank, ctx.hw.crossbars_per_tile, args))
     return 0
 
 

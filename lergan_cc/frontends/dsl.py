@@ -43,6 +43,8 @@ from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import BatchNorm, Input, make_op
 from lergan_cc.ir.shapes import ShapeError, infer_shape, weight_shape
 from lergan_cc.ir.verifier import verify
+from lergan_cc.lark_errors import terminal_word
+from lergan_cc.limits import to_float, to_int
 
 # ============================================================================ parsing
 
@@ -87,6 +89,9 @@ def _pos(meta: Any) -> tuple[int, int]:
     return meta.line, meta.column
 
 
+Items = list[Any]  # ``_ToAst.list`` shadows the builtin in its class body
+
+
 @lark.v_args(meta=True)
 class _ToAst(lark.Transformer):
     """One method per grammar rule, each building a typed node that keeps its position."""
@@ -104,10 +109,10 @@ class _ToAst(lark.Transformer):
         return Arg("word", str(items[0]), *_pos(meta))
 
     def dims(self, meta: Any, items: list[Any]) -> Arg:
-        return Arg("dims", tuple(int(d) for d in str(items[0]).split("x")), *_pos(meta))
+        return Arg("dims", tuple(to_int(d) for d in str(items[0]).split("x")), *_pos(meta))
 
     def float(self, meta: Any, items: list[Any]) -> Arg:
-        return Arg("float", float(items[0]), *_pos(meta))
+        return Arg("float", to_float(str(items[0])), *_pos(meta))
 
     def string(self, meta: Any, items: list[Any]) -> Arg:
         return Arg("string", str(items[0])[1:-1], *_pos(meta))
@@ -118,7 +123,7 @@ class _ToAst(lark.Transformer):
     def list(self, meta: Any, items: list[Any]) -> Arg:
         return Arg("list", tuple(items), *_pos(meta))
 
-    def call(self, meta: Any, items: list[Any]) -> Arg:
+    def call(self, meta: Any, items: Items) -> Arg:
         return Arg("call", (str(items[0]), tuple(items[1:])), *_pos(meta))
 
 
@@ -137,7 +142,11 @@ def parse_dsl(text: str, path: str = "<dsl>") -> Block:
     except lark.exceptions.UnexpectedInput as e:
         line, column = _where(e, text)
         raise SourceError(path, line, column, _describe(e)) from None
-    return _ToAst().transform(tree)
+    try:
+        return _ToAst().transform(tree)
+    except lark.exceptions.VisitError as e:  # a number past the limits (lergan_cc.limits)
+        meta = getattr(e.obj, "meta", None)
+        raise SourceError(path, getattr(meta, "line", 1), getattr(meta, "column", 1), str(e.orig_exc)) from None
 
 
 def _where(e: lark.exceptions.UnexpectedInput, text: str) -> tuple[int, int]:
@@ -164,7 +173,7 @@ def _accepted(e: lark.exceptions.UnexpectedInput) -> set[str]:
 
 
 def _words(names: set[str]) -> str:
-    words = sorted({TERMINAL_WORDS.get(n, f"'{n.lower()}'") for n in names})
+    words = sorted({TERMINAL_WORDS.get(n) or terminal_word(n, _parser()) for n in names})
     return words[0] if len(words) == 1 else "one of: " + ", ".join(words)
 
 
@@ -177,8 +186,12 @@ POST_OPS: dict[str, tuple[str, dict[str, Any]]] = {
     "batchnorm": ("bn", {}), "relu": ("act", {}), "tanh": ("act", {}), "sigmoid": ("act", {}),
     "leaky_relu": ("act", {"alpha": 0.2}),
 }
-_BN, _RELU, _TANH, _SIG = ("batchnorm", {}), ("relu", {}), ("tanh", {}), ("sigmoid", {})
-_LRELU = ("leaky_relu", {"alpha": 0.2})
+PostOp = tuple[str, dict[str, float]]
+_BN: PostOp = ("batchnorm", {})
+_RELU: PostOp = ("relu", {})
+_TANH: PostOp = ("tanh", {})
+_SIG: PostOp = ("sigmoid", {})
+_LRELU: PostOp = ("leaky_relu", {"alpha": 0.2})
 # DCGAN's choices (DESIGN §4 leaves them to the DSL); `after` statements override them.
 DEFAULT_AFTER: dict[str, NetAfter] = {
     "G": {"hidden": (_BN, _RELU), "output": (_TANH,)},
@@ -241,7 +254,7 @@ class _Lowering:
             self.gan_after(stmt, gen, disc)
         nets = [build_net(model, n.layers, resolve_after(n)) for n in (gen, disc)]
         self.check_chain(gen, disc, stmts)
-        gan = make_gan(*nets, model=model)
+        gan = make_gan(nets[0], nets[1], model=model)
         self.set_replica(gan, stmts)
         return gan
 
@@ -352,6 +365,9 @@ class _Lowering:
                              "expected 'layer NAME OP IN -> OUT', e.g. 'layer G2 tconv 1024x4x4 -> 512x8x8'")
         name, op, ins, outs = a[0].value, a[1], a[2], a[4]
         self.layer_name(a[0], before)
+        for size in (ins, outs):
+            if min(size.value) < 1:
+                raise self.error(size, f"layer {name}: sizes must be positive, got {_fmt(size.value)}")
         if op.value not in LAYER_KEYS:
             raise self.error(op, f"unknown layer op '{op.value}'; expected one of: {', '.join(LAYER_KEYS)}")
         if before and before[-1].out_shape != ins.value:
@@ -540,7 +556,7 @@ def _fmt(shape: Shape) -> str:
 
 
 def _show(arg: Arg) -> str:
-    plain = {"dims": lambda v: _fmt(v), "word": str, "string": lambda v: f'"{v}"', "arrow": str}
+    plain: dict[str, Callable[[Any], str]] = {"dims": _fmt, "word": str, "string": lambda v: f'"{v}"', "arrow": str}
     return f"'{plain[arg.kind](arg.value)}'" if arg.kind in plain else f"a {arg.kind}"
 
 
@@ -610,8 +626,9 @@ def _add_post(g: Graph, layer: str, op_name: str, attrs: dict[str, Any], x: str)
     shape = g.op(x).shape
     if op_name == "batchnorm":
         name = f"{layer}.bn"
-        refs = {k: g.add_param(f"{name}.{k}", (shape[0],)) for k in ("scale", "bias", "mean", "var")}
-        return g.add(BatchNorm(name=name, layer=layer, phase="fwd", inputs=(x,), shape=shape, **refs)).name
+        scale, bias, mean, var = (g.add_param(f"{name}.{k}", (shape[0],)) for k in ("scale", "bias", "mean", "var"))
+        return g.add(BatchNorm(name=name, layer=layer, phase="fwd", inputs=(x,), shape=shape, scale=scale, bias=bias,
+                               mean=mean, var=var)).name
     return _add(g, op_name, f"{layer}.act", layer, x, shape, **attrs)
 
 

@@ -165,9 +165,10 @@ def _nearest_by_reference(node: Node, opset: int, spatial: tuple[int, ...], fact
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     index = np.arange(int(np.prod(spatial)), dtype=np.float32).reshape(1, 1, *spatial)
     try:
-        got = ReferenceEvaluator(model).run(None, {"x": index, "s": np.asarray([1, 1, *factors], np.float32)})[0]
+        outs = ReferenceEvaluator(model).run(None, {"x": index, "s": np.asarray([1, 1, *factors], np.float32)})
     except Exception:  # the reference raises anything from KeyError to ValueError
         return False
+    got = np.asarray(outs[0] if isinstance(outs, list) else outs["y"])
     want = index
     for a, f in enumerate(factors):
         want = np.repeat(want, f, axis=2 + a)

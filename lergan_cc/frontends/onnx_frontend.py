@@ -31,6 +31,7 @@ from lergan_cc.ir.shapes import ShapeError, infer_shape
 from lergan_cc.ir.verifier import verify
 
 MIN_OPSET = 11
+FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16)
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 
 
@@ -51,10 +52,12 @@ def _read(path: str) -> onnx.ModelProto:
     if not Path(path).is_file():
         raise LerganError(f"{path}: no such file")
     try:
-        model = onnx.load(path)
+        model = onnx.load(path, load_external_data=False)
     except (DecodeError, OSError, ValueError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise LerganError(f"{path}: not a valid ONNX model ({first})") from None
+    if model.HasField("graph"):
+        _load_external(path, model)
     return model
 
 
@@ -64,6 +67,41 @@ def _check_model(model: onnx.ModelProto, path: str) -> None:
     # non-ONNX bytes without complaint, so require the fields every model has.
     if model.ir_version < 3 or not model.HasField("graph") or not model.graph.node:
         raise LerganError(f"{path}: not a valid ONNX model (no ir_version or no graph)")
+    if not model.graph.output:
+        raise LerganError(f"{path}: the graph has no outputs")
+    external = [t.name for t in model.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external:
+        raise LerganError(f"{path}: initializer '{external[0]}' has its data in another file: give the model's "
+                          "path, not the loaded model")
+
+
+def _load_external(path: str, model: onnx.ModelProto) -> None:
+    """Initializers stored beside the model: each file must exist inside the model's folder."""
+    from onnx import external_data_helper as ext
+
+    folder = Path(path).resolve().parent
+    tensors = [t for t in ext._get_all_tensors(model) if ext.uses_external_data(t)]
+    for t in tensors:
+        info = ext.ExternalDataInfo(t)
+        where = Path(info.location)
+        target = (folder / where).resolve()
+        if where.is_absolute() or folder not in target.parents:
+            raise LerganError(f"{path}: initializer '{t.name}': external data '{info.location}' is outside the "
+                              "model's folder")
+        if not target.is_file():
+            raise LerganError(f"{path}: initializer '{t.name}': external data file '{info.location}' is missing")
+        try:
+            declared = math.prod(t.dims) * max(1, helper.tensor_dtype_to_np_dtype(t.data_type).itemsize)
+        except (KeyError, ValueError, TypeError):
+            raise LerganError(f"{path}: initializer '{t.name}' has an unknown element type") from None
+        if declared > target.stat().st_size - (info.offset or 0) or (info.length and info.length > declared):
+            raise LerganError(f"{path}: initializer '{t.name}': external data '{info.location}' is shorter than "
+                              f"its {list(t.dims)} values")
+    if tensors:
+        try:
+            ext.load_external_data_for_model(model, str(folder))
+        except (OSError, ValueError, RuntimeError, onnx.checker.ValidationError) as e:
+            raise LerganError(f"{path}: cannot read external data ({' '.join(str(e).split())[:120]})") from None
 
 
 class Node:
@@ -130,7 +168,7 @@ class Importer:
     def run(self) -> Graph:
         g = self.model.graph
         for init in g.initializer:
-            self.env[init.name] = Const.static(numpy_helper.to_array(init))
+            self.env[init.name] = Const.static(_initializer(self.path, init))
         for vi in g.input:
             if vi.name not in self.env:
                 self._add_input(vi)
@@ -152,6 +190,11 @@ class Importer:
         where = f"{self.path}: input '{vi.name}'"
         if not vi.type.HasField("tensor_type") or len(dims) < 2:
             raise LerganError(f"{where}: needs a (batch, channels, ...) tensor type")
+        elem = vi.type.tensor_type.elem_type
+        if elem not in FLOAT_TYPES:
+            name = onnx.TensorProto.DataType.Name(elem) if elem in onnx.TensorProto.DataType.values() else str(elem)
+            raise LerganError(f"{where}: element type {name}, expected a float "
+                              "tensor (the accelerator computes on numbers, not indices)")
         if any(not d.HasField("dim_value") or d.dim_value < 1 for d in dims[1:]):
             raise LerganError(f"{where}: per-sample dimensions must be static, got {_dims(dims)}")
         if dims[0].HasField("dim_value"):
@@ -264,6 +307,17 @@ class Importer:
         return self.emit(op, node, node.proto.output[0])
 
 
+def _initializer(path: str, init: onnx.TensorProto) -> np.ndarray:
+    """An initializer's values: its declared size present, finite when it holds floats."""
+    try:
+        data = numpy_helper.to_array(init)
+    except (ValueError, TypeError, KeyError) as e:
+        raise LerganError(f"{path}: initializer '{init.name}' is damaged ({' '.join(str(e).split())[:80]})") from None
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        raise LerganError(f"{path}: initializer '{init.name}' has NaN or infinite values")
+    return data
+
+
 def _opset(path: str, model: onnx.ModelProto) -> int:
     versions = {o.domain: o.version for o in model.opset_import}
     version = versions.get("", versions.get("ai.onnx"))
@@ -271,6 +325,9 @@ def _opset(path: str, model: onnx.ModelProto) -> int:
         raise LerganError(f"{path}: the model imports no default ONNX opset")
     if version < MIN_OPSET:
         raise LerganError(f"{path}: opset {version} is older than the supported {MIN_OPSET}")
+    if version > onnx.defs.onnx_opset_version():
+        raise LerganError(f"{path}: opset {version} is newer than the onnx package knows "
+                          f"({onnx.defs.onnx_opset_version()}): its operators' semantics are unknown")
     return int(version)
 
 
@@ -377,8 +434,9 @@ def _conv_transpose(imp: Importer, node: Node) -> None:
     pads = tconv_pads(a.auto_pad, imp.shape_of(x)[1:], a.kernel, a.stride, a.dilation, output_padding,
                       a.pads, output_shape)
     if min(pads) < 0:
-        which = ("output_shape", output_shape) if output_shape else ("auto_pad", a.auto_pad)
-        raise node.bad_attr(*which, f"needs negative pads {list(pads)}")
+        why = f"needs negative pads {list(pads)}"
+        raise node.bad_attr("output_shape", output_shape, why) if output_shape else node.bad_attr("auto_pad",
+                                                                                                a.auto_pad, why)
     imp.op("tconv", node, (x,), out_channels=int(weight.shape[1]) * a.group, kernel=a.kernel, stride=a.stride,
            pads=pads, dilation=a.dilation, group=a.group, output_padding=output_padding,
            weight=imp.param(node, 1, "weight"), bias=imp.param(node, 2, "bias"))
@@ -433,7 +491,9 @@ def _matmul(imp: Importer, node: Node) -> None:
     bias = None
     if add is not None:
         add_node, k = add
-        bias = imp.param(add_node, k, "bias", _bias(add_node, imp.const(add_node, k, "bias"), w.shape[1]))
+        const = imp.const(add_node, k, "bias")
+        assert const is not None  # _bias_add found a constant there
+        bias = imp.param(add_node, k, "bias", _bias(add_node, const, w.shape[1]))
         imp.skip.add(add_node.index)
     out = imp.op("dense", node, (x,), units=int(w.shape[1]), weight=imp.param(node, 1, "weight"), bias=bias)
     if add is not None:
@@ -478,7 +538,7 @@ def _batchnorm(imp: Importer, node: Node) -> None:
     imp.unused_outputs(node, 1)
     scale, bias, mean, var = names
     # training_mode=1 normalizes with the batch's statistics: kept on the op, not dropped
-    batch_stats = {"batch_statistics": True} if int(node.attrs.get("training_mode", 0)) else {}
+    batch_stats: dict[str, Any] = {"batch_statistics": True} if int(node.attrs.get("training_mode", 0)) else {}
     imp.op("batchnorm", node, (x,), epsilon=_f32(node.attrs.get("epsilon", 1e-5)),
            momentum=_f32(node.attrs.get("momentum", 0.9)), scale=scale, bias=bias, mean=mean, var=var, **batch_stats)
 

@@ -98,10 +98,11 @@ def _token(text: str, pos: int, last_allowed: bool) -> tuple[Stage, int]:
         count, letter, k, s = m.groups()
         if letter == "f" and (k or s):
             raise TopologyError(pos, f"a dense stage '{m.group()}' takes no kernel or stride")
-        return Stage(int(count), letter, _int(k), _int(s), pos), m.end()
+        return Stage(_count(count, pos), letter, _int(k, pos, "a kernel size"),
+                     _int(s, pos, "a stride"), pos), m.end()
     m = _FINAL.match(text, pos)
     if m and last_allowed:
-        return Stage(int(m.group(2)), m.group(1), None, None, pos, final=True), m.end()
+        return Stage(_count(m.group(2), pos), m.group(1), None, None, pos, final=True), m.end()
     raise TopologyError(pos, "expected a stage like '512t', '512t5k2s', a group '(a-b)(5k2s)' or a final 't3'/'f1'")
 
 
@@ -119,13 +120,29 @@ def _group(text: str, pos: int) -> tuple[list[Stage], int]:
     m = _SUFFIX.match(text, pos + 1)
     if not m or not any(m.groups()):
         raise TopologyError(pos + 1, f"group at {start + 1} needs a shared suffix like '(5k2s)'")
-    k, s = _int(m.group(1)), _int(m.group(2))
+    k, s = _int(m.group(1), pos + 1, "a kernel size"), _int(m.group(2), pos + 1, "a stride")
     shared = [Stage(st.count, st.letter, st.kernel or k, st.stride or s, st.offset) for st in members]
     return shared, m.end()
 
 
-def _int(s: str | None) -> int | None:
-    return int(s) if s is not None else None
+MAX_DIGITS = 9  # counts, kernels and strides of a real network have a few digits
+
+
+def _count(s: str, offset: int) -> int:
+    value = _int(s, offset, "a stage's count")
+    assert value is not None
+    return value
+
+
+def _int(s: str | None, offset: int, what: str) -> int | None:
+    """A count, kernel size or stride: at least 1 (``0t``, ``0k``, ``0s`` are errors, not defaults)."""
+    if s is None:
+        return None
+    if len(s) > MAX_DIGITS:
+        raise TopologyError(offset, f"{what} of {len(s)} digits is out of range (at most {MAX_DIGITS} digits)")
+    if int(s) < 1:
+        raise TopologyError(offset, f"{what} must be at least 1, got {int(s)}")
+    return int(s)
 
 
 # ----------------------------------------------------------------------------- layers

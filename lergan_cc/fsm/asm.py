@@ -6,10 +6,11 @@ then checks them against the ISA table and the declarations.
 
 from __future__ import annotations
 
+import builtins
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import lark
 
@@ -17,6 +18,7 @@ from lergan_cc.errors import SourceError
 from lergan_cc.fsm.program import FSM_VERSION, Decl, Instr, Program, State, Transition
 from lergan_cc.fsm.values import SIGIL_KIND, Prog, Ref, Sym, Win
 from lergan_cc.lark_errors import describe
+from lergan_cc.limits import to_float, to_int
 
 
 class _Parser:
@@ -33,7 +35,7 @@ class _Parser:
 
     def parse(self, text: str, path: str) -> Program:
         self.builder.path = path
-        return self.lark.parse(text)
+        return cast(Program, self.lark.parse(text))  # the transformer's start() builds it
 
 
 @cache
@@ -47,7 +49,7 @@ def parse_fsm(text: str, path: str = "<fsm>", check: bool = True) -> Program:
     try:
         program = _parser().parse(text, path)
     except lark.exceptions.UnexpectedInput as e:
-        raise SourceError(path, e.line, e.column, describe(e)) from None
+        raise SourceError(path, e.line, e.column, describe(e, _parser().lark)) from None
     if check:
         from lergan_cc.fsm.check import check_program
 
@@ -69,6 +71,14 @@ def _unref(token: str) -> Ref:
     return Ref(SIGIL_KIND[token[0]], json.loads(body) if body.startswith('"') else body)
 
 
+# The transformer's methods are named after the grammar's rules (``int``, ``list``, ``tuple``), which
+# shadow the builtins inside its class body: its annotations use these names.
+Items = list[Any]
+Ints = tuple[int, ...]
+Int = int
+Float = float
+
+
 class Pair(tuple):
     """(key, value, line, column) of one ``key=value``."""
 
@@ -79,42 +89,49 @@ class _Builder(lark.Transformer):
         self.path = path
 
     # ---- values ---------------------------------------------------------------------------
-    def int(self, items: list[Any]) -> int:
-        return int(items[0])
+    def _num(self, token: Any, convert: Any = to_int) -> Any:
+        """A number token within the limits (at most 18 digits, finite), else an error at the token."""
+        try:
+            return convert(str(token))
+        except ValueError as e:
+            raise SourceError(self.path, token.line, token.column, str(e)) from None
 
-    def float(self, items: list[Any]) -> float:
-        return float(items[0])
+    def int(self, items: Items) -> Int:
+        return self._num(items[0])
 
-    def string(self, items: list[Any]) -> str:
+    def float(self, items: Items) -> Float:
+        return self._num(items[0], to_float)
+
+    def string(self, items: Items) -> str:
         return json.loads(items[0])
 
-    def ref(self, items: list[Any]) -> Ref:
+    def ref(self, items: Items) -> Ref:
         return _unref(str(items[0]))
 
-    def sym(self, items: list[Any]) -> Sym:
+    def sym(self, items: Items) -> Sym:
         return Sym(str(items[0]))
 
-    def list(self, items: list[Any]) -> list[Any]:
-        return list(items)
+    def list(self, items: Items) -> Items:
+        return builtins.list(items)
 
-    def prog(self, items: list[Any]) -> Prog:
-        start, step, count = (int(t) for t in items)
+    def prog(self, items: Items) -> Prog:
+        start, step, count = (self._num(t) for t in items)
         return Prog(start, step, count)
 
-    def tuple(self, items: list[Any]) -> tuple[int, ...]:
-        return tuple(int(t) for t in items)
+    def tuple(self, items: Items) -> Ints:
+        return builtins.tuple(self._num(t) for t in items)
 
-    def win(self, items: list[Any]) -> Win:
-        return Win(int(items[0]), items[1])
+    def win(self, items: Items) -> Win:
+        return Win(self._num(items[0]), items[1])
 
-    def shape(self, items: list[Any]) -> tuple[int, ...]:
-        return tuple(int(t) for t in items)
+    def shape(self, items: Items) -> Ints:
+        return builtins.tuple(self._num(t) for t in items)
 
-    def pair(self, items: list[Any]) -> Pair:
+    def pair(self, items: Items) -> Pair:
         return Pair((str(items[0]), items[1], items[0].line, items[0].column))
 
     # ---- structure ------------------------------------------------------------------------
-    def _pairs(self, items: list[Any], what: str) -> dict[str, Any]:
+    def _pairs(self, items: Items, what: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value, line, column in items:
             if key in out:
@@ -122,16 +139,16 @@ class _Builder(lark.Transformer):
             out[key] = value
         return out
 
-    def header(self, items: list[Any]) -> int:
-        return int(items[0])
+    def header(self, items: Items) -> Int:
+        return self._num(items[0])
 
-    def model(self, items: list[Any]) -> tuple[str, str, str, dict[str, Any]]:
+    def model(self, items: Items) -> builtins.tuple[str, str, str, dict[str, Any]]:
         return ("model", json.loads(items[0]), str(items[1]), self._pairs(items[2:], "model"))
 
-    def hw(self, items: list[Any]) -> tuple[str, dict[str, Any]]:
+    def hw(self, items: Items) -> builtins.tuple[str, dict[str, Any]]:
         return ("hw", self._pairs(items, "hw"))
 
-    def decl(self, items: list[Any]) -> Decl:
+    def decl(self, items: Items) -> Decl:
         kind, ref = str(items[0]), _unref(str(items[1]))
         want = {"param": "param", "buffer": "buf", "matrix": "mat"}[kind]
         if ref.kind != want:
@@ -139,26 +156,26 @@ class _Builder(lark.Transformer):
                               f"{ {'param': '@', 'buf': '%', 'mat': '$'}[want]}")
         return Decl(kind, ref.name, items[2], self._pairs(items[3:], kind), items[0].line, items[0].column)
 
-    def modes(self, items: list[Any]) -> tuple[str, dict[str, Any]]:
+    def modes(self, items: Items) -> builtins.tuple[str, dict[str, Any]]:
         return ("mode", self._pairs(items, "mode"))
 
-    def switches(self, items: list[Any]) -> tuple[str, dict[str, Any]]:
+    def switches(self, items: Items) -> builtins.tuple[str, dict[str, Any]]:
         return ("switch", self._pairs(items, "switch"))
 
-    def instr(self, items: list[Any]) -> Instr:
+    def instr(self, items: Items) -> Instr:
         op = str(items[0])
         return Instr(op, self._pairs(items[1:], op), items[0].line, items[0].column)
 
-    def goto(self, items: list[Any]) -> Transition:
+    def goto(self, items: Items) -> Transition:
         return Transition("goto", str(items[1]), items[0].line, items[0].column)
 
-    def iterate(self, items: list[Any]) -> Transition:
+    def iterate(self, items: Items) -> Transition:
         return Transition("iterate", str(items[1]), items[0].line, items[0].column)
 
-    def halt(self, items: list[Any]) -> Transition:
+    def halt(self, items: Items) -> Transition:
         return Transition("halt", None, items[0].line, items[0].column)
 
-    def state(self, items: list[Any]) -> State:
+    def state(self, items: Items) -> State:
         keyword, name = items[0], items[1]
         items = [name, *(i for i in items[2:] if not isinstance(i, lark.Token))]  # drop "{", newlines, "}"
         s = State(str(name), line=keyword.line, column=keyword.column)
@@ -176,12 +193,12 @@ class _Builder(lark.Transformer):
                 s.switches.update(item[1])
         return s
 
-    def start(self, items: list[Any]) -> Program:
+    def start(self, items: Items) -> Program:
         version = items[0]
         model = next((i for i in items if isinstance(i, tuple) and i and i[0] == "model"), None)
         if model is None:
             raise SourceError(self.path, 1, 1, "missing 'model' line")
-        hw = next((i[1] for i in items if isinstance(i, tuple) and i and i[0] == "hw"), {})
+        hw: dict[str, Any] = next((i[1] for i in items if isinstance(i, tuple) and i and i[0] == "hw"), {})
         p = Program(model[1], model[2], model[3], hw, version=version)
         p.decls = [i for i in items if isinstance(i, Decl)]
         p.states = [i for i in items if isinstance(i, State)]

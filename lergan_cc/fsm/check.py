@@ -10,24 +10,36 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from typing import Any
+from dataclasses import fields
+from functools import cache, partial
+from typing import Any, get_type_hints
 
-from lergan_cc.errors import SourceError
+from lergan_cc.errors import SourceError, did_you_mean
 from lergan_cc.fsm.copies import Copies, copies_of, sharding_of
 from lergan_cc.fsm.isa import ISA, MODES, SWITCH_STATES, WIRES, Operand
-from lergan_cc.fsm.program import Program
+from lergan_cc.fsm.program import Program, State
 from lergan_cc.fsm.values import Prog, Ref, Sym, Win
+from lergan_cc.options import REPLICAS, TARGETS, ZERO_FREE
+from lergan_cc.targets.hw import Hardware
 
 HW_REQUIRED = ("banks", "tiles_per_bank", "crossbars_per_tile", "crossbar.rows", "crossbar.cols")
-_BANK = re.compile(r"B(\d+)\Z")
-_TILE = re.compile(r"B(\d+)\.T(\d+)\Z")
-_NODE = re.compile(r"B(\d+)\.(L\d+\.n\d+|T\d+)\Z")
+MAX_DIM = 2**31 - 1  # any shape dimension, batch or loop count: sizes past it cannot be a model
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}\Z")
+MODEL_ATTRS: dict[str, Callable[[Any], bool]] = {  # the model line's keys and what each may hold
+    "batch": lambda v: type(v) is int and 1 <= v <= MAX_DIM,
+    "zero_free": lambda v: v in ZERO_FREE, "target": lambda v: v in TARGETS, "replica": lambda v: v in REPLICAS,
+    "sidecar": lambda v: type(v) is str and bool(_SHA256.match(v)),
+}
+_BANK = re.compile(r"B(\d{1,9})\Z")  # indices of at most 9 digits: anything longer is no bank, tile or node
+_TILE = re.compile(r"B(\d{1,9})\.T(\d{1,9})\Z")
+_NODE = re.compile(r"B(\d{1,9})\.(L\d{1,9}\.n\d{1,9}|T\d{1,9})\Z")
 
 
 class _Ctx:
     def __init__(self, p: Program) -> None:
-        self.hw = p.hw
+        self.hw: dict[str, Any] = dict(p.hw)  # its required keys are checked integers
         self.names = {kind: set(p.table(kind)) for kind in ("param", "buffer", "matrix")}
+        self.buffers = p.table("buffer")
 
     def bank_ok(self, n: int) -> bool:
         return 1 <= n <= int(self.hw["banks"])
@@ -78,12 +90,20 @@ def _rect(v: Any, ctx: _Ctx) -> str | None:
 
 
 def _win(v: Any, ctx: _Ctx) -> str | None:
-    return None if isinstance(v, list) and all(isinstance(x, Win) for x in v) else "expected a list of a j+seq"
+    if not isinstance(v, list) or not all(isinstance(x, Win) for x in v):
+        return "expected a list of a j+seq"
+    return None if all(_seq_ok(x.seq) for x in v) else f"sequence of more than {MAX_DIM} taps"
 
 
 def _taps(v: Any, ctx: _Ctx) -> str | None:
     ok = isinstance(v, list) and all(isinstance(x, (Prog, tuple)) for x in v)
-    return None if ok else "expected a list of sequences"
+    if not ok:
+        return "expected a list of sequences"
+    return None if all(_seq_ok(x) for x in v) else f"sequence of more than {MAX_DIM} taps, or negative"
+
+
+def _seq_ok(s: Prog | tuple[int, ...]) -> bool:
+    return not isinstance(s, Prog) or 1 <= s.count <= MAX_DIM
 
 
 def _bank(v: Any, ctx: _Ctx) -> str | None:
@@ -99,8 +119,23 @@ def _tile(v: Any, ctx: _Ctx) -> str | None:
 
 
 def _node(v: Any, ctx: _Ctx) -> str | None:
+    """``B2.L1.n0`` (level < depth, index < 2^level) or a tile ``B2.T5``, of a bank that exists."""
     m = _NODE.match(str(v)) if isinstance(v, Sym) else None
-    return None if m and ctx.bank_ok(int(m[1])) else f"no node {v}"
+    if m and ctx.bank_ok(int(m[1])):
+        tiles = int(ctx.hw["tiles_per_bank"])
+        if m[2].startswith("T"):
+            ok = int(m[2][1:]) < tiles
+        else:
+            level, index = (int(x) for x in m[2][1:].split(".n"))
+            ok = level < tiles.bit_length() - 1 and index < 2**level
+        if ok:
+            return None
+    return f"no node {v} (B1..B{ctx.hw['banks']}: tiles B1.T0.., routing nodes B1.L0.n0 ..)"
+
+
+def _strides(v: Any, ctx: _Ctx) -> str | None:
+    ok = isinstance(v, list) and all(type(x) is int and 1 <= x <= MAX_DIM for x in v)
+    return None if ok else "expected a list of positive integers"
 
 
 def _route(v: Any, ctx: _Ctx) -> str | None:
@@ -111,7 +146,7 @@ def _route(v: Any, ctx: _Ctx) -> str | None:
 CHECKERS: dict[str, Callable[[Any, _Ctx], str | None]] = {
     "buf": _ref("buf", "buffer"), "param": _ref("param", "param"), "mat": _ref("mat", "matrix"), "ref": _any_ref,
     "int": _int, "flag": _flag, "float": _float, "str": _str, "ints": _ints, "rect": _rect, "win": _win,
-    "taps": _taps, "bank": _bank, "tile": _tile, "node": _node, "route": _route,
+    "taps": _taps, "bank": _bank, "tile": _tile, "node": _node, "route": _route, "strides": _strides,
 }
 
 
@@ -121,17 +156,34 @@ def _operand(o: Operand, v: Any, ctx: _Ctx) -> str | None:
     return CHECKERS[o.type](v, ctx)
 
 
+@cache
+def hw_keys() -> tuple[str, ...]:
+    """The keys of a program's ``hw`` line: the derived sizes, then every ``section.key`` of the description."""
+    sections = get_type_hints(Hardware)
+    return HW_REQUIRED[:3] + tuple(f"{name}.{f.name}" for name, cls in sections.items() for f in fields(cls))
+
+
 def check_program(p: Program, path: str) -> None:
     def fail(line: int, column: int, msg: str) -> None:
         raise SourceError(path, line, column, msg)
 
     if p.kind not in ("net", "gan"):
         fail(2, 1, f"model kind '{p.kind}' is not net or gan")
-    if type(p.attrs.get("batch")) is not int or p.attrs["batch"] < 1:
-        fail(2, 1, "model line: batch=N (N >= 1) is required")
-    missing = [k for k in HW_REQUIRED if type(p.hw.get(k)) is not int or p.hw[k] < 1]
+    if "batch" not in p.attrs:
+        fail(2, 1, f"model line: batch=N (1 <= N <= {MAX_DIM}) is required")
+    for key, value in p.attrs.items():
+        if key not in MODEL_ATTRS:
+            fail(2, 1, f"model line: unknown key '{key}'{did_you_mean(key, MODEL_ATTRS)}")
+        if not MODEL_ATTRS[key](value):
+            fail(2, 1, f"model line: bad value {key}={str(value)[:40]}" + (f" (1 <= batch <= {MAX_DIM})"
+                                                                           if key == "batch" else ""))
+    missing = [k for k in HW_REQUIRED if not _dim(p.hw.get(k))]
     if missing:
         fail(3, 1, f"hw line: missing or bad {', '.join(missing)}")
+    known = hw_keys()
+    for key in p.hw:
+        if key not in known:
+            fail(3, 1, f"hw line: unknown key '{key}'{did_you_mean(key, known)}")
     ctx = _Ctx(p)
     seen: set[tuple[str, str]] = set()
     used = _Crossbars()
@@ -139,8 +191,15 @@ def check_program(p: Program, path: str) -> None:
         if (d.kind, d.name) in seen:
             fail(d.line, d.column, f"{d.kind} '{d.name}' declared twice")
         seen.add((d.kind, d.name))
+        if d.kind == "matrix" and len(d.shape) != 3:
+            fail(d.line, d.column, f"matrix '{d.name}': shape {list(d.shape)} is not [groups, rows, columns]")
+        if any(not 1 <= n <= MAX_DIM for n in d.shape):
+            fail(d.line, d.column, f"{d.kind} '{d.name}': shape {list(d.shape)} has a dimension out of range "
+                                   f"(1 .. {MAX_DIM})")
+        if "bank" in d.attrs and (msg := _bank(d.attrs["bank"], ctx)):
+            fail(d.line, d.column, msg)
         if d.kind == "matrix":
-            _check_placement(d.attrs, ctx, lambda msg, d=d: fail(d.line, d.column, msg))
+            _check_placement(d.attrs, ctx, partial(fail, d.line, d.column))
             used.claim(d, copies_of(d.attrs))
         elif "tile" in d.attrs and (msg := _tile(d.attrs["tile"], ctx)):
             fail(d.line, d.column, msg)
@@ -166,6 +225,39 @@ def check_program(p: Program, path: str) -> None:
         t = s.transition
         if t.target is not None and t.target not in states:
             fail(t.line, t.column, f"transition to unknown state '{t.target}'")
+    _check_terminates(p, fail)
+    _check_kind(p, fail)
+
+
+def _check_terminates(p: Program, fail: Callable[[int, int, str], None]) -> None:
+    """Every state reaches ``halt`` or ``iterate`` by its gotos: a goto cycle would run forever."""
+    by_name = {s.name: s for s in p.states}
+    ends: set[str] = set()
+    for start in p.states:
+        path: list[State] = []
+        state = start
+        while state.transition.kind == "goto" and state.name not in ends:
+            if state in path:
+                cycle = [s.name for s in path[path.index(state):]] + [state.name]
+                t = path[-1].transition
+                fail(t.line, t.column, f"state {start.name} never reaches halt or iterate: goto cycle "
+                                       f"{' -> '.join(cycle)}")
+            path.append(state)
+            state = by_name[str(state.transition.target)]
+        ends.update(s.name for s in path)
+
+
+def _check_kind(p: Program, fail: Callable[[int, int, str], None]) -> None:
+    """A ``gan`` program trains: it ends an iteration with ``iterate``; a ``net`` program never does."""
+    iterates = [s.transition for s in p.states if s.transition.kind == "iterate"]
+    if p.kind == "gan" and not iterates:
+        fail(2, 1, "model line says gan, but no state ends a training iteration (iterate): a net program?")
+    if p.kind == "net" and iterates:
+        fail(iterates[0].line, iterates[0].column, "iterate in a net program (only a gan program trains)")
+
+
+def _dim(v: Any) -> bool:
+    return type(v) is int and 1 <= v <= MAX_DIM
 
 
 def _check_placement(attrs: dict[str, Any], ctx: _Ctx, fail: Callable[[str], None]) -> None:
@@ -251,3 +343,16 @@ def _check_instr(ins: Any, ctx: _Ctx, fail: Callable[[int, int, str], None]) -> 
         msg = _operand(o, ins.operands[o.name], ctx)
         if msg:
             fail(ins.line, ins.column, f"{ins.op} {o.name}: {msg}")
+    if ins.op == "mmv":
+        _check_loop_nest(ins, ctx, fail)
+
+
+def _check_loop_nest(ins: Any, ctx: _Ctx, fail: Callable[[int, int, str], None]) -> None:
+    """An mmv's loop nest writes inside its destination (so loop counts are bounded by buffer sizes)."""
+    dst, rect = ctx.buffers[ins.operands["dst"].name], ins.operands["rect"]
+    spatial = dst.shape[2:] if dst.attrs.get("role") == "grad" else dst.shape[1:]
+    if len(rect) != len(spatial) or len(ins.operands["win"]) != len(rect):
+        fail(ins.line, ins.column, f"mmv: rect/win of rank {len(rect)} do not fit %{dst.name} {list(dst.shape)}")
+    for p, n in zip(rect, spatial, strict=True):
+        if p.start + p.step * (p.count - 1) >= n:
+            fail(ins.line, ins.column, f"mmv rect: loop nest writes outside %{dst.name} {list(dst.shape)}")

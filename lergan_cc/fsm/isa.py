@@ -102,7 +102,7 @@ OPCODES: tuple[Opcode, ...] = (
            "one matrix per sample). `fanout=multicast` (the default): one stream from the host per bank, "
            "fanned out down the H-tree to that bank's sample-parallel copies; `per-copy`: a stream per copy."),
     Opcode("zero", (DST,), "buffer", "BArray of dst's bank", "dst <- 0."),
-    Opcode("zpad", (DST, SRC, _o("stride", "ints"), _o("before", "ints")), "buffer", "BArray of dst's bank",
+    Opcode("zpad", (DST, SRC, _o("stride", "strides"), _o("before", "ints")), "buffer", "BArray of dst's bank",
            "Zero insertion and padding: dst[..., before + stride*i] = src[..., i] (positions outside dst "
            "dropped), zeros elsewhere. The normal mapping's zero-inserted operand."),
     Opcode("load", (DST, SRC), "buffer", "SArray and BArray of the bank", "dst (BArray) <- src (SArray)."),

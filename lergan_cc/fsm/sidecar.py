@@ -9,13 +9,22 @@ once, uncompressed (random weights do not compress: zlib saves 7 % at 19 MB/s, s
 docs/performance.md), with each array's data aligned to 64 bytes inside the zip so that
 :func:`read_npz` maps it from the file instead of reading it: a tensor's pages are read when
 the simulator first touches them, and only then.
+
+A program records its sidecar's digest on its model line (``sidecar="sha256:…"``: of the archive's
+listing — every member's name, size and CRC-32 — so neither side reads the data again to check it);
+the loader refuses a sidecar whose digest differs (a pair not written together, ``lergan_cc.outputs``).
+Every member's ``.npy`` header is checked before its array is mapped or read: numbers only (no pickles,
+strings or records), a size that agrees with the member's bytes and fits the host's memory budget.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import math
 import mmap
 import os
+import re
 import struct
 import zipfile
 import zlib
@@ -27,6 +36,7 @@ from typing import IO
 import numpy as np
 from numpy.lib import format as npy
 
+from lergan_cc import limits
 from lergan_cc.errors import LerganError
 
 INIT_SEED = 0
@@ -75,8 +85,9 @@ def _draw(out: np.ndarray, seed: int, name: str) -> None:
     out *= np.float32(0.02)
 
 
-def write_npz(f: IO[bytes], tensors: Mapping[str, np.ndarray]) -> None:
-    """``tensors`` as an ``.npz`` into the seekable binary file ``f`` (stored, data 64-byte aligned)."""
+def write_npz(f: IO[bytes], tensors: Mapping[str, np.ndarray]) -> str:
+    """``tensors`` as an ``.npz`` into the seekable binary file ``f`` (stored, data 64-byte aligned);
+    returns the archive's digest (:func:`digest_of`)."""
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         for key, value in tensors.items():
             arr = np.asarray(value)
@@ -93,6 +104,30 @@ def write_npz(f: IO[bytes], tensors: Mapping[str, np.ndarray]) -> None:
             with zf.open(info, "w") as member:
                 member.write(header)
                 _write_data(member, arr)
+        return digest_of(zf.infolist())
+
+
+def digest_of(infos: list[zipfile.ZipInfo]) -> str:
+    """What a program's model line records of its sidecar: a hash of every member's name, size, CRC-32."""
+    listing = "\n".join(f"{i.filename} {i.file_size} {i.CRC:08x}" for i in infos)
+    return "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
+
+
+def sidecar_digest(path: str) -> str:
+    """The digest of the ``.npz`` file at ``path`` (its central directory only; a bad file is one line)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return digest_of(zf.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        raise LerganError(f"{path}: not an .npz archive (numpy.savez writes one)") from None
+
+
+def sealed(text: str, digest: str) -> str:
+    """The program text with its sidecar's digest on the model line (written after the sidecar)."""
+    lines = text.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("model "))
+    lines[at] = re.sub(r' sidecar="[^"]*"', "", lines[at]) + f' sidecar="{digest}"'
+    return "\n".join(lines)
 
 
 def npz_bytes(tensors: Mapping[str, np.ndarray]) -> bytes:
@@ -134,53 +169,100 @@ def _write_data(out: IO[bytes], arr: np.ndarray) -> None:
 
 
 def read_npz(path: str) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz`` file; a missing or unreadable file is a one-line error.
+    """All arrays of an ``.npz`` file; anything else (missing, a directory, a bare ``.npy``, a member that
+    is not a numeric array, a damaged one) is a one-line error.
 
     Members stored uncompressed are memory-mapped read-only (as ``np.load(..., mmap_mode="r")``: the
     arrays are not writable; copy one to change it); compressed ones (``np.savez_compressed``) are read."""
     try:
-        with open(path, "rb") as f, zipfile.ZipFile(f) as zf:
-            infos = zf.infolist()
-            view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if _mappable(infos) else None
-            return {_key(i.filename): _member(zf, f, view, i) for i in infos}
+        with open(path, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":
+                raise LerganError(f"{path}: a .npy array, not an .npz archive of named arrays (numpy.savez writes one)")
+            f.seek(0)
+            try:
+                zf = zipfile.ZipFile(f)
+            except (zipfile.BadZipFile, ValueError, EOFError):
+                raise LerganError(f"{path}: not an .npz archive (numpy.savez writes one)") from None
+            with zf:
+                infos = zf.infolist()
+                view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if _mappable(infos) else None
+                return {_key(path, i): _member(path, zf, f, view, i) for i in infos}
     except FileNotFoundError:
         raise LerganError(f"{path}: no such file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, struct.error) as e:
-        raise LerganError(f"{path}: not a readable .npz file ({e})") from None
+    except IsADirectoryError:
+        raise LerganError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise LerganError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise LerganError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise LerganError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise LerganError(f"{path}: cannot read: {e.strerror}") from None
 
 
 _HEADER_READERS = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
 
 
-def _key(filename: str) -> str:
-    return filename[:-4] if filename.endswith(".npy") else filename
+def _key(path: str, info: zipfile.ZipInfo) -> str:
+    if not info.filename.endswith(".npy") or info.is_dir():
+        raise LerganError(f"{path}: member '{info.filename}' is not an array (.npy)")
+    return info.filename[: -len(".npy")]
 
 
 def _mappable(infos: list[zipfile.ZipInfo]) -> bool:
     return any(i.compress_type == zipfile.ZIP_STORED and i.file_size > mmap.PAGESIZE for i in infos)
 
 
-def _member(zf: zipfile.ZipFile, f: IO[bytes], view: mmap.mmap | None, info: zipfile.ZipInfo) -> np.ndarray:
-    if view is None or info.compress_type != zipfile.ZIP_STORED or info.file_size <= mmap.PAGESIZE:
+def _member(path: str, zf: zipfile.ZipFile, f: IO[bytes], view: mmap.mmap | None,
+            info: zipfile.ZipInfo) -> np.ndarray:
+    key = info.filename[: -len(".npy")]
+    try:
         with zf.open(info) as member:
-            return npy.read_array(member, allow_pickle=False)
+            version = npy.read_magic(member)
+            if version not in _HEADER_READERS:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, fortran, dtype = _HEADER_READERS[version](member)
+            header = member.tell()
+        _check_header(path, key, shape, dtype, info.file_size - header)
+        if view is None or info.compress_type != zipfile.ZIP_STORED or info.file_size <= mmap.PAGESIZE:
+            with zf.open(info) as member:
+                return npy.read_array(member, allow_pickle=False)
+        return _mapped(f, view, info, header, shape, fortran, dtype)
+    except LerganError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, zlib.error, struct.error) as e:
+        raise LerganError(f"{path}: array '{key}' is unreadable ({' '.join(str(e).split())[:120]})") from None
+
+
+def _mapped(f: IO[bytes], view: mmap.mmap, info: zipfile.ZipInfo, header: int, shape: tuple[int, ...],
+            fortran: bool, dtype: np.dtype) -> np.ndarray:
+    """A stored member's array as a read-only view of the mapped file (its data start found from the
+    member's local header)."""
     f.seek(info.header_offset)
     local = _LOCAL_HEADER.unpack(f.read(_LOCAL_HEADER.size))
     if local[0] != b"PK\x03\x04":
         raise ValueError(f"bad local header of {info.filename}")
-    f.seek(info.header_offset + _LOCAL_HEADER.size + local[-2] + local[-1])
-    version = npy.read_magic(f)
-    if version not in _HEADER_READERS:
-        with zf.open(info) as member:
-            return npy.read_array(member, allow_pickle=False)
-    shape, fortran, dtype = _HEADER_READERS[version](f)
-    if dtype.hasobject:
-        raise ValueError(f"{info.filename}: object arrays are not allowed")
-    offset = f.tell()
-    count = int(np.prod(shape, dtype=np.int64))
+    offset = info.header_offset + _LOCAL_HEADER.size + local[-2] + local[-1] + header
+    count = math.prod(shape)
     if offset + count * dtype.itemsize > len(view):
         raise ValueError(f"{info.filename}: data runs past the end of the file")
     return np.ndarray(shape, dtype, buffer=view, offset=offset, order="F" if fortran else "C")
+
+
+def _check_header(path: str, key: str, shape: tuple[int, ...], dtype: np.dtype, stored: int) -> None:
+    if dtype.kind not in "fiub" or dtype.fields is not None or dtype.subdtype is not None:
+        raise LerganError(f"{path}: array '{key}' has dtype {dtype}, not numbers")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes != stored:
+        raise LerganError(f"{path}: array '{key}' is damaged (its header says {nbytes} bytes, it holds {stored})")
+    limits.check_host_bytes(nbytes, f"{path}: array '{key}'")
 
 
 def release(arr: np.ndarray) -> None:

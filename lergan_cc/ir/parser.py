@@ -17,6 +17,7 @@ from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import OP_CLASSES, make_op, typed_fields
 from lergan_cc.ir.printer import LIR_VERSION
 from lergan_cc.lark_errors import describe
+from lergan_cc.limits import to_float, to_int
 
 
 @cache
@@ -29,7 +30,7 @@ def parse_ir(text: str, path: str = "<ir>") -> Graph:
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as e:
-        raise SourceError(path, e.line, e.column, describe(e)) from None
+        raise SourceError(path, e.line, e.column, describe(e, _parser())) from None
     return _Builder(path).build(tree)
 
 
@@ -47,7 +48,7 @@ def _unname(token: str) -> str:
 class _Values(lark.Transformer):
     def number(self, items: builtins.list[Any]) -> int | float:
         s = str(items[0])
-        return float(s) if any(c in s for c in ".eE") else int(s)
+        return to_float(s) if any(c in s for c in ".eE") else to_int(s)
 
     def string(self, items: builtins.list[Any]) -> str:
         return json.loads(items[0])
@@ -75,7 +76,7 @@ class _Values(lark.Transformer):
         return dict(items)
 
     def shape(self, items: builtins.list[Any]) -> tuple[int, ...]:
-        return tuple(int(t) for t in items)
+        return tuple(to_int(t) for t in items)
 
 
 class _Builder:
@@ -86,9 +87,17 @@ class _Builder:
         return SourceError(self.path, node.meta.line, node.meta.column, message)
 
     def build(self, tree: lark.Tree) -> Graph:
-        tree = _Values().transform(tree)
+        try:
+            tree = _Values().transform(tree)
+        except lark.exceptions.VisitError as e:  # a number past the limits (lergan_cc.limits)
+            meta = getattr(e.obj, "meta", None)
+            raise SourceError(self.path, getattr(meta, "line", 1), getattr(meta, "column", 1), str(e.orig_exc)) \
+                from None
         header, model, *items = _children(tree)
-        version = int(_children(header)[0])
+        try:
+            version = to_int(str(_children(header)[0]))
+        except ValueError:
+            raise self.error(header, f"IR version {str(_children(header)[0])[:24]} is not an integer") from None
         if version != LIR_VERSION:
             raise self.error(header, f"IR version {version} is not supported (expected {LIR_VERSION})")
         name, kind, *meta = _children(model)
@@ -116,7 +125,10 @@ class _Builder:
 
     def param(self, g: Graph, node: lark.Tree) -> None:
         name, shape = _children(node)
-        g.add_param(_unname(name), shape)
+        try:
+            g.add_param(_unname(name), shape)
+        except ValueError as e:  # declared twice
+            raise self.error(node, str(e)) from None
 
     def opdef(self, g: Graph, node: lark.Tree) -> None:
         out, opname, *rest = _children(node)
@@ -146,6 +158,12 @@ def parse_ir_file(path: str) -> Graph:
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
+    except FileNotFoundError:
+        raise LerganError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise LerganError(f"{path}: is a directory") from None
     except OSError as e:
         raise LerganError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise LerganError(f"{path}: not UTF-8 text (byte {e.start}): not a .lir file") from None
     return parse_ir(text, path)

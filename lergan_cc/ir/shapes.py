@@ -10,7 +10,21 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from lergan_cc.ir.ops import Op, Shape, TConv, WConv, _Conv
+from lergan_cc.ir.ops import (
+    Concat,
+    Dense,
+    Dropout,
+    Op,
+    Pad,
+    PadGrad,
+    Shape,
+    Slice,
+    TConv,
+    Upsample,
+    UpsampleGrad,
+    WConv,
+    _Conv,
+)
 
 
 class ShapeError(ValueError):
@@ -83,7 +97,8 @@ def _forward_of(op: WConv) -> _Conv:
 def _dense(op: Op, ins: list[Shape]) -> Shape:
     if len(ins[0]) != 1:
         raise ShapeError(f"dense needs a flat input, got {list(ins[0])}")
-    return (op.units,)  # type: ignore[attr-defined]
+    assert isinstance(op, Dense)
+    return (op.units,)
 
 
 def _wdense(op: Op, ins: list[Shape]) -> Shape:
@@ -126,7 +141,8 @@ PAD_MODES = ("constant", "reflect", "edge", "wrap")
 
 
 def _concat(op: Op, ins: list[Shape]) -> Shape:
-    axis = op.axis  # type: ignore[attr-defined]
+    assert isinstance(op, Concat)
+    axis = op.axis
     rank = len(ins[0])
     if not 0 <= axis < rank:
         raise ShapeError(f"axis {axis} is not a per-sample axis of {list(ins[0])}")
@@ -137,7 +153,8 @@ def _concat(op: Op, ins: list[Shape]) -> Shape:
 
 
 def _slice(op: Op, ins: list[Shape]) -> Shape:
-    axis, start, x = op.axis, op.start, ins[0]  # type: ignore[attr-defined]
+    assert isinstance(op, Slice)
+    axis, start, x = op.axis, op.start, ins[0]
     if len(op.shape) != len(x) or not 0 <= axis < len(x):
         raise ShapeError(f"axis {axis} of a slice {list(op.shape)} of {list(x)}")
     if any(a != b for i, (a, b) in enumerate(zip(op.shape, x, strict=True)) if i != axis) \
@@ -147,7 +164,8 @@ def _slice(op: Op, ins: list[Shape]) -> Shape:
 
 
 def _pads(op: Op, x: Shape) -> tuple[int, ...]:
-    pads, mode = op.pads, op.mode  # type: ignore[attr-defined]
+    assert isinstance(op, (Pad, PadGrad))
+    pads, mode = op.pads, op.mode
     if len(pads) != 2 * len(x) or min(pads, default=0) < 0:
         raise ShapeError(f"pads {list(pads)} do not give a begin and an end >= 0 for each axis of {list(x)}")
     if mode not in PAD_MODES:
@@ -164,7 +182,8 @@ def _pad(op: Op, ins: list[Shape]) -> Shape:
 
 def _pad_grad(op: Op, ins: list[Shape]) -> Shape:
     n = len(ins[0])
-    pads = op.pads  # type: ignore[attr-defined]
+    assert isinstance(op, PadGrad)
+    pads = op.pads
     out = tuple(d - pads[a] - pads[a + n] for a, d in enumerate(ins[0])) if len(pads) == 2 * n else ()
     if not out or min(out) < 1:
         raise ShapeError(f"pads {list(pads)} do not fit a padded {list(ins[0])}")
@@ -173,7 +192,8 @@ def _pad_grad(op: Op, ins: list[Shape]) -> Shape:
 
 
 def _scales(op: Op, x: Shape) -> tuple[int, ...]:
-    scales = op.scales  # type: ignore[attr-defined]
+    assert isinstance(op, (Upsample, UpsampleGrad))
+    scales = op.scales
     if len(scales) != len(x) - 1 or min(scales, default=1) < 1:
         raise ShapeError(f"scales {list(scales)} do not give an integer >= 1 per spatial axis of {list(x)}")
     return scales
@@ -198,8 +218,9 @@ def _instancenorm(op: Op, ins: list[Shape]) -> Shape:
 
 
 def _dropout(op: Op, ins: list[Shape]) -> Shape:
-    if not 0.0 <= op.ratio < 1.0:  # type: ignore[attr-defined]
-        raise ShapeError(f"ratio {op.ratio} is not in [0, 1)")  # type: ignore[attr-defined]
+    assert isinstance(op, Dropout)
+    if not 0.0 <= op.ratio < 1.0:
+        raise ShapeError(f"ratio {op.ratio} is not in [0, 1)")
     return ins[0]
 
 
@@ -229,8 +250,9 @@ def param_shapes(op: Op, ins: list[Shape]) -> dict[str, Shape]:
     if isinstance(op, _Conv) and not isinstance(op, WConv):
         return {"weight": weight_shape(op, ins[0][0]), "bias": (op.out_channels,)}
     if op.OP == "dense":
-        features, units = ins[0][0], op.units  # type: ignore[attr-defined]
-        if op.transposed:  # type: ignore[attr-defined]
+        assert isinstance(op, Dense)
+        features, units = ins[0][0], op.units
+        if op.transposed:
             return {"weight": (units, features)}
         return {"weight": (features, units), "bias": (units,)}
     if op.OP in ("batchnorm", "batchnorm_grad", "instancenorm", "instancenorm_grad"):

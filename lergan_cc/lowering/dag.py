@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lergan_cc.fsm.program import Instr
-from lergan_cc.fsm.values import Sym
+from lergan_cc.fsm.values import Sym, Value
 from lergan_cc.ir.ops import (
     Concat,
     Dropout,
@@ -49,8 +49,8 @@ def _slice(lw: Lowering, op: Op) -> list[Instr]:
 def _pad(lw: Lowering, op: Op) -> list[Instr]:
     assert isinstance(op, (Pad, PadGrad))
     n = len(op.pads) // 2
-    operands = dict(dst=buf(op.name), src=buf(op.inputs[0]), mode=Sym(op.mode), before=list(op.pads[:n]),
-                    after=list(op.pads[n:]))
+    operands: dict[str, Value] = dict(dst=buf(op.name), src=buf(op.inputs[0]), mode=Sym(op.mode),
+                                      before=list(op.pads[:n]), after=list(op.pads[n:]))
     if isinstance(op, Pad):
         return [instr("pad", **operands, value=float(op.value))]
     return [instr("pad_grad", **operands)]

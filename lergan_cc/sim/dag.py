@@ -33,14 +33,14 @@ def pad(x: np.ndarray, before: list[int], after: list[int], mode: str, value: fl
     widths = [(0, 0), *zip(before, after, strict=True)]
     if mode == "constant":
         return np.pad(x, widths, mode="constant", constant_values=np.float32(value))
-    return np.pad(x, widths, mode=mode)  # type: ignore[call-overload]
+    return np.pad(x, widths, mode=mode)  # type: ignore[call-overload]  # mode is one of numpy's (ISA enum)
 
 
 def pad_sources(n: int, before: int, after: int, mode: str) -> np.ndarray:
     """For every position of a padded axis of length ``n``: the input position it holds, or -1 (a constant)."""
     if mode == "constant":
         return np.pad(np.arange(n), (before, after), mode="constant", constant_values=-1)
-    return np.pad(np.arange(n), (before, after), mode=mode)  # type: ignore[call-overload]
+    return np.pad(np.arange(n), (before, after), mode=mode)  # type: ignore[call-overload]  # as above
 
 
 def pad_grad(dy: np.ndarray, before: list[int], after: list[int], mode: str) -> np.ndarray:

@@ -7,15 +7,19 @@ continues or halts. Inputs come from ``--inputs`` or seeded random draws.
 
 from __future__ import annotations
 
+import math
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from lergan_cc.errors import LerganError
-from lergan_cc.fsm.program import Program, State
+from lergan_cc.errors import LerganError, did_you_mean
+from lergan_cc.fsm.program import Instr, Program, State
 from lergan_cc.fsm.values import Ref
+from lergan_cc.limits import check_finite
+from lergan_cc.sim.budget import check_run
 from lergan_cc.sim.instrs import compile_instr
 from lergan_cc.sim.liveness import WALK_ITERATIONS, dead_after
 from lergan_cc.sim.machine import Host, Machine, Step
@@ -53,8 +57,14 @@ class SimResult:
 def input_shapes(program: Program) -> dict[str, tuple[int, ...]]:
     """Run-time input key -> per-sample shape (from the buffer each ``host.input`` fills)."""
     buffers = program.table("buffer")
-    return {str(i.operands["key"]): buffers[i.operands["dst"].name].shape  # type: ignore[union-attr]
-            for s in program.states for i in s.body if i.op == "host.input"}
+    return {str(i.operands["key"]): buffers[_dst(i)].shape for s in program.states for i in s.body
+            if i.op == "host.input"}
+
+
+def _dst(ins: Instr) -> str:
+    ref = ins.operands["dst"]
+    assert isinstance(ref, Ref)  # the assembler checked the operand's type
+    return ref.name
 
 
 class Inputs:
@@ -64,6 +74,11 @@ class Inputs:
         self.batch, self.iteration = program.batch, 0
         self.rng = np.random.default_rng(opts.seed)
         self.given: dict[str, np.ndarray] = {}
+        known = [*input_shapes(program), *program.table("param")]
+        for key in opts.inputs:
+            if key not in known:
+                raise LerganError(f"{source}: key '{key}' is neither a run-time input nor a weight of this program"
+                                  f"{did_you_mean(key, known)} (inputs: {', '.join(input_shapes(program)) or 'none'})")
         for key, shape in input_shapes(program).items():
             if key in opts.inputs:
                 self.given[key] = _check_input(opts.inputs[key], key, (self.batch, *shape), opts.iterations, source)
@@ -87,7 +102,8 @@ def _check_input(a: np.ndarray, key: str, shape: tuple[int, ...], iterations: in
     if tuple(a.shape) != shape and tuple(a.shape) != (iterations, *shape):
         raise LerganError(f"{source}: key '{key}' has shape {list(a.shape)}, expected {list(shape)} "
                           f"or {[iterations, *shape]}")
-    return a.astype(np.float32)
+    with np.errstate(over="ignore"):
+        return check_finite(a.astype(np.float32), f"{source}: key '{key}'")
 
 
 def walk(program: Program, iterations: int) -> Iterator[tuple[State, bool]]:
@@ -108,6 +124,7 @@ def walk(program: Program, iterations: int) -> Iterator[tuple[State, bool]]:
 
 def time_only(program: Program, path: str, opts: SimOptions) -> SimResult:
     """The timing model alone: the same state walk, no tensors."""
+    check_run(program, path, opts.iterations, functional=False)
     start = time.perf_counter()
     timing = Timing(program, path, opts.trace)
     n = 0
@@ -123,7 +140,10 @@ def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: S
         return time_only(program, path, opts)
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1, user_api="blas"):  # the simulator's worker threads share out the GEMMs
+    check_run(program, path, opts.iterations, functional=True)
+    # the simulator's worker threads share out the GEMMs; non-finite values are checked, and named, below
+    with threadpool_limits(1, user_api="blas"), np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         return _simulate(program, path, params, opts, source, progress)
 
 
@@ -156,10 +176,25 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
             machine.losses.clear()
             inputs.iteration += 1
             machine.host.iteration = inputs.iteration
+            check_finite_state(inputs.iteration, losses, machine.params)
             progress(_line(inputs.iteration, opts.iterations, losses, time.perf_counter() - start))
+    for key, value in machine.host.outputs.items():
+        check_finite(value, f"output '{key}' (from finite inputs and weights: float32 overflowed)")
     grads = {k[len("grad/"):]: v for k, v in machine.bufs.items() if k.startswith("grad/")}
     return SimResult(machine.host.outputs, machine.params, losses, time.perf_counter() - start, grads,
                      timing, max(inputs.iteration, 1), machine.snapshots)
+
+
+def check_finite_state(iteration: int, losses: dict[str, list[float]], params: dict[str, np.ndarray]) -> None:
+    """Training diverged: a loss or a weight is NaN or infinite after this iteration (nothing is written)."""
+    for key, values in sorted(losses.items()):
+        if not math.isfinite(values[-1]):
+            raise LerganError(f"training diverged at iteration {iteration}: {key} = {values[-1]} (a smaller --lr "
+                              "may help); no output written")
+    for name, value in sorted(params.items()):
+        if not np.isfinite(value).all():
+            raise LerganError(f"training diverged at iteration {iteration}: weight '{name}' has NaN or infinite "
+                              "values (a smaller --lr may help); no output written")
 
 
 def generator_output(program: Program) -> tuple[str, str] | None:
@@ -172,7 +207,7 @@ def generator_output(program: Program) -> tuple[str, str] | None:
             if ins.op == "layer":
                 phase = str(ins.operands["phase"])
             elif phase == "G_fwd" and isinstance(ins.operands.get("dst"), Ref):
-                last = ins.operands["dst"].name  # type: ignore[union-attr]
+                last = _dst(ins)
         if last:
             return state.name, last
     return None

@@ -102,8 +102,8 @@ class Layout:
     def _mmv_units(self, ins: Instr) -> list[Unit]:
         o = ins.operands
         c = self.copies[_name(o["mat"])]
-        ranges: list[Prog] = list(o["rect"])  # type: ignore[arg-type]
-        wins: list[Win] = list(o["win"])  # type: ignore[arg-type]
+        ranges = [p for p in _list(o["rect"]) if isinstance(p, Prog)]  # the assembler checked: all of them
+        wins = [w for w in _list(o["win"]) if isinstance(w, Win)]
         parts = replica_rects(ranges, wins, c.replicas)
         shards = shard_ranges(self.batch, c.shards)
         return [Unit(s, lo, n, c.index(s, r), part) for s, (lo, n) in enumerate(shards) for r, part in enumerate(parts)]
@@ -121,3 +121,8 @@ def _buf(v: object) -> bool:
 def _name(v: object) -> str:
     assert isinstance(v, Ref)
     return v.name
+
+
+def _list(v: object) -> list[object]:
+    assert isinstance(v, list)
+    return v

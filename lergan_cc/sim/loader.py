@@ -2,7 +2,8 @@
 
 Every param the program declares must be in the sidecar with its declared shape and
 dtype float32; run-time inputs and weight overrides are checked the same way. The sidecar's
-arrays are memory-mapped (:func:`lergan_cc.fsm.sidecar.read_npz`): checking them reads no data.
+arrays are memory-mapped (:func:`lergan_cc.fsm.sidecar.read_npz`), not copied; the pair's digest is
+checked from the archive's listing alone, and every value is checked to be finite.
 """
 
 from __future__ import annotations
@@ -14,26 +15,29 @@ import numpy as np
 from lergan_cc.errors import LerganError
 from lergan_cc.fsm.asm import parse_fsm
 from lergan_cc.fsm.program import Program
-from lergan_cc.fsm.sidecar import read_npz
+from lergan_cc.fsm.sidecar import read_bytes, read_npz, sidecar_digest
+from lergan_cc.limits import check_finite
 
 
 def load_text(path: str) -> Program:
     """The program alone (the timing model needs no tensor)."""
-    p = Path(path)
-    if not p.is_file():
-        raise LerganError(f"{path}: no such file")
+    raw = read_bytes(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise LerganError(f"{path}: not a text file") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise LerganError(f"{path}: not UTF-8 text (byte {e.start}): not an FSM program") from None
     return parse_fsm(text, path)
 
 
 def load_program(path: str) -> tuple[Program, dict[str, np.ndarray]]:
     program = load_text(path)
     sidecar = f"{path}.npz"
-    if not Path(sidecar).is_file():
+    if not Path(sidecar).exists():
         raise LerganError(f"{sidecar}: missing sidecar (the program's tensors; lerganc writes it next to the .fsm)")
+    recorded = program.attrs.get("sidecar")
+    if recorded is not None and recorded != sidecar_digest(sidecar):
+        raise LerganError(f"{sidecar}: not the sidecar of {path} (its digest differs from the one the program "
+                          "records: the pair was not written together; compile again)")
     tensors = read_npz(sidecar)
     return program, check_params(program, tensors, sidecar, path)
 
@@ -53,5 +57,5 @@ def check_params(program: Program, tensors: dict[str, np.ndarray], source: str, 
             raise LerganError(f"{source}: key '{d.name}' has dtype {a.dtype}, expected float32 {where}")
         if tuple(a.shape) != d.shape:
             raise LerganError(f"{source}: key '{d.name}' has shape {list(a.shape)}, expected {list(d.shape)} {where}")
-        out[d.name] = np.asarray(a, dtype=np.float32)  # no copy: a mapped sidecar stays lazy
+        out[d.name] = check_finite(np.asarray(a, dtype=np.float32), f"{source}: key '{d.name}'")  # no copy
     return out

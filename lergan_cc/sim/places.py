@@ -131,7 +131,9 @@ class Places:
         op's result back to the tiles."""
         o = ins.operands
         if ins.op == "xfer" and "route" in o:
-            links = resolve(self.topo, str(o["from"]), str(o["to"]), tuple(str(k) for k in o["route"]))  # type: ignore[union-attr]
+            route = o["route"]
+            assert isinstance(route, list)  # the assembler checked it: a list of link kinds
+            links = resolve(self.topo, str(o["from"]), str(o["to"]), tuple(str(k) for k in route))
             return transfer(self.topo, links, self.ctx.nbytes(_ref(o["src"])))
         if ins.op == "write" and _ref(o["src"]).kind == "param" and site:
             return self._weights(ins, site)

@@ -14,7 +14,7 @@ from lergan_cc.fsm.program import Instr, Program, State
 from lergan_cc.fsm.values import Ref
 from lergan_cc.sim.costs import PART_WRITES, READS, WRITES, Context, Cost, refs, static_cost
 from lergan_cc.sim.layout import Unit
-from lergan_cc.sim.places import Places
+from lergan_cc.sim.places import Move, Places
 from lergan_cc.sim.record import Recorder, Task
 from lergan_cc.sim.reduce import reduce_tasks, sync_tasks
 from lergan_cc.sim.schedule import Scheduler
@@ -204,8 +204,8 @@ class Timing:
         return Cost(ic.switch_ns if n else 0.0, {"switches": n * ic.switch_pj}, ("switches",))
 
 
-def _span(sched: Scheduler, end: float, mv: object) -> tuple[float, float, tuple[str, ...]]:
-    cost = mv.cost  # type: ignore[attr-defined]
+def _span(sched: Scheduler, end: float, mv: Move) -> tuple[float, float, tuple[str, ...]]:
+    cost = mv.cost
     return end - cost.ns, end, cost.resources
 
 

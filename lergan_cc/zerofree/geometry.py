@@ -146,12 +146,14 @@ class ConvGeometry:
 
     def forward(self) -> ConvGeometry:
         """The forward convolution (``sconv`` for ``wconv``, ``tconv`` for ``wconv_t``)."""
-        fwd: ConvKind = {"wconv": "sconv", "wconv_t": "tconv"}.get(self.kind, self.kind)  # type: ignore[assignment]
+        forwards: dict[ConvKind, ConvKind] = {"wconv": "sconv", "wconv_t": "tconv"}
+        fwd = forwards.get(self.kind, self.kind)
         return _replace_kind(self, fwd)
 
     def weight_gradient(self) -> ConvGeometry:
         """The weight gradient of this (forward) convolution."""
-        wk: ConvKind = {"sconv": "wconv", "tconv": "wconv_t"}.get(self.kind, self.kind)  # type: ignore[assignment]
+        gradients: dict[ConvKind, ConvKind] = {"sconv": "wconv", "tconv": "wconv_t"}
+        wk = gradients.get(self.kind, self.kind)
         return _replace_kind(self, wk)
 
 
@@ -172,7 +174,7 @@ def make_geometry(kind: ConvKind, input_size: tuple[int, ...] | list[int] | int,
     or the ONNX ``2n`` list.
     """
     if rank is None:
-        rank = next((len(v) for v in (input_size, kernel, stride, dilation)  # type: ignore[arg-type]
+        rank = next((len(v) for v in (input_size, kernel, stride, dilation)
                      if isinstance(v, (tuple, list))), 2)
     isz = _tuple(input_size, rank, 1, "input_size")
     if pads is None or isinstance(pads, int):
