@@ -227,3 +227,21 @@ def test_a_value_read_by_two_layers_is_moved_to_each(tmp_path: Path) -> None:
     moves = {t.label for t in result.timing.record.tasks if t.op == "move"}
     read_twice = {"G/up", "G/r1", "D/drop", "G/r1.gsum", "G/up.gsum", "D/drop.gsum"}
     assert read_twice <= set(buffers) and not {f"move %{n}" for n in read_twice} & moves
+
+
+@pytest.mark.parametrize("generator", ["cyclegan_g_dynamo", "unet_g_dynamo"])
+def test_a_pytorch_exported_generator_trains_like_the_reference(generator: str) -> None:
+    """The PyTorch-exported CycleGAN ResNet generator (reflection pads, instance norms whose shared ones/zeros
+    initializers train as one parameter, residual adds) and U-Net (skip concats; eval-mode batch norms fold
+    into the convs) against the PatchGAN example discriminator, on noise images."""
+    root = Path(__file__).resolve().parent.parent
+    gp, dp = root / "tests" / "fixtures" / "torch" / f"{generator}.onnx", root / "examples" / "onnx" / "patch_d.onnx"
+    rng = np.random.default_rng(8)
+    noise = rng.standard_normal((2, 3, 16, 16)).astype(np.float32)
+    real = rng.uniform(-1, 1, (2, 3, 16, 16)).astype(np.float32)
+    from lergan_cc.fsm.asm import parse_fsm
+
+    e = compiled(str(gp), Options(discriminator=str(dp), batch=2))
+    result = simulate(parse_fsm(e.text, "gan.fsm"), "gan.fsm", e.tensors,
+                      SimOptions(2, 0.05, inputs={"noise": noise, "real": real}))
+    _assert_matches(result, reference(gp, dp, noise, real, 2, 0.05, True))
