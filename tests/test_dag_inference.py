@@ -294,3 +294,18 @@ def test_training_mode_dropout_in_inference_draws_the_documented_mask(tmp_path: 
     for seed in (0, 1):
         out = simulate(parse_fsm(e.text, "d.fsm"), "d.fsm", e.tensors, Sim(inputs={"x": x}, seed=seed)).outputs["y"]
         np.testing.assert_allclose(out, x * dropout_mask(x.shape, 0.3, seed, 0, 9), rtol=1e-6)
+
+
+def test_pad_with_axes_and_a_constant_value(tmp_path: Path) -> None:
+    """Opset 18's axes input (negative axes too) pads only the listed axes."""
+    x = np.random.default_rng(4).standard_normal((2, 2, 3, 4)).astype(np.float32)
+    for mode, axes in (("constant", [-1]), ("reflect", [2, 3]), ("edge", [1, 3])):
+        inits = {"p": np.array([1] * len(axes) + [2] * len(axes), np.int64), "v": np.array(1.5, np.float32),
+                 "a": np.array(axes, np.int64)}
+        node = helper.make_node("Pad", ["x", "p", "v", "a"], ["y"], name="p", mode=mode)
+        graph = helper.make_graph([node], "p", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 3, 4])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                                  [numpy_helper.from_array(v, k) for k, v in inits.items()])
+        path = tmp_path / f"{mode}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+        assert np.array_equal(run(path, x), reference(path, x)), mode
