@@ -24,6 +24,7 @@ from onnx import helper, numpy_helper
 from lergan_cc.errors import LerganError
 from lergan_cc.frontends.matmul_plan import plan_matmul
 from lergan_cc.frontends.onnx_export import without_weights
+from lergan_cc.frontends.onnx_dag import DAG_ATTRIBUTES, DAG_HANDLERS
 from lergan_cc.frontends.onnx_fold import BATCHES, Const, FoldError, Runtime, fold, foldable
 from lergan_cc.ir.attrs import OutputNames, SourceModel, View
 from lergan_cc.ir.graph import Graph
@@ -790,20 +791,6 @@ def _identity(imp: Importer, node: Node) -> None:
     imp.env[node.proto.output[0]] = imp.runtime(node)
 
 
-def _dropout(imp: Importer, node: Node) -> None:
-    """Inference-mode Dropout is the identity; training mode would need a random mask."""
-    training = node.attrs.get("training_mode")
-    if len(node.proto.input) > 2 and node.proto.input[2]:
-        value = imp.value(node, 2)
-        if not isinstance(value, Const):
-            raise node.error("training_mode is computed at run time")
-        training = bool(np.asarray(value.value).reshape(-1)[0])
-    if training:
-        raise LerganError(f"{node.where}: unsupported input value training_mode=1 (dropout in training mode)")
-    imp.unused_outputs(node, 1)
-    _identity(imp, node)
-
-
 HANDLERS: dict[str, Handler] = {
     "Conv": _conv,
     "ConvTranspose": _conv_transpose,
@@ -817,11 +804,10 @@ HANDLERS: dict[str, Handler] = {
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Identity": _identity,
-    "Dropout": _dropout,
+    **DAG_HANDLERS,  # Add, Concat, Pad, InstanceNormalization, Resize, Upsample, Dropout (onnx_dag.py)
 }
 
-# Attributes each handler reads; any other attribute is rejected rather than ignored. Dropout's
-# ratio and seed are meaningless for the inference semantics it is imported with (identity).
+# Attributes each handler reads; any other attribute is rejected rather than ignored.
 _CONV_ATTRIBUTES = frozenset({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"})
 HANDLED_ATTRIBUTES: dict[str, frozenset[str]] = {
     **dict.fromkeys(HANDLERS, frozenset()),
@@ -832,7 +818,7 @@ HANDLED_ATTRIBUTES: dict[str, frozenset[str]] = {
     "BatchNormalization": frozenset({"epsilon", "momentum", "training_mode"}),
     "Flatten": frozenset({"axis"}),
     "Reshape": frozenset({"allowzero"}),
-    "Dropout": frozenset({"ratio", "seed"}),
+    **DAG_ATTRIBUTES,
 }
 
 # Ops seen in exporters' shape subgraphs: folded when their inputs are constant, else unsupported.

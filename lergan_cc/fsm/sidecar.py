@@ -40,7 +40,8 @@ from lergan_cc import limits
 from lergan_cc.errors import LerganError
 
 INIT_SEED = 0
-_CONSTANT = {"bias": 0.0, "bn_bias": 0.0, "bn_scale": 1.0, "bn_mean": 0.0, "bn_var": 1.0}
+_CONSTANT = {"bias": 0.0, "bn_bias": 0.0, "bn_scale": 1.0, "bn_mean": 0.0, "bn_var": 1.0, "in_scale": 1.0,
+             "in_bias": 0.0}
 ALIGN = 64  # as the .npy format aligns its own data
 _PAD_ID = 0xD935  # the extra-field id Android's zipalign uses for padding
 _LOCAL_HEADER = struct.Struct("<4s5HL2L2H")  # 30 bytes: signature ... name length, extra length

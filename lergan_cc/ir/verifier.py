@@ -8,7 +8,7 @@ from lergan_cc.errors import LerganError
 from lergan_cc.ir.attribute import AttrError, Site
 from lergan_cc.ir.attrs import SourceModel
 from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.ops import PHASES, BatchNorm, Op
+from lergan_cc.ir.ops import PHASES, BatchNorm, InstanceNorm, Op
 from lergan_cc.ir.shapes import ShapeError, infer_shape, param_shapes
 
 if TYPE_CHECKING:
@@ -55,6 +55,8 @@ def _shapes(g: Graph, op: Op, where: str) -> None:
         missing = [f for f in BATCHNORM_PARAMS if getattr(op, f) is None]
         if missing:
             raise VerifyError(f"{where}: batch norm needs its {missing[0]} parameter ({', '.join(BATCHNORM_PARAMS)})")
+    if isinstance(op, InstanceNorm) and (op.scale is None or op.bias is None):
+        raise VerifyError(f"{where}: instance norm needs its scale and bias parameters")
     for field, shape in param_shapes(op, ins).items():
         name = getattr(op, field, None)
         if name is None:

@@ -54,7 +54,8 @@ class StateBuilder:
                 body.append(_i("layer", name=op.layer, phase=Sym(op.phase)))
             body += self._transfers(op, switches)
             body += code
-            self.where[op.name] = {self.lw.tile_of(op)}
+            for value in self.lw.writes.get(op.name, (op.name,)):
+                self.where[value] = {self.lw.tile_of(op)}
         body += list(post or [])
         banks = {self.lw.bank(op.phase) for op in ops} if compute else set()
         modes: dict[str, Value] = {b: Sym("Cmode" if b in banks else "Smode") for b in self.lw.topo.banks}
@@ -66,7 +67,7 @@ class StateBuilder:
             return []
         out = []
         here = self.lw.tile_of(op)
-        for src in dict.fromkeys(op.inputs):
+        for src in dict.fromkeys(self.lw.reads.get(op.name, op.inputs)):
             held = self.where.get(src, {here})
             if here not in held:
                 out.append(self.xfer(src, src, sorted(held)[0], here, switches))
@@ -88,7 +89,7 @@ class StateBuilder:
 
 
 def _untrained(ins: Instr) -> Instr:
-    if ins.op != "bn_grad":
+    if ins.op not in ("bn_grad", "inorm_grad"):
         return ins
     return Instr(ins.op, {k: v for k, v in ins.operands.items() if k not in ("dscale", "dbias")})
 
@@ -177,7 +178,7 @@ class _Iteration:
         g, lw = sb.g, sb.lw
         roles = g.need(GanRoles)
         d_wgrad = _phase(g, "D_wgrad")
-        bn_d = [op for op in _phase(g, "D_err") if op.OP == "batchnorm_grad"]
+        bn_d = [op for op in _phase(g, "D_err") if op.OP in ("batchnorm_grad", "instancenorm_grad")]
         d_keep = _needed(g, d_wgrad + bn_d)
         g_keep = _needed(g, _phase(g, "G_err") + _phase(g, "G_wgrad"))
         return cls(sb, _phase(g, "G_fwd"), _phase(g, "D_fwd"),

@@ -187,7 +187,8 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
               progress: Progress) -> SimResult:
     start = time.perf_counter()
     inputs = Inputs(program, opts, source)
-    machine = Machine(program, path, dict(params), Host(inputs, opts.lr, opts.g_loss), precision=opts.precision)
+    host = Host(inputs, opts.lr, opts.g_loss, seed=opts.seed)
+    machine = Machine(program, path, dict(params), host, precision=opts.precision)
     code = {s.name: [compile_instr(i, machine) for i in s.body] for s in program.states}
     keep = generator_output(program)
     drops = dead_after(program, (s for s, _ in walk(program, WALK_ITERATIONS)), {keep[1]} if keep else set())
@@ -206,6 +207,7 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
                 losses.setdefault(k, []).append(v)
             machine.losses.clear()
             inputs.iteration += 1
+            machine.host.iteration = inputs.iteration
             check_finite_state(inputs.iteration, losses, machine.params)
             ended = {k: v[-1] for k, v in losses.items()}
         iteration = min(inputs.iteration + (ended is None), opts.iterations)
