@@ -137,7 +137,7 @@ def _size_ratios(imp: Importer, node: Node, sizes: Const, axes: list[int], shape
     ratios: list[float] = []
     for i, (ax, u, v) in enumerate(zip(axes, a, b, strict=True)):
         if ax == 0:
-            ok = (u, v) == BATCHES or (u == v and imp.batch is not None and u == imp.batch)
+            ok = (u, v) == BATCHES or (u == v and imp.rows() is not None and u == imp.rows())
             ratios.append(1.0 if ok else 0.0)
         elif u != v:
             raise node.error(f"sizes entry {i} depends on the batch size")
