@@ -23,8 +23,8 @@ from onnx import helper, numpy_helper
 
 from lergan_cc.errors import LerganError
 from lergan_cc.frontends.matmul_plan import plan_matmul
-from lergan_cc.frontends.onnx_export import without_weights
 from lergan_cc.frontends.onnx_dag import DAG_ATTRIBUTES, DAG_HANDLERS
+from lergan_cc.frontends.onnx_export import without_weights
 from lergan_cc.frontends.onnx_fold import BATCHES, Const, FoldError, Runtime, fold, foldable
 from lergan_cc.ir.attrs import OutputNames, SourceModel, View
 from lergan_cc.ir.graph import Graph
