@@ -1,6 +1,7 @@
-"""The package type-checks (mypy) and lints (ruff). mypy reads the package as installed: ``passes/``, ``targets/`` and ``grammar/`` are the
-subpackages ``lergan_cc.passes`` etc. (pyproject's ``package-dir``), so mypy reads a tree of links in
-that layout. A ``# type: ignore`` needs a reason beside it; an unused one is an error."""
+"""The package type-checks (mypy) and lints (ruff). mypy reads the package as installed: ``passes/``,
+``targets/`` and ``grammar/`` are the subpackages ``lergan_cc.passes`` etc. (pyproject's ``package-dir``), so
+mypy reads a tree of links in that layout. A ``# type: ignore`` needs a reason beside it; an unused one is an
+error."""
 
 from __future__ import annotations
 
