@@ -309,3 +309,25 @@ def test_pad_with_axes_and_a_constant_value(tmp_path: Path) -> None:
         path = tmp_path / f"{mode}.onnx"
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
         assert np.array_equal(run(path, x), reference(path, x)), mode
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=st.integers(1, 6), ops=st.lists(st.sampled_from(["Add", "Dropout", "Relu"]), min_size=1, max_size=4))
+def test_element_wise_dag_ops_keep_a_regrouped_tensor(rows: int, ops: list[str]) -> None:
+    """1-D inputs have no channel axis (the front end regroups them); Add of two tensors regrouped alike and an
+    inference Dropout are element-wise, so they read them as they are, as Relu does: onnx.reference agrees."""
+    import lergan_cc
+
+    nodes, value = [], "x"
+    for i, kind in enumerate(ops):
+        inputs = [value, "y"] if kind == "Add" else [value]
+        nodes.append(helper.make_node(kind, inputs, [f"v{i}"], name=f"n{i}"))
+        value = f"v{i}"
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [rows]) for n in "xy"],
+                              [helper.make_tensor_value_info(value, TensorProto.FLOAT, [rows])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    rng = np.random.default_rng(rows)
+    feeds = {n: rng.standard_normal(rows).astype(np.float32) for n in "xy"}
+    program = lergan_cc.compile(model, mode="infer")
+    out = lergan_cc.simulate(program, inputs=feeds, timing=False).outputs[value]
+    np.testing.assert_allclose(out, ReferenceEvaluator(model).run(None, feeds)[0], rtol=1e-5, atol=1e-6)

@@ -22,7 +22,7 @@ from lergan_cc.frontends.onnx_fold import BATCHES, Const
 from lergan_cc.ir.shapes import PAD_MODES
 
 if TYPE_CHECKING:
-    from lergan_cc.frontends.onnx_frontend import Importer, Node
+    from lergan_cc.frontends.onnx_frontend import Importer, Node, Viewed
 
 
 def _f32(value: float) -> float:
@@ -41,21 +41,34 @@ def _axis(node: Node, axis: int, rank: int) -> int:
 
 # ---- Add, Concat -------------------------------------------------------------------------------------
 def _add(imp: Importer, node: Node) -> None:
-    a, b = imp.value(node, 0), imp.value(node, 1)
-    if not isinstance(a, str) or not isinstance(b, str):
+    """Two run-time tensors of one shape; an element-wise op, so two tensors regrouped alike stay so."""
+    if isinstance(imp.value(node, 0), Const) or isinstance(imp.value(node, 1), Const):
         raise node.error("unsupported op (an Add of a run-time tensor and a constant is supported only as the "
                          "bias of a MatMul)")
-    if imp.shape_of(a) != imp.shape_of(b):
-        raise node.error(f"inputs of per-sample shapes {list(imp.shape_of(a))} and {list(imp.shape_of(b))} "
+    a, b = imp.runtime(node, 0), imp.runtime(node, 1)
+    if _model_rank(a, imp) != _model_rank(b, imp):
+        raise node.error(f"inputs of ranks {_model_rank(a, imp)} and {_model_rank(b, imp)} differ (broadcasting "
+                         f"between run-time tensors is not supported)")
+    if not isinstance(a, str) and not isinstance(b, str) and a.view == b.view:
+        x, y, view, by = a.op, b.op, a.view, a.by
+    else:
+        x, y, view, by = imp.tensor(node, 0), imp.tensor(node, 1), None, ""
+    if imp.shape_of(x) != imp.shape_of(y):
+        raise node.error(f"inputs of per-sample shapes {list(imp.shape_of(x))} and {list(imp.shape_of(y))} "
                          f"differ (broadcasting between run-time tensors is not supported)")
-    imp.op("add", node, (a, b))
+    imp.env[node.proto.output[0]] = imp.viewed(imp.op("add", node, (x, y)), view, by)
+
+
+def _model_rank(v: str | Viewed, imp: Importer) -> int:
+    """The rank of a run-time tensor in the model (batch axis included)."""
+    return len(imp.shape_of(v)) + 1 if isinstance(v, str) else len(v.view.shape)
 
 
 def _concat(imp: Importer, node: Node) -> None:
-    xs = tuple(imp.tensor(node, k) for k in range(len(node.proto.input)))
     if "axis" not in node.attrs:
         raise node.error("needs its axis attribute")
-    axis = _axis(node, int(node.attrs["axis"]), len(imp.shape_of(xs[0])) + 1)
+    axis = _axis(node, int(node.attrs["axis"]), _model_rank(imp.runtime(node, 0), imp))  # the batch axis first
+    xs = tuple(imp.tensor(node, k) for k in range(len(node.proto.input)))
     imp.op("concat", node, xs, axis=axis)
 
 
@@ -196,8 +209,10 @@ def _upsample(imp: Importer, node: Node) -> None:
 
 # ---- Dropout -----------------------------------------------------------------------------------------
 def _dropout(imp: Importer, node: Node) -> None:
-    """Kept as an op: the identity in inference, a seeded mask in GAN training (and with training_mode=1)."""
-    x = imp.tensor(node)
+    """Kept as an op: the identity in inference, a seeded mask in GAN training (and with training_mode=1).
+    Element-wise: a regrouped tensor stays regrouped."""
+    v = imp.runtime(node)
+    x, view, by = (v, None, "") if isinstance(v, str) else (v.op, v.view, v.by)
     ratio = float(node.attrs.get("ratio", 0.5))
     given = imp.const(node, 1, "ratio")
     if given is not None:
@@ -207,8 +222,9 @@ def _dropout(imp: Importer, node: Node) -> None:
         raise node.error(f"ratio {ratio:g} is not in [0, 1)")
     imp.unused_outputs(node, 1)
     seed = int(node.attrs.get("seed", zlib.crc32(node.name.encode())))
-    imp.op("dropout", node, (x,), ratio=_f32(ratio), seed=seed,
-           training_mode=bool(np.asarray(training).reshape(-1)[0]) if training is not None else False)
+    out = imp.op("dropout", node, (x,), ratio=_f32(ratio), seed=seed,
+                 training_mode=bool(np.asarray(training).reshape(-1)[0]) if training is not None else False)
+    imp.env[node.proto.output[0]] = imp.viewed(out, view, by)
 
 
 Handler = Callable[["Importer", "Node"], None]
