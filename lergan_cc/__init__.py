@@ -18,13 +18,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lergan_cc.api import Program, Result, analyze, compile, load_program, simulate
+    from lergan_cc.api import Program, Result, analyze, compile, load_program, simulate, write_onnx
     from lergan_cc.errors import LerganError
 
 _API = {"Program": "api", "Result": "api", "analyze": "api", "compile": "api", "load_program": "api",
-        "simulate": "api", "LerganError": "errors"}
+        "simulate": "api", "write_onnx": "api", "LerganError": "errors"}
 
-__all__ = ["LerganError", "Program", "Result", "analyze", "compile", "load_program", "simulate"]
+__all__ = ["LerganError", "Program", "Result", "analyze", "compile", "load_program", "simulate", "write_onnx"]
 
 
 def __getattr__(name: str) -> Any:

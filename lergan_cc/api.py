@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lergan_cc.errors import LerganError
-from lergan_cc.options import DEFAULT_BATCH, Options
+from lergan_cc.options import Options
 from lergan_cc.outputs import Outputs
 
 if TYPE_CHECKING:  # the compiler is imported when a model is compiled: simulating a program loads none of it
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the compiler is imported when a model is compiled: simulati
     from lergan_cc.fsm.program import Program as FsmProgram
     from lergan_cc.ir.graph import Graph
     from lergan_cc.pipeline import Instruments
+    from lergan_cc.sim.driver import StateDone  # the simulator is imported when it runs
 
 Model = str | os.PathLike[str] | Any  # a path, DSL text, or an onnx.ModelProto
 
@@ -107,7 +108,7 @@ def options(*, discriminator: str | os.PathLike[str] | None = None, mode: str | 
     """The compile options of the keyword arguments (checked: a bad value raises :class:`LerganError`)."""
     return Options(mode=mode, discriminator=None if discriminator is None else os.fspath(discriminator),
                    zero_free=zero_free, target=target, replica=replica, hw=None if hw is None else os.fspath(hw),
-                   batch=DEFAULT_BATCH if batch is None else batch, data_parallel=data_parallel,
+                   batch=batch, data_parallel=data_parallel,
                    grad_reduce=grad_reduce, bn_sync=bn_sync, dp_programming=dp_programming, overlap=overlap)
 
 
@@ -171,13 +172,15 @@ def load_program(path: str | os.PathLike[str], *, tensors: bool = True) -> Progr
 def simulate(program: Program | str | os.PathLike[str], *, iterations: int = 1, timing_only: bool = False,
              inputs: Mapping[str, np.ndarray] | str | os.PathLike[str] | None = None, lr: float = 0.0002, seed: int = 0,
              g_loss: str = "saturating", precision: str = "float32", timing: bool = True, trace: bool = False,
-             progress: Callable[[str], None] | None = None, timing_engine: str = "fast") -> Result:
+             progress: Callable[[StateDone], None] | None = None, timing_engine: str = "fast") -> Result:
     """Run a program: GAN training iterations or one inference. ``timing`` (default) also runs the time and
     energy model (``Result.report``); ``timing_only`` runs only that, reading no tensor. ``inputs``: arrays by
-    name, or the path of an ``.npz`` holding them (run-time inputs and weight overrides). ``timing_engine``:
-    ``fast`` (default) or ``event``, the event-by-event model that defines it (the same report, much slower on
-    programs with many copies)."""
+    name, or the path of an ``.npz`` holding them (run-time inputs and weight overrides). ``progress`` is
+    called after every state with a :class:`lergan_cc.sim.driver.StateDone` (``str(step)``: a line to show).
+    ``timing_engine``: ``fast`` (default) or ``event``, the event-by-event model that defines it (the same
+    report, much slower on programs with many copies)."""
     from lergan_cc.fsm.sidecar import read_npz
+    from lergan_cc.fsm.source import to_program
     from lergan_cc.sim.driver import SimOptions
     from lergan_cc.sim.driver import simulate as run
     from lergan_cc.sim.loader import check_params
@@ -199,14 +202,14 @@ def simulate(program: Program | str | os.PathLike[str], *, iterations: int = 1, 
     if not timing_only:
         params = check_params(program.fsm, dict(program.tensors), f"{where}.npz", where)
         opts.inputs = arrays
-        params.update(check_params(program.fsm, arrays, source, where, required=False))
+        params.update(check_params(program.fsm, to_program(program.fsm, arrays), source, where, required=False))
     result = run(program.fsm, where, params, opts, source, progress or (lambda _: None))
     report = build_report(result.timing, result.iterations) if result.timing else None
     error = precision_error(program.fsm, where, params, opts, result) if precision == "fixed16" else None
     if report is not None and error is not None:
         report["precision"] = error
     record = result.timing.record if trace and result.timing else None
-    return Result(report, {} if timing_only else _outputs(program.kind, result), result.losses, result.seconds,
+    return Result(report, {} if timing_only else _outputs(program.fsm, result), result.losses, result.seconds,
                   (lambda: trace_json(record)) if record is not None else None, error)
 
 
@@ -222,11 +225,65 @@ def _check_sim_args(iterations: int, timing_only: bool, precision: str,
         raise LerganError("timing_only computes no tensors: inputs need the functional simulation")
 
 
-def _outputs(kind: str, result: Any) -> dict[str, np.ndarray]:
-    if kind != "gan":
+def _outputs(program: FsmProgram, result: Any) -> dict[str, np.ndarray]:
+    """Inference outputs, or a GAN's updated weights in the source model's layout and its losses."""
+    from lergan_cc.fsm.source import to_model
+
+    if program.kind != "gan":
         return dict(result.outputs)
     losses = {k: np.asarray(v, dtype=np.float32) for k, v in result.losses.items()}
-    return {**result.params, **losses}
+    return {**to_model(program, result.params), **losses}
+
+
+def onnx_paths(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Where :func:`write_onnx` puts a GAN's networks: the generator at ``path``, the discriminator beside it
+    (``OUT.onnx`` -> ``OUT.discriminator.onnx``)."""
+    target = os.fspath(path)
+    stem = target[:-len(".onnx")] if target.endswith(".onnx") else target
+    return {"G": target, "D": f"{stem}.discriminator.onnx"}
+
+
+def check_onnx_writable(program: Program, timing_only: bool = False) -> dict[str, bytes]:
+    """The source ONNX models of a GAN program (before a run: a program that cannot be written back is an
+    error before the simulation starts)."""
+    from lergan_cc.fsm.source import source_models
+
+    if program.kind != "gan":
+        raise LerganError("--write-onnx: the program is an inference (no weights are trained); compile the GAN "
+                          "with --discriminator")
+    sources = source_models(program.tensors)
+    if not sources and program.tensors:
+        raise LerganError(f"--write-onnx: {program.model} was not compiled from ONNX models (the DSL has none to "
+                          f"write back into)")
+    if timing_only:
+        raise LerganError("--write-onnx: a timing-only run trains no weights")
+    return sources
+
+
+def trained_onnx(program: Program, result: Result) -> dict[str, bytes]:
+    """A GAN's trained generator (``G``) and discriminator (``D``) as ONNX models: the source models with
+    the updated weights of ``result`` (in the models' own layouts)."""
+    from lergan_cc.frontends.onnx_export import trained_model
+
+    sources = check_onnx_writable(program, not result.outputs)
+    out = {}
+    for net in ("G", "D"):
+        weights = {k[2:]: v for k, v in result.outputs.items() if k.startswith(f"{net}/")}
+        out[net] = trained_model(sources[net], weights, f"{program.path or program.model}: {net}")
+    return out
+
+
+def write_onnx(program: Program, result: Result, path: str | os.PathLike[str]) -> list[str]:
+    """Save the trained generator at ``path`` and the discriminator beside it (:func:`onnx_paths`); the paths
+    written. Both files or neither (``lergan_cc.outputs``)."""
+    models = trained_onnx(program, result)
+    paths = onnx_paths(path)
+    with Outputs() as out:
+        for net in models:
+            out.file("--write-onnx", paths[net])
+        for net, data in models.items():
+            out.write(paths[net], data)
+    return [paths[n] for n in models]
 
 
 def report_json(report: Mapping[str, Any]) -> str:

@@ -28,6 +28,7 @@ class CompileContext:
     hw: Hardware
     warn: Callable[[str], None] = warn_stderr
     emitted: Emitted | None = field(default=None, repr=False)  # emit-fsm's program and tensors
+    batch_from: str = "option"  # where options.batch came from: model, option or default (program header)
 
     @classmethod
     def create(cls, options: Options, warn: Callable[[str], None] = warn_stderr) -> CompileContext:

@@ -29,7 +29,7 @@ class Options:
     target: str = "lergan-3d"
     replica: str | None = None  # None: the model's replica_degree (DSL), else "low"
     hw: str | None = None
-    batch: int = DEFAULT_BATCH
+    batch: int | None = None  # None: the model's static batch (ONNX), else DEFAULT_BATCH; set once imported
     data_parallel: int | str = 1  # sample-parallel copies of every phase's matrices: N, or "auto"
     grad_reduce: str = "tree"  # sum the copies' partial weight gradients on the node adders, or at home
     bn_sync: str = "global"  # batch-norm statistics over the whole batch, or per shard
@@ -45,11 +45,18 @@ class Options:
                                      ("overlap", self.overlap, OVERLAP)):
             if value is not None and value not in choices:
                 raise LerganError(f"{name} '{value}': expected one of {', '.join(choices)}")
-        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or not 1 <= self.batch <= MAX_BATCH:
-            raise LerganError(f"batch {self.batch!r}: expected an integer from 1 to {MAX_BATCH}")
+        batch = self.batch
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH):
+            raise LerganError(f"batch {batch!r}: expected an integer from 1 to {MAX_BATCH}")
         dp = self.data_parallel
-        if dp != AUTO and (isinstance(dp, bool) or not isinstance(dp, int) or not 1 <= dp <= self.batch):
-            raise LerganError(f"data_parallel {dp!r}: expected auto or an integer from 1 to the batch ({self.batch})")
+        if dp != AUTO and (isinstance(dp, bool) or not isinstance(dp, int) or not 1 <= dp <= (batch or MAX_BATCH)):
+            raise LerganError(f"data_parallel {dp!r}: expected auto or an integer from 1 to the batch ({batch})")
+
+    @property
+    def the_batch(self) -> int:
+        """The batch compiled for: :func:`lergan_cc.pipeline.resolve_batch` sets it from the model when it is
+        imported; passes run on IR without a model (tests, ``lergan-opt``) get the default."""
+        return DEFAULT_BATCH if self.batch is None else self.batch
 
     def replica_degree(self, model_degree: str | None) -> str:
         """--replica wins over the DSL's replica_degree; both absent means low (DESIGN §8)."""

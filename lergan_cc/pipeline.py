@@ -14,10 +14,11 @@ from lergan_cc.capacity import check_fits
 from lergan_cc.context import CompileContext
 from lergan_cc.errors import LerganError, did_you_mean
 from lergan_cc.ir.attribute import Attr
+from lergan_cc.ir.attrs import SourceModel
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.printer import print_graph
 from lergan_cc.ir.verifier import verify
-from lergan_cc.options import Options
+from lergan_cc.options import DEFAULT_BATCH, Options
 from lergan_cc.pass_base import Pass, available, missing_on
 from lergan_cc.passes import REGISTRY, get_pass_class, providers
 
@@ -59,6 +60,12 @@ class Instruments:
     log: Callable[[str], None] = print
     timings: list[tuple[str, float]] = field(default_factory=list)
     dump: Callable[[str, str], None] | None = None  # write(name, text) into dump_dir (lergan_cc.outputs)
+    progress: Callable[[str, int, int], None] | None = None  # (pass about to run, its index, passes in all)
+    total: int = 0  # passes in the pipeline, import included (known once the model is imported)
+
+    def before(self, name: str) -> None:
+        if self.progress is not None:
+            self.progress(name, len(self.timings), max(self.total, len(self.timings) + 1))
 
     def check(self, names: list[str]) -> None:
         if self.print_after not in (None, "all", *names):
@@ -105,6 +112,7 @@ def run_passes(passes: list[Pass], g: Graph, ctx: CompileContext, instruments: I
         why = p.precondition(g)
         if why is not None:
             raise LerganError(f"pass '{p.name}': {why}")
+        instruments.before(p.name)
         start = time.perf_counter()
         g = p.run(g, ctx)
         for cls in p.provides:
@@ -145,20 +153,40 @@ def _configure(spec: str, options: Options) -> Pass:
         raise LerganError(f"pass '{name}': {e}") from None
 
 
+def resolve_batch(ctx: CompileContext, g: Graph) -> None:
+    """Set the batch to compile for: ``--batch`` when given, else the model's static batch (an ONNX input's
+    first dimension), else :data:`DEFAULT_BATCH`; ``ctx.batch_from`` says which. A model whose inputs or
+    outputs the host regroups (``Flatten`` with axis 0, Gemm ``transA=1``, ...) runs only at its own batch."""
+    options, source = ctx.options, g.get(SourceModel)
+    model = source.batch if source is not None else None
+    if options.batch is None:
+        ctx.options = dataclasses.replace(options, batch=model or DEFAULT_BATCH)
+        ctx.batch_from = "model" if model else "default"
+        return
+    if source is not None and source.fixes_batch and model != options.batch:
+        views = ", ".join(f"'{n}'" for n in sorted({*source.inputs, *source.outputs}))
+        raise LerganError(f"--batch {options.batch}: {g.model} hands {views} over regrouped, which ties it to its "
+                          f"own batch of {model}")
+    ctx.batch_from = "model" if model == options.batch else "option"
+
+
 def compile_graph(model: object, ctx: CompileContext, emit: str = "ir", stop_after: str | None = None,
                   instruments: Instruments | None = None) -> Graph:
     """Import ``model`` (a path, DSL text or an ONNX model) and run the pipeline ``emit`` needs (up to
     ``stop_after``)."""
     instruments = instruments or Instruments(log=lambda _: None)
+    instruments.before("import")
     start = time.perf_counter()
     front_end: Any = get_pass_class("import")  # the front end takes the model, not options: see passes/import.py
     g = front_end(model).load(ctx.options)
+    resolve_batch(ctx, g)
     verify(g, ctx.hw)
-    check_fits(g, ctx.hw, ctx.options.batch, str(model) if isinstance(model, (str, os.PathLike)) and
+    check_fits(g, ctx.hw, ctx.options.the_batch, str(model) if isinstance(model, (str, os.PathLike)) and
                "\n" not in str(model) else g.model)  # before any pass allocates for it
     instruments.after(0, "import", g, time.perf_counter() - start)
     names = truncate(pipeline(ctx.options, g.kind == "gan"), emit, stop_after)
     instruments.check(names)
+    instruments.total = len(names)
     return run_passes(resolve(names[1:], ctx.options), g, ctx, instruments)
 
 

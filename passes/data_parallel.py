@@ -47,7 +47,7 @@ class DataParallelPass(Pass):
 
     @classmethod
     def from_options(cls, options: Options) -> DataParallelPass:
-        return cls(options.data_parallel, options.batch)
+        return cls(options.data_parallel, options.the_batch)
 
     def run(self, g: Graph, ctx: CompileContext) -> Graph:
         hw, ops = ctx.hw, matrix_ops(g)

@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
+
 from lergan_cc.fsm.emitted import Emitted
 from lergan_cc.fsm.program import Program
 from lergan_cc.fsm.sidecar import LazyTensors
+from lergan_cc.fsm.source import MODEL_KEY
 from lergan_cc.fsm.values import Sym, Value
 from lergan_cc.ir.attrs import Placement, PlacementSummary, ReplicaDegree, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
@@ -34,7 +37,8 @@ class EmitFsm(Pass):
         lw = Lowering(g, ctx)
         program = lower_program(lw, ctx)
         shapes = {n: p.shape for n, p in g.params.items()}
-        ctx.emitted = Emitted(program, render(program), LazyTensors(shapes, lw.roles, g.tensors))
+        sources = {MODEL_KEY + net: np.frombuffer(model, np.uint8) for net, model in sorted(g.sources.items())}
+        ctx.emitted = Emitted(program, render(program), LazyTensors(shapes, lw.roles, g.tensors, sources))
         return g
 
 
@@ -42,7 +46,8 @@ def lower_program(lw: Lowering, ctx: CompileContext) -> Program:
     g, options = lw.g, ctx.options
     model = g.get(ReplicaDegree)
     replica = options.replica_degree(model.degree if model else None)
-    attrs: dict[str, Value] = {"batch": options.batch, "zero_free": options.zero_free, "target": options.target,
+    attrs: dict[str, Value] = {"batch": options.the_batch, "batch_from": Sym(ctx.batch_from),
+                               "zero_free": options.zero_free, "target": options.target,
                                "replica": Sym(replica)}
     states = build_states(lw)
     decls = [lw.decls[k] for k in sorted(lw.decls, key=lambda k: ("param", "buffer", "matrix").index(k[0]))]

@@ -19,7 +19,20 @@ from lergan_cc.errors import LerganError
 from lergan_cc.frontends.gan import REAL
 from lergan_cc.ir.attrs import GanRoles, Interface
 from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.ops import BatchNorm, Dense, Op, SConv, TConv, WConv, _Conv, make_op
+from lergan_cc.ir.ops import (
+    BatchNorm,
+    Concat,
+    Dense,
+    InstanceNorm,
+    Op,
+    Pad,
+    SConv,
+    TConv,
+    Upsample,
+    WConv,
+    _Conv,
+    make_op,
+)
 from lergan_cc.pass_base import Pass
 
 if TYPE_CHECKING:
@@ -51,37 +64,57 @@ class ExpandTraining(Pass):
         g.add(make_op("loss", name="loss", layer="loss", phase="D_fwd", inputs=(d_out,), shape=(), kind=kind))
         seed = g.add(make_op("loss_grad", name="loss.grad", layer="loss", phase="D_err", inputs=(d_out,),
                              shape=g.op(d_out).shape, kind=kind))
-        fake_grad = _Backward(g, "D_err", "D_wgrad", need_input_grad=True).run(_network(g, "D_fwd"), seed.name)
-        assert fake_grad is not None
-        _Backward(g, "G_err", "G_wgrad", need_input_grad=False).run(_network(g, "G_fwd"), fake_grad)
+        fake_grad = _Backward(g, "D_err", "D_wgrad", need_input_grad=True).run(_network(g, "D_fwd"), d_out,
+                                                                                seed.name)
+        if fake_grad is None:
+            raise LerganError(f"expand-training: the discriminator's output does not depend on its input '{REAL}'")
+        _Backward(g, "G_err", "G_wgrad", need_input_grad=False).run(_network(g, "G_fwd"), roles.generator_output,
+                                                                    fake_grad)
         return g
 
 
 def _network(g: Graph, phase: str) -> list[Op]:
-    ops = [op for op in g.ops() if op.phase == phase and op.OP not in ("input", "loss")]
-    for op in ops:
-        users = [u for u in g.consumers(op.name) if u.phase == phase and u.OP != "loss"]
-        if len(users) > 1:
-            raise LerganError(f"expand-training: value '{op.name}' feeds {len(users)} ops; only chains are supported")
-    return ops
+    """The network's ops in topological order (a DAG: a value may feed several ops)."""
+    return [op for op in g.ops() if op.phase == phase and op.OP not in ("input", "loss")]
 
 
 class _Backward:
-    """Back-propagation through one network's forward chain, adding error and weight-gradient ops."""
+    """Reverse-mode differentiation of one network's forward DAG, adding error and weight-gradient ops.
+
+    Ops are visited in reverse topological order; a value read by several ops gets the sum (``add`` ops) of
+    what each of them sends back. A chain gets exactly the ops it always got (``<op>.err``, ``<op>.wgrad``).
+    """
 
     def __init__(self, g: Graph, err: str, wgrad: str, need_input_grad: bool) -> None:
         self.g, self.err, self.wgrad, self.need_input_grad = g, err, wgrad, need_input_grad
 
-    def run(self, forward: list[Op], out_grad: str) -> str | None:
-        """Add the backward ops; return the gradient of the network's input, if computed."""
-        grad = out_grad
+    def run(self, forward: list[Op], output: str, out_grad: str) -> str | None:
+        """Add the backward ops from d(loss)/d(output); return the gradient of the network's input, if needed."""
+        sent: dict[str, list[str]] = {output: [out_grad]}
         for op in reversed(forward):
-            self._weight_gradient(op, grad)
-            source = self.g.op(op.inputs[0])
-            if source.OP == "input" and not (self.need_input_grad and source.name == REAL):
-                return None
-            grad = self._input_gradient(op, grad).name
-        return grad
+            if op.name not in sent:
+                continue  # nothing downstream of it reaches the output
+            dy = self._sum(op, sent.pop(op.name))
+            self._weight_gradient(op, dy)
+            for x, dx in zip(op.inputs, self._input_gradients(op, dy), strict=True):
+                if dx is not None:
+                    sent.setdefault(x, []).append(dx)
+        real = sent.get(REAL)
+        return self._sum(self.g.op(REAL), real) if real else None
+
+    def needs(self, value: str) -> bool:
+        """Whether ``value`` needs a gradient: every value but the network's run-time input (D's ``real``,
+        whose gradient is the fakes' error, when asked)."""
+        return self.g.op(value).OP != "input" or (self.need_input_grad and value == REAL)
+
+    def _sum(self, op: Op, grads: list[str]) -> str:
+        """One gradient for ``op``'s value: the sum of the gradients its readers sent back."""
+        total = grads[0]
+        for i, other in enumerate(grads[1:]):
+            name = f"{op.name}.gsum" + (str(i) if i else "")
+            total = self.g.add(make_op("add", name=name, layer=op.layer, phase=self.err, inputs=(total, other),
+                                       shape=op.shape)).name
+        return total
 
     def _add(self, op: Op, suffix: str, kind: str, phase: str, inputs: tuple[str, ...], shape: tuple[int, ...],
              **attrs: object) -> Op:
@@ -99,12 +132,18 @@ class _Backward:
         elif op.OP == "dense":
             self._add(op, "wgrad", "wdense", self.wgrad, (x, dy), (self.g.op(x).shape[0], op.shape[0]))
 
-    def _input_gradient(self, op: Op, dy: str) -> Op:
-        x_shape = self.g.op(op.inputs[0]).shape
+    def _input_gradients(self, op: Op, dy: str) -> list[str | None]:
+        """The gradient each input of ``op`` gets (None where none is needed)."""
+        multi = _MULTI_INPUT_GRADIENT.get(op.OP)
+        if multi is not None:
+            return multi(self, op, dy)
         rule = _INPUT_GRADIENT.get(op.OP)
         if rule is None:
             raise LerganError(f"expand-training: no gradient rule for op '{op.name}' ({op.OP})")
-        return rule(self, op, dy, x_shape)
+        # a normalisation's gradient op also yields its scale's and bias's gradients: it runs even then
+        if not self.needs(op.inputs[0]) and op.OP not in _PARAM_GRADIENTS:
+            return [None]
+        return [rule(self, op, dy, self.g.op(op.inputs[0]).shape).name]
 
 
 def _weight_shape(g: Graph, op: _Conv) -> tuple[int, ...]:
@@ -147,7 +186,13 @@ def _dense_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
 
 
 def _act_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
-    return b._add(op, "err", "act_grad", b.err, (op.name, dy), x_shape, fn=op.OP, alpha=getattr(op, "alpha", 0.0))
+    """f'(y)·dy from the activation's output y: a leaky ReLU's slope is known from the sign of y only when
+    alpha >= 0 (with alpha < 0 a positive y comes from either side)."""
+    alpha = getattr(op, "alpha", 0.0)
+    if alpha < 0:
+        raise LerganError(f"expand-training: layer {op.layer}: leaky_relu with alpha {alpha} < 0 has no gradient "
+                          f"from its output")
+    return b._add(op, "err", "act_grad", b.err, (op.name, dy), x_shape, fn=op.OP, alpha=alpha)
 
 
 def _bn_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
@@ -159,7 +204,50 @@ def _reshape_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op
     return b._add(op, "err", "reshape", b.err, (dy,), x_shape)
 
 
+def _pad_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    assert isinstance(op, Pad)
+    return b._add(op, "err", "pad_grad", b.err, (dy,), x_shape, pads=op.pads, mode=op.mode)
+
+
+def _instancenorm_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    assert isinstance(op, InstanceNorm)
+    return b._add(op, "err", "instancenorm_grad", b.err, (op.inputs[0], dy), x_shape, epsilon=op.epsilon,
+                  scale=op.scale)
+
+
+def _upsample_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    assert isinstance(op, Upsample)
+    return b._add(op, "err", "upsample_grad", b.err, (dy,), x_shape, scales=op.scales)
+
+
+def _dropout_grad(b: _Backward, op: Op, dy: str, x_shape: tuple[int, ...]) -> Op:
+    return b._add(op, "err", "dropout_grad", b.err, (op.name, dy), x_shape)
+
+
+def _add_grad(b: _Backward, op: Op, dy: str) -> list[str | None]:
+    """d(a + b) sends dy back to both."""
+    return [dy if b.needs(x) else None for x in op.inputs]
+
+
+def _concat_grad(b: _Backward, op: Op, dy: str) -> list[str | None]:
+    """Each input gets its part of dy (a slice at its offset along the axis)."""
+    assert isinstance(op, Concat)
+    out: list[str | None] = []
+    at = 0
+    for k, x in enumerate(op.inputs):
+        shape = b.g.op(x).shape
+        out.append(b._add(op, f"err{k}", "slice", b.err, (dy,), shape, axis=op.axis, start=at).name
+                   if b.needs(x) else None)
+        at += shape[op.axis]
+    return out
+
+
 _INPUT_GRADIENT: dict[str, Callable[[_Backward, Op, str, tuple[int, ...]], Op]] = {
     "sconv": _sconv_grad, "tconv": _tconv_grad, "dense": _dense_grad, "batchnorm": _bn_grad,
     "reshape": _reshape_grad, "flatten": _reshape_grad, **dict.fromkeys(ACTIVATIONS, _act_grad),
+    "pad": _pad_grad, "instancenorm": _instancenorm_grad, "upsample": _upsample_grad, "dropout": _dropout_grad,
 }
+_MULTI_INPUT_GRADIENT: dict[str, Callable[[_Backward, Op, str], list[str | None]]] = {
+    "add": _add_grad, "concat": _concat_grad,
+}
+_PARAM_GRADIENTS = ("batchnorm", "instancenorm")

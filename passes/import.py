@@ -34,14 +34,26 @@ class Import(Pass):
         if options.discriminator is not None:
             if model.kind == "gan":
                 raise LerganError(f"{model.model}: already a GAN; --discriminator only applies to a generator model")
-            model = make_gan(model, load_one(options.discriminator))
+            model = make_gan(model, load_one(options.discriminator), batch=options.batch)
         mode = options.mode or ("train" if model.kind == "gan" else "infer")
         if mode == "infer" and model.kind == "gan":
             return generator_only(model)
         if mode == "train" and model.kind != "gan":
             raise LerganError(f"{model.model}: --mode train needs a GAN: give the discriminator with "
                               f"--discriminator D.onnx")
+        if mode == "train":
+            _no_sample_bias(model)
         return model
+
+
+def _no_sample_bias(g: Graph) -> None:
+    """A bias row per sample (ONNX Gemm with a (batch, units) C) has no training: SGD trains one bias that
+    every sample shares."""
+    for op in g.ops():
+        bias = getattr(op, "bias", None)
+        if op.OP == "dense" and bias is not None and len(g.params[bias].shape) == 2:
+            raise LerganError(f"{g.model}: layer '{op.layer}': a bias with a row per sample "
+                              f"{list(g.params[bias].shape)} cannot be trained (--mode infer runs it)")
 
 
 def load_one(model: object) -> Graph:

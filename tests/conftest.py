@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,10 @@ from lergan_cc.ir.graph import Graph
 from lergan_cc.options import Options
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The tools the install put beside this interpreter come first on PATH, so that `VENV/bin/python -m pytest`
+# runs this installation's lerganc (not another one, or none) without the venv being activated.
+os.environ["PATH"] = os.pathsep.join((sysconfig.get_path("scripts"), os.environ.get("PATH", "")))
 EXAMPLES = ROOT / "examples"
 BENCHMARKS = ("dcgan", "cgan", "3dgan", "artgan_cifar10", "gpgan", "magan_mnist", "discogan_4pairs",
               "discogan_5pairs")

@@ -6,11 +6,17 @@ strided slices, their gradients as the same loops run backwards.
 DESIGN §8, one iteration: the D step (D on the real batch and on the fakes, each with its own
 batch statistics, gradients summed, SGD on D), then the G step with the updated D on the same
 noise (SGD on G only).
+
+DAG models (issue 16): Add, Concat, Pad (constant, reflect, edge, wrap: index arithmetic, not np.pad),
+InstanceNormalization, nearest Resize/Upsample by integer scales, and Dropout with the mask docs/onnx.md
+specifies (one per layer and iteration, the same in every pass of the iteration). A value read by
+several nodes sums their gradients (the tape's accumulation below).
 """
 
 from __future__ import annotations
 
 import itertools
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -163,6 +169,105 @@ def _reshape(ins: list[Array], a: dict[str, Any]) -> tuple[Array, Backward]:
     return x.reshape([x.shape[i] if t == 0 else t for i, t in enumerate(target)]), lambda dy: [dy.reshape(x.shape)]
 
 
+# ---- DAG ops ---------------------------------------------------------------------------------------------
+
+
+def _add(ins: list[Array], a: dict[str, Any]) -> tuple[Array, Backward]:
+    return ins[0] + ins[1], lambda dy: [dy, dy]
+
+
+def _concat(ins: list[Array], a: dict[str, Any]) -> tuple[Array, Backward]:
+    axis = a["axis"] % ins[0].ndim
+    cuts = list(itertools.accumulate(x.shape[axis] for x in ins))[:-1]
+    return np.concatenate(ins, axis=axis), lambda dy: list(np.split(dy, cuts, axis=axis))
+
+
+def _source(o: int, n: int, before: int, mode: str) -> int | None:
+    """The input position padded position ``o`` holds (None: the constant)."""
+    i = o - before
+    if mode == "constant":
+        return i if 0 <= i < n else None
+    if mode == "edge":
+        return min(max(i, 0), n - 1)
+    if mode == "wrap":
+        return i % n
+    while not 0 <= i < n:  # reflect about the first and last positions, as often as it takes
+        i = -i if i < 0 else 2 * (n - 1) - i
+    return i
+
+
+def _pad_node(ins: list[Array], a: dict[str, Any]) -> tuple[Array, Backward]:
+    x, mode = ins[0], a.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    pads = [int(v) for v in ins[1]]
+    value = float(ins[2].reshape(-1)[0]) if len(ins) > 2 else 0.0
+    rank = x.ndim
+    maps = [[_source(o, x.shape[ax], pads[ax], mode) for o in range(x.shape[ax] + pads[ax] + pads[ax + rank])]
+            for ax in range(rank)]
+    y = np.full([len(m) for m in maps], value)
+    for out in itertools.product(*map(range, y.shape)):
+        src = [m[o] for m, o in zip(maps, out, strict=True)]
+        if None not in src:
+            y[out] = x[tuple(src)]
+
+    def backward(dy: Array) -> list[Array | None]:
+        dx = np.zeros_like(x)
+        for out in itertools.product(*map(range, dy.shape)):
+            src = [m[o] for m, o in zip(maps, out, strict=True)]
+            if None not in src:
+                dx[tuple(src)] += dy[out]
+        return [dx, None, None]
+    return y, backward
+
+
+def _instancenorm(ins: list[Array], a: dict[str, Any]) -> tuple[Array, Backward]:
+    x, scale, bias = ins
+    axes, shape = tuple(range(2, x.ndim)), (1, -1, *([1] * (x.ndim - 2)))
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    inv = 1.0 / np.sqrt(var + a.get("epsilon", 1e-5))
+    xhat = (x - mean) * inv
+    y = scale.reshape(shape) * xhat + bias.reshape(shape)
+
+    def backward(dy: Array) -> list[Array | None]:
+        dxhat = dy * scale.reshape(shape)
+        dx = inv * (dxhat - dxhat.mean(axis=axes, keepdims=True) - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
+        whole = (0, *axes)
+        return [dx, (dy * xhat).sum(axis=whole), dy.sum(axis=whole)]
+    return y, backward
+
+
+def _nearest(ins: list[Array], a: dict[str, Any], k_scales: int) -> tuple[Array, Backward]:
+    """Nearest upsampling by integer scales (asymmetric/floor, or any rounding that reads o // s)."""
+    x = ins[0]
+    scales = [round(float(v)) for v in ins[k_scales].reshape(-1)][2:]
+    y = x
+    for ax, f in enumerate(scales):
+        y = np.repeat(y, f, axis=2 + ax)
+
+    def backward(dy: Array) -> list[Array | None]:
+        blocks = dy.reshape(*x.shape[:2], *[d for n, f in zip(x.shape[2:], scales, strict=True) for d in (n, f)])
+        return [blocks.sum(axis=tuple(range(3, 3 + 2 * len(scales), 2))), *([None] * (len(ins) - 1))]
+    return y, backward
+
+
+def dropout_mask(shape: tuple[int, ...], ratio: float, seed: int, iteration: int, key: int) -> Array:
+    """docs/onnx.md: keep where numpy.random.default_rng([seed, iteration, key]).random(shape) >= ratio,
+    scaled by 1 / (1 - ratio); ``key`` is the node's seed attribute, else the crc32 of its name."""
+    keep = np.random.default_rng([seed % 2**32, iteration, key % 2**32]).random(shape) >= ratio
+    return keep / (1.0 - ratio)
+
+
+def _dropout(ins: list[Array], a: dict[str, Any], node: onnx.NodeProto, step: tuple[int, int] | None
+             ) -> tuple[Array, Backward]:
+    ratio = float(ins[1]) if len(ins) > 1 and ins[1] is not None else a.get("ratio", 0.5)
+    ratio = float(np.float32(ratio))
+    if step is None:  # inference: the identity
+        return ins[0], lambda dy: [dy]
+    key = int(a.get("seed", zlib.crc32(node.name.encode())))
+    mask = dropout_mask(ins[0].shape, ratio, step[0], step[1], key).astype(np.float32).astype(np.float64)
+    return ins[0] * mask, lambda dy: [dy * mask]
+
+
 OPS: dict[str, Callable[[list[Array], dict[str, Any]], tuple[Array, Backward]]] = {
     "Conv": lambda i, a: _conv_node(i, a, transposed=False),
     "ConvTranspose": lambda i, a: _conv_node(i, a, transposed=True),
@@ -175,7 +280,17 @@ OPS: dict[str, Callable[[list[Array], dict[str, Any]], tuple[Array, Backward]]] 
                             lambda x, y, a: np.where(x > 0, 1.0, a.get("alpha", 0.01))),
     "Tanh": _pointwise(lambda x, a: np.tanh(x), lambda x, y, a: 1 - y * y),
     "Sigmoid": _pointwise(lambda x, a: 1 / (1 + np.exp(-x)), lambda x, y, a: y * (1 - y)),
+    "Add": _add,
+    "Concat": _concat,
+    "Pad": _pad_node,
+    "InstanceNormalization": _instancenorm,
+    "Resize": lambda i, a: _nearest(i, a, 2),
+    "Upsample": lambda i, a: _nearest(i, a, 1),
 }
+# Inputs that are trained (weights, biases, normalisation scales and shifts); every other initializer is a
+# constant (running statistics, shapes, pads, scales, ratios).
+TRAINED = {"Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "BatchNormalization": (1, 2),
+           "InstanceNormalization": (1, 2)}
 
 
 # ---- a network: forward with a tape, backward into parameter gradients -------------------------------------
@@ -185,18 +300,25 @@ class Net:
     def __init__(self, path: Path) -> None:
         self.model = onnx.load(path)
         self.params = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in self.model.graph.initializer}
-        self.constants = {n for n in self.params if n.endswith((".shape", ".mean", ".var"))}
+        trained = {n.input[k] for n in self.model.graph.node for k in TRAINED.get(n.op_type, ()) if k < len(n.input)}
+        self.constants = {n for n in self.params if n not in trained}
 
     def trainable(self) -> list[str]:
         return [n for n in self.params if n not in self.constants]
 
-    def forward(self, x: Array) -> tuple[Array, Callable[[Array], tuple[Array, dict[str, Array]]]]:
-        """The output, and a function from d(loss)/d(output) to (d/d input, d/d parameters)."""
+    def forward(self, x: Array, step: tuple[int, int] | None = (0, 0)
+                ) -> tuple[Array, Callable[[Array], tuple[Array, dict[str, Array]]]]:
+        """The output, and a function from d(loss)/d(output) to (d/d input, d/d parameters).
+        ``step``: (the run's seed, the training iteration), which a Dropout's mask depends on (None: no mask)."""
         env: dict[str, Array] = {self.model.graph.input[0].name: x, **self.params}
         tape: list[tuple[onnx.NodeProto, Backward]] = []
         for node in self.model.graph.node:
             attrs = {at.name: helper.get_attribute_value(at) for at in node.attribute}
-            env[node.output[0]], back = OPS[node.op_type]([env[i] for i in node.input], attrs)
+            ins = [env[i] if i else None for i in node.input]
+            if node.op_type == "Dropout":
+                env[node.output[0]], back = _dropout(ins, attrs, node, step)  # type: ignore[arg-type]
+            else:
+                env[node.output[0]], back = OPS[node.op_type](ins, attrs)  # type: ignore[arg-type]
             tape.append((node, back))
         out_name, in_name = self.model.graph.output[0].name, self.model.graph.input[0].name
 
@@ -234,20 +356,21 @@ def bce(d: Array, target: int, logit: bool) -> tuple[float, Array]:
 
 
 def reference(gp: Path, dp: Path, noise: Array, real: Array, iterations: int, lr: float, logit: bool,
-              g_loss: str = "saturating") -> dict[str, Any]:
+              g_loss: str = "saturating", seed: int = 0) -> dict[str, Any]:
     gen, disc = Net(gp), Net(dp)
     z, r = noise.astype(np.float64), real.astype(np.float64)
     out: dict[str, Any] = {"loss_d": [], "loss_g": []}
-    for _ in range(iterations):
-        fake, _ = gen.forward(z)
-        d_real, back_real = disc.forward(r)
-        d_fake, back_fake = disc.forward(fake)
+    for it in range(iterations):
+        step = (seed, it)
+        fake, _ = gen.forward(z, step)
+        d_real, back_real = disc.forward(r, step)
+        d_fake, back_fake = disc.forward(fake, step)
         (l_real, g_real), (l_fake, g_fake) = bce(d_real, 1, logit), bce(d_fake, 0, logit)
         from_real, from_fake = back_real(g_real)[1], back_fake(g_fake)[1]
         d_grads = {n: g + from_fake[n] for n, g in from_real.items()}
         disc.sgd(d_grads, lr)
-        fake, back_gen = gen.forward(z)
-        d_fake, back_fake = disc.forward(fake)
+        fake, back_gen = gen.forward(z, step)
+        d_fake, back_fake = disc.forward(fake, step)
         if g_loss == "saturating":
             value, grad = bce(d_fake, 0, logit)
             loss_g, dd = -value, -grad

@@ -28,3 +28,14 @@ def test_main_job_runs(tmp_path: Path) -> None:
     proc = subprocess.run(job, shell=True, cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "loss_d=" in proc.stdout and "loss_g=" in proc.stdout
+
+
+def test_dag_generator_lines_run(tmp_path: Path) -> None:
+    """The tools section's line for each DAG generator example runs as written."""
+    text = (ROOT / "README.md").read_text()
+    items = re.findall(r"^- `(lerganc examples/onnx/(?:cyclegan|unet|resize)_g\.onnx[^`]*)`", text, flags=re.M | re.S)
+    assert len(items) == 3
+    os.symlink(ROOT / "examples", tmp_path / "examples")
+    for item in items:
+        proc = subprocess.run(" ".join(item.split()), shell=True, cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, (item, proc.stderr)

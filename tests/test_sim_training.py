@@ -161,4 +161,5 @@ def test_loader_reads_only_the_files(tmp_path: Path) -> None:
     out = tmp_path / "p.fsm"
     assert lerganc([str(gp), "--discriminator", str(dp), "--batch", "2", "-o", str(out)]) == 0
     program, params = load_program(str(out))
-    assert program.kind == "gan" and set(params) == {d.name for d in program.decls if d.kind == "param"}
+    assert program.kind == "gan" and set(params) == {d.name for d in program.decls if d.kind == "param"} | {
+        "onnx:G", "onnx:D"}  # and the source models, without their weights (for --write-onnx)

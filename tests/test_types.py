@@ -1,6 +1,7 @@
-"""The package type-checks (mypy), as installed: ``passes/``, ``targets/`` and ``grammar/`` are the
-subpackages ``lergan_cc.passes`` etc. (pyproject's ``package-dir``), so mypy reads a tree of links in
-that layout. A ``# type: ignore`` needs a reason beside it; an unused one is an error."""
+"""The package type-checks (mypy) and lints (ruff). mypy reads the package as installed: ``passes/``,
+``targets/`` and ``grammar/`` are the subpackages ``lergan_cc.passes`` etc. (pyproject's ``package-dir``), so
+mypy reads a tree of links in that layout. A ``# type: ignore`` needs a reason beside it; an unused one is an
+error."""
 
 from __future__ import annotations
 
@@ -37,3 +38,11 @@ def test_every_type_ignore_says_why() -> None:
             for n, line in enumerate(path.read_text().splitlines(), 1)
             if re.search(r"# type: ignore(\[[^\]]*\])?\s*$", line)]
     assert not bare, f"a type: ignore without a reason: {bare}"
+
+
+def test_ruff_finds_nothing() -> None:
+    """The whole repository is ruff clean under pyproject's rules (a merge can leave an import block
+    unsorted without any other test noticing)."""
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -85,9 +85,13 @@ def _heaviest_first(tasks: list[Task]) -> list[Task]:
     return sorted(tasks, key=lambda t: t.weight, reverse=True)
 
 
-def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl-C to the client, which cancels and stops them (no traceback per worker)."""
+def _worker_signals() -> None:
+    """Pool workers leave Ctrl-C to the client, which cancels and stops them (no traceback per worker), and
+    die quietly when it terminates them: the handlers they were forked with (``lergan_cc.outputs`` turns
+    SIGTERM into an exception, for the client's clean-up) are the client's, not theirs."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 class Local:
@@ -104,7 +108,7 @@ class Local:
         if self.workers > 1:
             before = set(multiprocessing.active_children())
             self._pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"),
-                                             initializer=_ignore_sigint)
+                                             initializer=_worker_signals)
             self._pool.submit(int).result()  # fork every worker now, before any progress thread starts
             self._children = [p for p in multiprocessing.active_children() if p not in before]
         return self
@@ -164,8 +168,10 @@ class Dask:
         from distributed import Client, LocalCluster
 
         if self.scheduler is None:
+            # CRITICAL: a worker losing its scheduler as the run ends (Ctrl-C) logs tracebacks at ERROR;
+            # what goes wrong in a run reaches the user as a failed or re-run task, in one line
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.ERROR)
+                                         dashboard_address=None, silence_logs=logging.CRITICAL)
             self.client = Client(self._cluster)
         else:
             try:
@@ -192,6 +198,7 @@ class Dask:
                                   f"this client's {mine[:12]}): install the same version on every worker")
 
     def __exit__(self, *exc: object) -> None:
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)  # the shutdown's own complaints
         with contextlib.suppress(Exception):
             if self._pending:
                 self.client.cancel(list(self._pending.values()), force=True)

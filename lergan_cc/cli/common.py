@@ -1,11 +1,12 @@
-"""What every driver shares: one-line errors with exit status 2 (:func:`lergan_cc.outputs.guard`)."""
+"""What every driver shares: one-line errors with exit status 2 (:func:`lergan_cc.outputs.guard`), ``--version``,
+and help that says every flag's default."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from lergan_cc.outputs import Outputs, guard
 
@@ -13,11 +14,42 @@ EXIT_BAD_INPUT = 2
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error instead of the usage block."""
+    """argparse with a one-line error instead of the usage block, a ``--version`` flag, and every flag's
+    default at the end of its help (unless the help already says what the default is)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--version", action="version", version=f"%(prog)s {version()}",
+                          help="print the version and exit")
+
+    def add_argument(self, *names: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*names, **kwargs)
+        quiet = isinstance(action, (argparse._HelpAction, argparse._VersionAction))
+        if action.option_strings and not quiet and action.help is not argparse.SUPPRESS \
+                and "default" not in (action.help or ""):
+            action.help = f"{action.help or ''} (default: {_default(action)})".lstrip()
+        return action
 
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _default(action: argparse.Action) -> str:
+    if isinstance(action, argparse._StoreTrueAction):
+        return "off"
+    return "none" if action.default is None else str(action.default).replace("%", "%%")
+
+
+def version() -> str:
+    """The installed package's version (``pyproject.toml``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("lergan_cc")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def guarded(prog: str, body: Callable[[], int | None]) -> int:

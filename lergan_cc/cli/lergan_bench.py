@@ -32,19 +32,21 @@ def build_parser() -> ArgumentParser:
                    "(default: all; prime is always run)")
     p.add_argument("--out", metavar="DIR", default="results", help="output directory (default: results)")
     p.add_argument("--sweep", metavar="SWEEP.toml", help="run a design-space sweep instead (models, design points "
-                   "and hardware parameters from the file; docs/scale.md)")
+                   "and hardware parameters from the file; docs/scale.md; default: the paper's evaluation)")
     p.add_argument("--executor", choices=("local", "dask"), default="local", help="where runs go: a local process "
-                   "pool (default) or a Dask cluster (needs the [dask] extra)")
+                   "pool or a Dask cluster (needs the [dask] extra) (default: local)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="with --executor dask: the cluster's scheduler "
                    "(default: a LocalCluster of --jobs workers on this machine)")
     p.add_argument("--jobs", type=int_flag("--jobs", high=1024),
                    help="local worker processes or LocalCluster workers (default: cores)")
     p.add_argument("--batch", type=int_flag("--batch", high=MAX_BATCH),
                    help="batch size (default: 64, or the sweep file's)")
-    p.add_argument("--functional", action="store_true", help="also compute the tensors (slow; default timing-only)")
-    p.add_argument("--hw", metavar="HW.toml", help="hardware description passed to lerganc")
+    p.add_argument("--functional", action="store_true",
+                   help="also compute the tensors (slow) (default: off, timing only)")
+    p.add_argument("--hw", metavar="HW.toml",
+                   help="hardware description passed to lerganc (default: targets/lergan-3d.toml)")
     p.add_argument("--baselines", metavar="FILE", help="TOML overriding the GPU / FPGA-GAN roofline parameters "
-                   "(sections [gpu], [fpga-gan]; keys as in lergan_cc/bench/baselines.toml)")
+                   "(sections [gpu], [fpga-gan]; keys as in lergan_cc/bench/baselines.toml) (default: that file alone)")
     p.add_argument("--cache-dir", metavar="DIR", help=f"result cache (default: {cache.default_dir()})")
     p.add_argument("--no-cache", action="store_true", help="recompute everything and store nothing")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")

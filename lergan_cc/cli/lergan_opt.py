@@ -7,6 +7,7 @@ import sys
 
 from lergan_cc.capacity import check_fits
 from lergan_cc.cli.common import ArgumentParser, guarded
+from lergan_cc.cli.progress import Progress
 from lergan_cc.context import CompileContext
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.parser import parse_ir, parse_ir_file
@@ -15,21 +16,26 @@ from lergan_cc.ir.verifier import verify
 from lergan_cc.limits import int_flag
 from lergan_cc.options import DEFAULT_BATCH, MAX_BATCH, REPLICAS, TARGETS, ZERO_FREE, Options
 from lergan_cc.outputs import Outputs
-from lergan_cc.pipeline import Instruments, resolve, run_passes
+from lergan_cc.pipeline import Instruments, resolve, resolve_batch, run_passes
 
 
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="lergan-opt", description="Run lergan_cc passes on textual IR (.lir).")
     p.add_argument("input", help="IN.lir, or - for stdin")
-    p.add_argument("-p", dest="passes", default="", help="comma-separated passes, each NAME or NAME{key=value}")
+    p.add_argument("-p", dest="passes", default="", help="comma-separated passes, each NAME or NAME{key=value} "
+                   "(default: none: verify and print)")
     p.add_argument("-o", dest="out", help="output file (default stdout)")
-    p.add_argument("--zero-free", choices=ZERO_FREE, default="zfdr")
-    p.add_argument("--target", choices=TARGETS, default="lergan-3d")
+    p.add_argument("--zero-free", choices=ZERO_FREE, default="zfdr", help="the reshaping scheme passes configure "
+                   "themselves from")
+    p.add_argument("--target", choices=TARGETS, default="lergan-3d", help="the machine: LerGAN's 3-D banks or a "
+                   "2-D H-tree")
     p.add_argument("--replica", choices=REPLICAS, help="replica degree (default: the model's replica_degree, else low)")
-    p.add_argument("--hw", metavar="HW.toml")
-    p.add_argument("--batch", type=int_flag("--batch", high=MAX_BATCH), default=DEFAULT_BATCH)
-    p.add_argument("--print-ir-after", metavar="NAME|all")
-    p.add_argument("--time-passes", action="store_true")
+    p.add_argument("--hw", metavar="HW.toml", help="hardware description overriding the defaults "
+                   "(default: targets/lergan-3d.toml)")
+    p.add_argument("--batch", type=int_flag("--batch", high=MAX_BATCH),
+                   help=f"samples per batch (default: the IR's source batch, else {DEFAULT_BATCH})")
+    p.add_argument("--print-ir-after", metavar="NAME|all", help="print the IR after this pass (or all), on stderr")
+    p.add_argument("--time-passes", action="store_true", help="print the wall time of every pass")
     return p
 
 
@@ -48,12 +54,15 @@ def _optimize(args: argparse.Namespace) -> str:
     options = Options(mode="train" if g.kind == "gan" else "infer", zero_free=args.zero_free, target=args.target,
                       replica=args.replica, hw=args.hw, batch=args.batch)
     ctx = CompileContext.create(options)
+    resolve_batch(ctx, g)
     verify(g, ctx.hw)
-    check_fits(g, ctx.hw, args.batch, args.input)
-    passes = resolve(names, options)
-    instruments = Instruments(args.print_ir_after, None, args.time_passes, lambda s: print(s, file=sys.stderr))
-    instruments.check([n.partition("{")[0] for n in names])
-    g = run_passes(passes, g, ctx, instruments)
+    check_fits(g, ctx.hw, ctx.options.the_batch, args.input)
+    passes = resolve(names, ctx.options)
+    with Progress(f"passes on {args.input}", len(passes)) as shown:
+        instruments = Instruments(args.print_ir_after, None, args.time_passes, lambda s: print(s, file=sys.stderr),
+                                  progress=lambda name, i, n: shown.update(f"pass {name}", i, n), total=len(passes))
+        instruments.check([n.partition("{")[0] for n in names])
+        g = run_passes(passes, g, ctx, instruments)
     instruments.report()
     return print_graph(g)
 

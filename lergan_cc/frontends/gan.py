@@ -12,14 +12,16 @@ import dataclasses
 from typing import Any
 
 from lergan_cc.errors import LerganError
-from lergan_cc.ir.attrs import GanRoles, OutputNames, ReplicaDegree
+from lergan_cc.ir.attrs import GanRoles, OutputNames, ReplicaDegree, SourceModel
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.printer import PARAM_FIELDS
 
 NOISE, REAL = "noise", "real"
 
 
-def make_gan(gen: Graph, disc: Graph, model: str | None = None) -> Graph:
+def make_gan(gen: Graph, disc: Graph, model: str | None = None, batch: int | None = None) -> Graph:
+    """The GAN of a generator and a discriminator; ``batch``: the one asked for (else their static batches
+    must agree)."""
     g_in, g_out = _single_io(gen, "generator")
     d_in, d_out = _single_io(disc, "discriminator")
     if gen.op(g_out).shape != disc.op(d_in).shape:
@@ -37,7 +39,33 @@ def make_gan(gen: Graph, disc: Graph, model: str | None = None) -> Graph:
     names = gen.get(OutputNames)  # keys the generator's output when the GAN is compiled with --mode infer
     gan.attach(GanRoles(gan.outputs[0], gan.outputs[1], disc.op(d_out).OP == "sigmoid",
                         names.names if names else ()))
+    gan.sources = {net: g.sources["net"] for net, g in (("G", gen), ("D", disc)) if "net" in g.sources}
+    source = _gan_source(gen, disc, batch)
+    if source is not None:
+        gan.attach(source)
     return gan
+
+
+def _gan_source(gen: Graph, disc: Graph, batch: int | None) -> SourceModel | None:
+    """Both networks' source facts, parameters keyed ``G/``, ``D/``: their static batches must agree (unless
+    ``batch`` is given), and a GAN's tensors between the host and the networks are (batch, ...) tensors (the
+    fakes go straight to D)."""
+    sources = {net: g.get(SourceModel) for net, g in (("G", gen), ("D", disc))}
+    batches = {net: s.batch for net, s in sources.items() if s is not None and s.batch is not None}
+    if batch is not None and len(set(batches.values())) > 1:
+        batches = {}  # --batch decides for both
+    if len(set(batches.values())) > 1:
+        raise LerganError(f"the generator {gen.model} has a static batch of {batches['G']}, the discriminator "
+                          f"{disc.model} one of {batches['D']}: give the same, or a symbolic batch, to both")
+    for net, s in sources.items():
+        if s is not None and s.fixes_batch:
+            views = ", ".join(f"'{n}'" for n in sorted({*s.inputs, *s.outputs}))
+            raise LerganError(f"{(gen if net == 'G' else disc).model}: a GAN's networks take and give (batch, ...) "
+                              f"tensors; {views} would be regrouped")
+    params = {f"{net}/{name}": view for net, s in sources.items() if s is not None for name, view in s.params.items()}
+    if not batches and not params:
+        return None
+    return SourceModel(next(iter(batches.values()), None), params=params)
 
 
 def generator_only(gan: Graph) -> Graph:
@@ -53,9 +81,14 @@ def generator_only(gan: Graph) -> Graph:
     for name, p in gan.params.items():
         if name.startswith("G/"):
             net.add_param(name, p.shape, gan.tensors.get(name))
+    if "G" in gan.sources:
+        net.sources["net"] = gan.sources["G"]
     net.outputs = [roles.generator_output]
     if roles.generator_output_names:
         net.attach(OutputNames(roles.generator_output_names))
+    source = gan.get(SourceModel)
+    if source is not None:
+        net.attach(SourceModel(source.batch, params={k: v for k, v in source.params.items() if k.startswith("G/")}))
     return net
 
 

@@ -54,9 +54,11 @@ class Runtime:
 
     shape: tuple[int, ...]
     dtype: np.dtype
+    batched: bool = True  # False: ``shape`` is the whole tensor's (a regrouped tensor's shape is static)
 
     def placeholder(self, k: int) -> np.ndarray:
-        return np.broadcast_to(np.zeros((), dtype=self.dtype), (BATCHES[k], *self.shape))
+        shape = (BATCHES[k], *self.shape) if self.batched else self.shape
+        return np.broadcast_to(np.zeros((), dtype=self.dtype), shape)
 
 
 # Ops that read only the shape or dtype of a run-time input, never its values.

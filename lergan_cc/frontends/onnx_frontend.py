@@ -22,8 +22,11 @@ from google.protobuf.message import DecodeError
 from onnx import helper, numpy_helper
 
 from lergan_cc.errors import LerganError
+from lergan_cc.frontends.matmul_plan import plan_matmul
+from lergan_cc.frontends.onnx_dag import DAG_ATTRIBUTES, DAG_HANDLERS
+from lergan_cc.frontends.onnx_export import without_weights
 from lergan_cc.frontends.onnx_fold import BATCHES, Const, FoldError, Runtime, fold, foldable
-from lergan_cc.ir.attrs import OutputNames
+from lergan_cc.ir.attrs import OutputNames, SourceModel, View
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op, Shape, make_op
 from lergan_cc.ir.shapes import ShapeError, infer_shape
@@ -143,22 +146,34 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-Value = Const | str  # a constant, or the name of the IR op producing a run-time tensor
+@dataclass(frozen=True)
+class Viewed:
+    """A run-time tensor the model lays out otherwise than the IR's (batch, per-sample...): the IR op that
+    holds it and the view from the model's tensor to the op's; ``by`` names the node that regrouped it."""
+
+    op: str
+    view: View
+    by: str
+
+
+Value = Const | str | Viewed  # a constant, an IR op's run-time tensor in the IR's layout, or a regrouped one
 Handler = Callable[["Importer", Node], None]
 
 
 @dataclass
 class Importer:
-    """The state of one translation: values by ONNX name, the graph being built."""
+    """The state of one translation: values by ONNX name, the graph being built, the layouts it chose."""
 
     path: str
     model: onnx.ModelProto
     graph: Graph = field(init=False)
     env: dict[str, Value] = field(default_factory=dict)
-    batch: int | None = None  # the inputs' batch size when it is a number
     consumers: dict[str, list[int]] = field(default_factory=dict)
     skip: set[int] = field(default_factory=set)
     opset: int = 0
+    input_dims: dict[str, tuple[int | None, ...]] = field(default_factory=dict)  # input op -> the model's dims
+    input_views: dict[str, View] = field(default_factory=dict)  # input ops not laid out as (batch, ...)
+    param_views: dict[str, View] = field(default_factory=dict)  # params not in the model's own layout
 
     def __post_init__(self) -> None:
         self.graph = Graph(model=Path(self.path).stem)
@@ -177,18 +192,26 @@ class Importer:
         for i, proto in enumerate(g.node):
             if i not in self.skip:
                 self._visit(Node(proto, i, self.path))
-        self.graph.outputs = [self._output(vi.name) for vi in g.output]
+        outputs = [self._output(vi.name) for vi in g.output]
+        self.graph.outputs = [op for op, _ in outputs]
         # the model's own output names key the inference npz (DESIGN §8), not the producing nodes' names
         self.graph.attach(OutputNames(tuple(vi.name for vi in g.output)))
+        output_views = {vi.name: view for vi, (_, view) in zip(g.output, outputs, strict=True) if view is not None}
+        source = SourceModel(self.rows(), dict(self.input_views), output_views, dict(self.param_views))
+        if source.to_value():
+            self.graph.attach(source)
+        self.graph.sources["net"] = without_weights(self.model, set(self.graph.params))
         return self.graph
 
     # -- values -------------------------------------------------------------------
 
     def _add_input(self, vi: onnx.ValueInfoProto) -> None:
+        """A run-time input: (batch, per-sample...) with static per-sample dimensions; a 1-D (or 0-D) input
+        has no per-sample axis and holds one value per sample (a (batch, 1) tensor in the IR)."""
         dims = vi.type.tensor_type.shape.dim
         where = f"{self.path}: input '{vi.name}'"
-        if not vi.type.HasField("tensor_type") or len(dims) < 2:
-            raise LerganError(f"{where}: needs a (batch, channels, ...) tensor type")
+        if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
+            raise LerganError(f"{where}: needs a tensor type with a shape")
         elem = vi.type.tensor_type.elem_type
         if elem not in FLOAT_TYPES:
             name = onnx.TensorProto.DataType.Name(elem) if elem in onnx.TensorProto.DataType.values() else str(elem)
@@ -196,16 +219,36 @@ class Importer:
                               "tensor (the accelerator computes on numbers, not indices)")
         if any(not d.HasField("dim_value") or d.dim_value < 1 for d in dims[1:]):
             raise LerganError(f"{where}: per-sample dimensions must be static, got {_dims(dims)}")
-        if dims[0].HasField("dim_value"):
-            self.batch = dims[0].dim_value
-        shape = tuple(d.dim_value for d in dims[1:])
+        model_dims = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims)
+        if len(dims) < 2 and None in model_dims:
+            raise LerganError(f"{where}: a tensor without a channel axis needs a static size, got {_dims(dims)}")
+        self.input_dims[vi.name] = model_dims
+        static = tuple(d or 0 for d in model_dims)
+        shape = static[1:] if len(dims) >= 2 else (1,)
         self.emit(make_op("input", name=vi.name, layer=vi.name, phase="fwd", inputs=(), shape=shape), None)
+        if len(dims) < 2:  # (n,) as n samples of one value; () as one sample
+            view = View(static)
+            self.input_views[vi.name] = view
+            self.env[vi.name] = Viewed(vi.name, view, f"input '{vi.name}' (it has no channel axis)")
 
-    def _output(self, name: str) -> str:
+    def rows(self) -> int | None:
+        """The batch the IR runs: every input's (a regrouped input's from its view), or None if symbolic."""
+        found: dict[int, str] = {}
+        for name, dims in self.input_dims.items():
+            view = self.input_views.get(name)
+            n = view.size // math.prod(self.shape_of(name)) if view is not None else dims[0]
+            if n is not None:
+                found.setdefault(n, name)
+        if len(found) > 1:
+            (a, x), (b, y) = list(found.items())[:2]
+            raise LerganError(f"{self.path}: inputs '{x}' and '{y}' give different batch sizes {a} and {b}")
+        return next(iter(found), None)
+
+    def _output(self, name: str) -> tuple[str, View | None]:
         value = self.env.get(name)
-        if not isinstance(value, str):
+        if not isinstance(value, (str, Viewed)):
             raise LerganError(f"{self.path}: output '{name}' is a constant, not computed from an input")
-        return value
+        return (value.op, value.view) if isinstance(value, Viewed) else (value, None)
 
     def value(self, node: Node, k: int) -> Value | None:
         names = node.proto.input
@@ -215,12 +258,89 @@ class Importer:
             raise node.error(f"input '{names[k]}' is not defined before the node")
         return self.env[names[k]]
 
-    def tensor(self, node: Node, k: int = 0) -> str:
-        """The IR op feeding input ``k``, which must be a run-time tensor."""
+    def runtime(self, node: Node, k: int = 0) -> Viewed | str:
+        """Input ``k`` as a run-time tensor, in whatever layout it has (for element-wise ops)."""
         v = self.value(node, k)
-        if not isinstance(v, str):
+        if not isinstance(v, (str, Viewed)):
             raise node.error(f"input {k} must be a run-time tensor, got a constant")
         return v
+
+    def tensor(self, node: Node, k: int = 0) -> str:
+        """The IR op feeding input ``k``, which must be a run-time tensor in the IR's (batch, ...) layout
+        (a regrouped graph input is laid out so)."""
+        v = self.runtime(node, k)
+        if isinstance(v, str):
+            return v
+        shape = v.view.shape
+        if len(shape) < 2 or v.view.perm:
+            raise self.stuck(node, k, v)
+        return self.layout(node, k, (), shape[0], shape[1:])
+
+    def layout(self, node: Node, k: int, perm: tuple[int, ...], rows: int, per_sample: Shape) -> str:
+        """The IR op holding input ``k`` as ``model.transpose(perm).reshape(rows, *per_sample)``: the op that
+        already does, or a graph input laid out so (:meth:`materialize`)."""
+        v = self.runtime(node, k)
+        held = (v, ()) if isinstance(v, str) else (v.op, v.view.perm)
+        if held[1] == perm and self.shape_of(held[0]) == per_sample:  # then the sizes give the same rows
+            return held[0]
+        return self.materialize(node, k, perm, rows, per_sample)
+
+    def model_shape(self, node: Node, k: int, why: str) -> tuple[int, ...]:
+        """The model's shape of run-time input ``k``, which ``why`` regroups: the batch must be static."""
+        v = self.runtime(node, k)
+        if isinstance(v, Viewed):
+            return v.view.shape
+        rows = self.rows()
+        if rows is None:
+            raise node.error(f"{why} regroups the batch, which needs a static batch size (the model's is symbolic)")
+        return (rows, *self.shape_of(v))
+
+    def materialize(self, node: Node, k: int, perm: tuple[int, ...], rows: int, per_sample: Shape) -> str:
+        """Lay out the graph input that input ``k`` reads as ``model.transpose(perm).reshape(rows, *per_sample)``.
+
+        Only a graph input no op has read yet can be laid out anew (the host writes it into the banks in the
+        order the program wants); ``perm`` needs input ``k`` to be that input itself, not a reshape of it."""
+        v = self.runtime(node, k)
+        op = v.op if isinstance(v, Viewed) else v
+        dims = self.input_dims.get(op)
+        same = v == op or (isinstance(v, Viewed) and v.view.shape == dims)
+        if dims is None or None in dims or (perm and not same) or (isinstance(v, Viewed) and v.view.perm) \
+                or not self._unread(op, node) or (op in self.input_views and self.input_views[op].perm):
+            raise self.stuck(node, k, v)
+        model = tuple(d or 0 for d in dims)
+        if not per_sample or math.prod(model) != rows * math.prod(per_sample):
+            raise node.error(f"cannot lay out input '{op}' {list(model)} as {rows} samples of {list(per_sample)}")
+        self.graph.replace(self.graph.op(op).replace(shape=tuple(per_sample)))
+        view = View(model, perm)
+        if perm or model != (rows, *per_sample):
+            self.input_views[op] = view
+        else:
+            self.input_views.pop(op, None)
+        self.rows()  # the other inputs must agree
+        self.env[node.proto.input[k]] = op
+        return op
+
+    def _unread(self, op: str, node: Node) -> bool:
+        """No IR op reads the input ``op`` and no later node reads a value that is it."""
+        if self.graph.nx.out_degree(op) > 0:
+            return False
+        outputs = {vi.name for vi in self.model.graph.output}
+        names = [n for n, v in self.env.items() if v == op or (isinstance(v, Viewed) and v.op == op)]
+        return all(n not in outputs and all(i <= node.index for i in self.consumers.get(n, [])) for n in names)
+
+    def stuck(self, node: Node, k: int, v: Viewed | str) -> LerganError:
+        by = v.by if isinstance(v, Viewed) else "its batch axis"
+        return node.error(f"input {k} '{node.proto.input[k]}' was regrouped by {by}; only element-wise ops and "
+                          f"graph outputs may read it unless it is a graph input read by this node alone")
+
+    def viewed(self, op: str, view: View | None, by: str) -> Value:
+        """``op``'s tensor seen through ``view`` (just ``op`` when the view is the IR's own layout)."""
+        if view is None:
+            return op
+        rows = self.rows()
+        if not view.perm and rows is not None and view.shape == (rows, *self.shape_of(op)):
+            return op
+        return Viewed(op, view, by)
 
     def const(self, node: Node, k: int, role: str) -> np.ndarray | None:
         """Input ``k`` as a static constant (a weight, a bias, a shape), or None when absent."""
@@ -236,18 +356,22 @@ class Importer:
     def shape_of(self, op_name: str) -> Shape:
         return self.graph.op(op_name).shape
 
-    def param(self, node: Node, k: int, role: str, data: np.ndarray | None = None) -> str | None:
-        """Register input ``k`` as a parameter (optionally with transformed data) and name it."""
+    def param(self, node: Node, k: int, role: str, data: np.ndarray | None = None,
+              view: View | None = None) -> str | None:
+        """Register input ``k`` as a parameter (optionally with transformed data: then ``view`` says how it
+        came from the initializer) and name it."""
         raw = self.const(node, k, role)
         if raw is None:
             return None
         name = node.proto.input[k]
         data = np.asarray(raw if data is None else data, dtype=np.float32)
         if name in self.graph.params:
-            if not np.array_equal(self.graph.tensors[name], data):
+            if not np.array_equal(self.graph.tensors[name], data) or self.param_views.get(name) != view:
                 raise node.error(f"{role} '{name}' is shared with another node in a different layout")
             return name
         self.graph.add_param(name, data.shape, data)
+        if view is not None and (view.perm or view.scale != 1.0 or view.shape != data.shape):
+            self.param_views[name] = view
         return name
 
     # -- nodes ----------------------------------------------------------------------
@@ -268,6 +392,8 @@ class Importer:
     def _fold_view(self, v: Value | None) -> Const | Runtime | None:
         if v is None or isinstance(v, Const):
             return v
+        if isinstance(v, Viewed):
+            return Runtime(v.view.shape, np.dtype(np.float32), batched=False)
         return Runtime(self.shape_of(v), np.dtype(np.float32))
 
     def _fold(self, node: Node, ins: list[Const | Runtime | None]) -> None:
@@ -293,12 +419,14 @@ class Importer:
         self.env[output if output is not None else op.name] = op.name
         return op.name
 
-    def unused_outputs(self, node: Node, first: int) -> None:
-        """Optional extra outputs (Dropout's mask, BatchNormalization's statistics) must be unused."""
+    def unused_outputs(self, node: Node, first: int, what: tuple[str, ...] = (), why: str = "") -> None:
+        """Optional extra outputs (Dropout's mask, BatchNormalization's statistics) must be unused; ``what``
+        names them and ``why`` says why the program has none."""
         outputs = {vi.name for vi in self.model.graph.output}
-        for name in node.proto.output[first:]:
+        for k, name in enumerate(node.proto.output[first:]):
             if name and (name in self.consumers or name in outputs):
-                raise node.error(f"output '{name}' is used; only the first output is supported")
+                role = f" ({what[k]})" if k < len(what) else ""
+                raise node.error(f"output '{name}'{role} is used; only the first output is supported{why}")
 
     def op(self, kind: str, node: Node, inputs: tuple[str, ...], shape: Shape = (), **attrs: Any) -> str:
         """Emit the IR op for ``node``; ``shape`` only for ops whose shape is an attribute (reshape)."""
@@ -432,13 +560,23 @@ def _conv_transpose(imp: Importer, node: Node) -> None:
         raise node.bad_attr("output_padding", output_padding)
     pads = tconv_pads(a.auto_pad, imp.shape_of(x)[1:], a.kernel, a.stride, a.dilation, output_padding,
                       a.pads, output_shape)
+    pads, output_padding = _extend_end(pads, output_padding)
     if min(pads) < 0:
-        why = f"needs negative pads {list(pads)}"
+        why = f"needs negative begin pads {list(pads[:n])}: output positions before the first one any input reaches"
         raise node.bad_attr("output_shape", output_shape, why) if output_shape else node.bad_attr("auto_pad",
                                                                                                 a.auto_pad, why)
     imp.op("tconv", node, (x,), out_channels=int(weight.shape[1]) * a.group, kernel=a.kernel, stride=a.stride,
            pads=pads, dilation=a.dilation, group=a.group, output_padding=output_padding,
            weight=imp.param(node, 1, "weight"), bias=imp.param(node, 2, "bias"))
+
+
+def _extend_end(pads: tuple[int, ...], output_padding: Shape) -> tuple[tuple[int, ...], Shape]:
+    """A negative end pad asks for output positions past the last one any input reaches: that is what
+    output_padding adds (positions with no tap, bias only), so it becomes output padding."""
+    n = len(output_padding)
+    extra = [max(0, -e) for e in pads[n:]]
+    return (*pads[:n], *(e + x for e, x in zip(pads[n:], extra, strict=True))), \
+        tuple(op + x for op, x in zip(output_padding, extra, strict=True))
 
 
 # -- dense -----------------------------------------------------------------------------
@@ -453,46 +591,88 @@ def _flat_input(imp: Importer, node: Node) -> str:
 
 
 def _gemm(imp: Importer, node: Node) -> None:
-    """Y = alpha·A·B' + beta·C is stored as dense weight alpha·B' in (in, units) and bias beta·C."""
-    if int(node.attrs.get("transA", 0)):
-        raise node.bad_attr("transA", node.attrs["transA"], "the batch must stay the rows of A")
-    x = _flat_input(imp, node)
+    """Y = alpha·op(A)·op(B) + beta·C is a dense layer with weight alpha·op(B) in (in, units) and bias beta·C.
+
+    With ``transA=1`` the samples are A's columns: a graph input is handed over transposed."""
     b = imp.const(node, 1, "weight")
     assert b is not None
     if b.ndim != 2:
         raise node.error(f"weight must be a matrix, got shape {list(b.shape)}")
-    w = (b.T if int(node.attrs.get("transB", 0)) else b) * np.float32(node.attrs.get("alpha", 1.0))
+    if int(node.attrs.get("transA", 0)):
+        k, m = imp.model_shape(node, 0, "transA=1")
+        x = imp.layout(node, 0, (1, 0), m, (k,))
+    else:
+        x = _flat_input(imp, node)
+    trans_b, alpha = int(node.attrs.get("transB", 0)), _f32(node.attrs.get("alpha", 1.0))
+    w = (b.T if trans_b else b) * np.float32(alpha)
     units = w.shape[1]
     c = imp.const(node, 2, "bias")
     bias = None
     if c is not None:
-        bias = _bias(node, c, units) * np.float32(node.attrs.get("beta", 1.0))
-    weight = imp.param(node, 1, "weight", w)
-    imp.op("dense", node, (x,), units=int(units), weight=weight,
-           bias=imp.param(node, 2, "bias", bias) if c is not None else None)
+        beta = _f32(node.attrs.get("beta", 1.0))
+        data, shape = _sample_bias(imp, node, c, units) if c.ndim == 2 and c.shape[0] > 1 else _bias(node, c, units)
+        bias = imp.param(node, 2, "bias", data * np.float32(beta), View(shape, (), beta))
+    weight = imp.param(node, 1, "weight", w, View(b.shape, (1, 0) if trans_b else (), alpha))
+    imp.op("dense", node, (x,), units=int(units), weight=weight, bias=bias)
 
 
-def _bias(node: Node, c: np.ndarray, units: int) -> np.ndarray:
-    """A bias broadcastable to every row: shape (), (1,), (units,) or (1, units)."""
+def _bias(node: Node, c: np.ndarray, units: int) -> tuple[np.ndarray, Shape]:
+    """A bias broadcastable to every row: shape (), (1,), (units,) or (1, units); the (units,) vector and the
+    shape it comes back in (a single value broadcast to every unit trains as one bias per unit)."""
     if c.size not in (1, units) or c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
         raise node.error(f"bias of shape {list(c.shape)} does not broadcast to (batch, {units})")
-    return np.broadcast_to(c.reshape(-1), (units,)).astype(np.float32)
+    shape = tuple(c.shape) if c.size == units else (units,)
+    return np.broadcast_to(c.reshape(-1), (units,)).astype(np.float32), shape
+
+
+def _sample_bias(imp: Importer, node: Node, c: np.ndarray, units: int) -> tuple[np.ndarray, Shape]:
+    """A (rows, units) C adds its own bias row to each sample (the rows of Y are the samples): a (batch, units)
+    bias, or one of its broadcasts, for the model's static batch."""
+    rows = imp.rows()
+    if rows is None or c.shape[0] != rows or c.shape[1] not in (1, units):
+        raise node.error(f"bias of shape {list(c.shape)} does not broadcast to ({rows or 'batch'}, {units})")
+    return np.broadcast_to(c, (rows, units)).astype(np.float32), (rows, units)
 
 
 def _matmul(imp: Importer, node: Node) -> None:
-    """MatMul by a constant matrix, fused with a following Add of a constant bias."""
-    x = _flat_input(imp, node)
+    """MatMul by a constant: a dense layer over the rows of A (see ``matmul_plan``), fused with a following
+    Add of a constant bias when A is a (batch, features) matrix and B a matrix."""
     w = imp.const(node, 1, "weight")
     assert w is not None
-    if w.ndim != 2:
-        raise node.error(f"weight must be a matrix, got shape {list(w.shape)}")
+    v = imp.runtime(node, 0)
+    if isinstance(v, str) and len(imp.shape_of(v)) == 1 and w.ndim == 2:  # the layer: any batch, even symbolic
+        if w.shape[0] != imp.shape_of(v)[0]:
+            raise node.error(f"inner dimensions differ: {imp.shape_of(v)[0]} features @ {list(w.shape)}")
+        _matmul_dense(imp, node, v, w)
+        return
+    try:
+        plan = plan_matmul(imp.model_shape(node, 0, "a MatMul of a tensor other than (batch, features)"),
+                           tuple(w.shape))
+    except ValueError as e:
+        raise node.error(str(e)) from None
+    x = imp.layout(node, 0, plan.a_perm, plan.rows, plan.a_per_sample)
+    weight = imp.param(node, 1, "weight", _laid_out(w, plan.b_perm, plan.weight_shape), View(w.shape, plan.b_perm))
+    if plan.grouped:
+        out = imp.op("sconv", node, (x,), out_channels=plan.groups * plan.units, kernel=(1,), stride=(1,),
+                     pads=(0, 0), dilation=(1,), group=plan.groups, weight=weight, bias=None)
+    else:
+        out = imp.op("dense", node, (x,), units=plan.units, weight=weight, bias=None)
+    imp.env[node.proto.output[0]] = imp.viewed(out, View(plan.y_shape, plan.y_perm), f"'{node.name}' (MatMul)")
+
+
+def _laid_out(a: np.ndarray, perm: tuple[int, ...], shape: Shape) -> np.ndarray:
+    return np.ascontiguousarray((a.transpose(perm) if perm else a).reshape(shape), dtype=np.float32)
+
+
+def _matmul_dense(imp: Importer, node: Node, x: str, w: np.ndarray) -> None:
     add = _bias_add(imp, node)
     bias = None
     if add is not None:
         add_node, k = add
         const = imp.const(add_node, k, "bias")
         assert const is not None  # _bias_add found a constant there
-        bias = imp.param(add_node, k, "bias", _bias(add_node, const, w.shape[1]))
+        data, shape = _bias(add_node, const, w.shape[1])
+        bias = imp.param(add_node, k, "bias", data, View(shape))
         imp.skip.add(add_node.index)
     out = imp.op("dense", node, (x,), units=int(w.shape[1]), weight=imp.param(node, 1, "weight"), bias=bias)
     if add is not None:
@@ -518,8 +698,11 @@ def _bias_add(imp: Importer, node: Node) -> tuple[Node, int] | None:
 
 
 def _unary(kind: str, **attrs: Callable[[Node], Any]) -> Handler:
-    def handler(imp: Importer, node: Node) -> None:
-        imp.op(kind, node, (imp.tensor(node),), **{k: f(node) for k, f in attrs.items()})
+    def handler(imp: Importer, node: Node) -> None:  # element-wise: a regrouped tensor stays regrouped
+        v = imp.runtime(node)
+        x, view, by = (v, None, "") if isinstance(v, str) else (v.op, v.view, v.by)
+        out = imp.op(kind, node, (x,), **{k: f(node) for k, f in attrs.items()})
+        imp.env[node.proto.output[0]] = imp.viewed(out, view, by)
 
     return handler
 
@@ -534,7 +717,8 @@ def _batchnorm(imp: Importer, node: Node) -> None:
             got = "missing" if data is None else f"shape {list(data.shape)}"
             raise node.error(f"{role} must be a ({channels},) constant, got {got}")
         names.append(imp.param(node, k, role))
-    imp.unused_outputs(node, 1)
+    imp.unused_outputs(node, 1, ("the running mean", "the running variance"),
+                       ": the banks normalise with batch statistics and keep no running ones")
     scale, bias, mean, var = names
     # training_mode=1 normalizes with the batch's statistics: kept on the op, not dropped
     batch_stats: dict[str, Any] = {"batch_statistics": True} if int(node.attrs.get("training_mode", 0)) else {}
@@ -543,12 +727,24 @@ def _batchnorm(imp: Importer, node: Node) -> None:
 
 
 def _flatten(imp: Importer, node: Node) -> None:
-    x = imp.tensor(node)
+    """Flatten to (product of the axes before ``axis``, product of the rest). With ``axis=1`` on a
+    (batch, ...) tensor that is the IR's per-sample flatten; any other axis regroups the batch: the IR's
+    tensor stays as it is, seen through a view (a graph input read next is handed over so laid out)."""
+    v = imp.runtime(node)
+    rank = len(v.view.shape) if isinstance(v, Viewed) else len(imp.shape_of(v)) + 1
     axis = int(node.attrs.get("axis", 1))
-    rank = len(imp.shape_of(x)) + 1
-    if (axis + rank if axis < 0 else axis) != 1:
-        raise node.bad_attr("axis", axis, "only axis=1 keeps the batch dimension apart")
-    imp.op("flatten", node, (x,))
+    if not -rank <= axis <= rank:
+        raise node.bad_attr("axis", axis, f"outside [-{rank}, {rank}] for a rank-{rank} input")
+    axis = axis + rank if axis < 0 else axis
+    if isinstance(v, str) and axis == 1:
+        imp.op("flatten", node, (v,))
+        return
+    shape = imp.model_shape(node, 0, f"axis={node.attrs.get('axis', 1)}")
+    if isinstance(v, Viewed) and v.view.perm:
+        raise imp.stuck(node, 0, v)
+    flat = (math.prod(shape[:axis]), math.prod(shape[axis:]))
+    op = v.op if isinstance(v, Viewed) else v
+    imp.env[node.proto.output[0]] = imp.viewed(op, View(flat), f"'{node.name}' (Flatten axis={axis})")
 
 
 def _reshape(imp: Importer, node: Node) -> None:
@@ -556,7 +752,7 @@ def _reshape(imp: Importer, node: Node) -> None:
     target = imp.value(node, 1)
     if not isinstance(target, Const):
         raise node.error("the target shape is computed at run time and could not be folded")
-    shape = reshape_target(node, imp.shape_of(x), target, bool(node.attrs.get("allowzero", 0)), imp.batch)
+    shape = reshape_target(node, imp.shape_of(x), target, bool(node.attrs.get("allowzero", 0)), imp.rows())
     imp.op("reshape", node, (x,), shape=shape)
 
 
@@ -592,21 +788,7 @@ def reshape_target(node: Node, per_sample: Shape, target: Const, allowzero: bool
 
 
 def _identity(imp: Importer, node: Node) -> None:
-    imp.env[node.proto.output[0]] = imp.tensor(node)
-
-
-def _dropout(imp: Importer, node: Node) -> None:
-    """Inference-mode Dropout is the identity; training mode would need a random mask."""
-    training = node.attrs.get("training_mode")
-    if len(node.proto.input) > 2 and node.proto.input[2]:
-        value = imp.value(node, 2)
-        if not isinstance(value, Const):
-            raise node.error("training_mode is computed at run time")
-        training = bool(np.asarray(value.value).reshape(-1)[0])
-    if training:
-        raise LerganError(f"{node.where}: unsupported input value training_mode=1 (dropout in training mode)")
-    imp.unused_outputs(node, 1)
-    _identity(imp, node)
+    imp.env[node.proto.output[0]] = imp.runtime(node)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -622,11 +804,10 @@ HANDLERS: dict[str, Handler] = {
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Identity": _identity,
-    "Dropout": _dropout,
+    **DAG_HANDLERS,  # Add, Concat, Pad, InstanceNormalization, Resize, Upsample, Dropout (onnx_dag.py)
 }
 
-# Attributes each handler reads; any other attribute is rejected rather than ignored. Dropout's
-# ratio and seed are meaningless for the inference semantics it is imported with (identity).
+# Attributes each handler reads; any other attribute is rejected rather than ignored.
 _CONV_ATTRIBUTES = frozenset({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"})
 HANDLED_ATTRIBUTES: dict[str, frozenset[str]] = {
     **dict.fromkeys(HANDLERS, frozenset()),
@@ -637,7 +818,7 @@ HANDLED_ATTRIBUTES: dict[str, frozenset[str]] = {
     "BatchNormalization": frozenset({"epsilon", "momentum", "training_mode"}),
     "Flatten": frozenset({"axis"}),
     "Reshape": frozenset({"allowzero"}),
-    "Dropout": frozenset({"ratio", "seed"}),
+    **DAG_ATTRIBUTES,
 }
 
 # Ops seen in exporters' shape subgraphs: folded when their inputs are constant, else unsupported.

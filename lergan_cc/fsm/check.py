@@ -22,11 +22,12 @@ from lergan_cc.fsm.values import Prog, Ref, Sym, Win
 from lergan_cc.options import REPLICAS, TARGETS, ZERO_FREE
 from lergan_cc.targets.hw import Hardware
 
+BATCH_FROM = ("model", "option", "default")  # where the batch came from (an ONNX model's static one, --batch)
 HW_REQUIRED = ("banks", "tiles_per_bank", "crossbars_per_tile", "crossbar.rows", "crossbar.cols")
 MAX_DIM = 2**31 - 1  # any shape dimension, batch or loop count: sizes past it cannot be a model
 _SHA256 = re.compile(r"sha256:[0-9a-f]{64}\Z")
 MODEL_ATTRS: dict[str, Callable[[Any], bool]] = {  # the model line's keys and what each may hold
-    "batch": lambda v: type(v) is int and 1 <= v <= MAX_DIM,
+    "batch": lambda v: type(v) is int and 1 <= v <= MAX_DIM, "batch_from": lambda v: v in BATCH_FROM,
     "zero_free": lambda v: v in ZERO_FREE, "target": lambda v: v in TARGETS, "replica": lambda v: v in REPLICAS,
     "sidecar": lambda v: type(v) is str and bool(_SHA256.match(v)),
 }

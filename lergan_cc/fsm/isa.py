@@ -23,6 +23,7 @@ BN_STATS = ("batch", "running")
 BN_SYNC = ("global", "shard")
 FANOUTS = ("multicast", "per-copy")
 REDUCE_MODES = ("tree", "home")
+PAD_MODES = ("constant", "reflect", "edge", "wrap")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,46 @@ def _o(name: str, type_: str, *choices: str, optional: bool = False) -> Operand:
 
 
 DST, SRC = _o("dst", "buf"), _o("src", "buf")
+HOST_VIEW = (_o("shape", "ints", optional=True), _o("perm", "ints", optional=True))  # lergan_cc.views
+# The ops of DAG generators (CycleGAN ResNet, pix2pix U-Net, upsample + conv) and their gradients.
+DAG_OPCODES: tuple[Opcode, ...] = (
+    Opcode("vadd", (DST, _o("a", "buf"), _o("b", "buf")), "peripheral", "tile peripherals of dst's bank",
+           "dst <- a + b, element-wise: a residual connection, or the gradient of a value two ops read."),
+    Opcode("insert", (DST, SRC, _o("axis", "int"), _o("at", "int")), "buffer", "BArray of dst's bank",
+           "dst[at : at + n] <- src along the per-sample axis `axis` (0: channels; n: src's length there); the "
+           "rest of dst is kept. A concat is one insert per input."),
+    Opcode("extract", (DST, SRC, _o("axis", "int"), _o("at", "int")), "buffer", "BArray of dst's bank",
+           "dst <- src[at : at + n] along the per-sample axis `axis` (n: dst's length there): the gradient of "
+           "one input of a concat."),
+    Opcode("pad", (DST, SRC, _o("mode", "enum", *PAD_MODES), _o("before", "ints"), _o("after", "ints"),
+                   _o("value", "float")), "buffer", "BArray of dst's bank",
+           "dst <- src padded along every per-sample axis (channels, spatial...) by `before`/`after` positions: "
+           "the constant `value`, or the reflection, edge or wrap-around of src (numpy.pad's modes)."),
+    Opcode("pad_grad", (DST, SRC, _o("mode", "enum", *PAD_MODES), _o("before", "ints"), _o("after", "ints")),
+           "peripheral", "tile peripherals of dst's bank",
+           "The gradient of a pad: dst <- src (shaped like the padded value) cropped by before/after, every "
+           "padded position added into the position it copies (reflect, edge, wrap)."),
+    Opcode("upsample", (DST, SRC, _o("scales", "ints")), "buffer", "BArray of dst's bank",
+           "Nearest upsampling: dst[..., o] <- src[..., o // scales] along every spatial axis."),
+    Opcode("upsample_grad", (DST, SRC, _o("scales", "ints")), "peripheral", "tile peripherals of dst's bank",
+           "The gradient of a nearest upsampling: dst[..., i] <- the sum of src over the block i was copied to."),
+    Opcode("inorm", (DST, SRC, _o("scale", "param"), _o("bias", "param"), _o("eps", "float")), "peripheral",
+           "tile peripherals of dst's bank",
+           "Instance normalisation: every sample's every channel normalised over its spatial positions, then "
+           "scale * x + bias per channel. Per sample: nothing to synchronise between sample-parallel copies."),
+    Opcode("inorm_grad", (DST, _o("x", "buf"), _o("dy", "buf"), _o("scale", "param"), _o("eps", "float"),
+                          _o("dscale", "buf", optional=True), _o("dbias", "buf", optional=True)), "peripheral",
+           "tile peripherals of dst's bank",
+           "Backward of instance normalisation: dst <- dx; dscale += sum(dy*xhat); dbias += sum(dy) (both or "
+           "neither, as bn_grad)."),
+    Opcode("dropout", (DST, SRC, _o("mask", "buf"), _o("ratio", "float"), _o("seed", "int")), "peripheral",
+           "tile peripherals of dst's bank",
+           "mask <- keep / (1 - ratio) with keep ~ Bernoulli(1 - ratio), drawn by the tiles' generator seeded "
+           "with the run's seed, the training iteration and `seed` (the same mask for every pass of one "
+           "iteration); dst <- src * mask."),
+    Opcode("dropout_grad", (DST, _o("dy", "buf"), _o("mask", "buf")), "peripheral",
+           "tile peripherals of dst's bank", "The gradient of a dropout: dst <- dy * mask."),
+)
 OPCODES: tuple[Opcode, ...] = (
     Opcode("layer", (_o("name", "str"), _o("phase", "enum", *PHASES)), "marker", "none",
            "Attributes the following instructions to a layer and phase (reports); costs nothing."),
@@ -91,6 +132,7 @@ OPCODES: tuple[Opcode, ...] = (
            "Backward of batch-statistics batch norm: dst <- dx; dscale += sum(dy*xhat); dbias += sum(dy) "
            "(both or neither: the G step passes D's error through without training D). `sync` as for `bn`: the "
            "backward of whole-batch statistics needs the whole batch's sum(dy) and sum(dy*xhat)."),
+    *DAG_OPCODES,
     Opcode("bias", (DST, _o("src", "param")), "peripheral", "tile peripherals of dst's bank",
            "dst[:, c, ...] += src[c]."),
     Opcode("bias_grad", (DST, SRC), "peripheral", "tile peripherals of src's bank",
@@ -112,9 +154,13 @@ OPCODES: tuple[Opcode, ...] = (
     Opcode("setswitch", (_o("node", "node"), _o("state", "enum", *SWITCH_STATES)), "config", "one switch",
            "Set one node's switch."),
     Opcode("barrier", (), "sync", "none", "Wait until every issued instruction has finished."),
-    Opcode("host.input", (DST, _o("key", "str")), "host", "host CPU, the bus",
-           "dst <- the run-time input `key` (this iteration's batch)."),
-    Opcode("host.output", (SRC, _o("key", "str")), "host", "host CPU, the bus", "Output `key` <- src."),
+    Opcode("host.input", (DST, _o("key", "str"), *HOST_VIEW),
+           "host", "host CPU, the bus",
+           "dst <- the run-time input `key` (this iteration's batch). With `shape`, the input is a tensor of that "
+           "shape in the model's layout, handed over as `transpose(perm)` then reshaped to (batch, dst's shape)."),
+    Opcode("host.output", (SRC, _o("key", "str"), *HOST_VIEW),
+           "host", "host CPU, the bus",
+           "Output `key` <- src; with `shape`, taken back into the model's layout (the inverse of host.input's)."),
     Opcode("host.loss", (_o("dst", "enum", *LOSSES), SRC, _o("form", "enum", *LOSS_FORMS),
                          _o("term", "enum", *LOSS_TERMS)), "host", "host CPU, the bus",
            "dst += the loss term of D's output src (Eq. 1, 2): real -mean log D, fake -mean log(1-D), "

@@ -39,7 +39,8 @@ from lergan_cc import limits
 from lergan_cc.errors import LerganError
 
 INIT_SEED = 0
-_CONSTANT = {"bias": 0.0, "bn_bias": 0.0, "bn_scale": 1.0, "bn_mean": 0.0, "bn_var": 1.0}
+_CONSTANT = {"bias": 0.0, "bn_bias": 0.0, "bn_scale": 1.0, "bn_mean": 0.0, "bn_var": 1.0, "in_scale": 1.0,
+             "in_bias": 0.0}
 ALIGN = 64  # as the .npy format aligns its own data
 _PAD_ID = 0xD935  # the extra-field id Android's zipalign uses for padding
 _LOCAL_HEADER = struct.Struct("<4s5HL2L2H")  # 30 bytes: signature ... name length, extra length
@@ -88,19 +89,22 @@ def _streamed(shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, str], g
 
 
 class LazyTensors(Mapping[str, np.ndarray]):
-    """:func:`initial_tensors`, drawn on first use: a program simulated timing-only (``lergan-bench``)
-    never reads a tensor, so its compile draws none. Its keys are known without drawing."""
+    """:func:`initial_tensors` (then ``extra``, e.g. the model's source), drawn on first use: a program
+    simulated timing-only (``lergan-bench``) never reads a tensor, so its compile draws none. Its keys are
+    known without drawing."""
 
     def __init__(self, shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, str],
-                 given: Mapping[str, np.ndarray], seed: int = INIT_SEED) -> None:
-        self._keys = sorted(shapes)
+                 given: Mapping[str, np.ndarray], extra: Mapping[str, np.ndarray] | None = None,
+                 seed: int = INIT_SEED) -> None:
+        self._extra = dict(extra or {})
+        self._keys = sorted(shapes) + [k for k in self._extra if k not in shapes]  # initial_tensors' order
         self._args: tuple | None = (dict(shapes), dict(roles), given, seed)
         self._data: dict[str, np.ndarray] | None = None
 
     def drawn(self) -> dict[str, np.ndarray]:
         if self._data is None:
             assert self._args is not None
-            self._data, self._args = initial_tensors(*self._args), None
+            self._data, self._args = initial_tensors(*self._args) | self._extra, None
         return self._data
 
     def streamed(self) -> Iterator[tuple[str, np.ndarray]]:
@@ -111,8 +115,12 @@ class LazyTensors(Mapping[str, np.ndarray]):
         assert self._args is not None
         data: dict[str, np.ndarray] = {}
         for name, tensor in _streamed(*self._args):
-            data[name] = tensor
-            yield name, tensor
+            data[name] = self._extra.get(name, tensor)  # an extra of the same name replaces it (dict.update)
+            yield name, data[name]
+        for name, tensor in self._extra.items():
+            if name not in data:
+                data[name] = tensor
+                yield name, tensor
         self._data, self._args = data, None
 
     def __getitem__(self, key: str) -> np.ndarray:

@@ -30,7 +30,9 @@ class Graph:
     Nodes are op names with the op record under ``"op"``; an edge u -> v means v reads
     u's value. ``attached`` holds the graph attributes (GAN roles, placement summary, ...).
     ``tensors`` holds parameter data when the model has weights; it is not part of the
-    textual form (it goes to the program's sidecar).
+    textual form (it goes to the program's sidecar), nor are ``sources``, the source ONNX
+    models without the initializers that became parameters (``--write-onnx`` puts the trained
+    ones back).
     """
 
     model: str
@@ -39,6 +41,7 @@ class Graph:
     params: dict[str, Param] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
+    sources: dict[str, bytes] = field(default_factory=dict)  # net|G|D -> the ONNX model, without the params
     nx: nx.DiGraph = field(default_factory=nx.DiGraph)
     _order: dict[str, int] = field(default_factory=dict)
 

@@ -219,10 +219,112 @@ class Loss(Op):
     kind: str = "bce"
 
 
+# ---- DAG models (CycleGAN ResNet, pix2pix U-Net, upsample + conv generators) and their gradients ----
+@dataclass(frozen=True)
+class Add(Op):
+    """Element-wise sum of two values of one shape (a residual connection; in a backward phase, the gradient
+    of a value read by two ops: the sum of what each contributes)."""
+
+    OP: ClassVar[str] = "add"
+
+
+@dataclass(frozen=True)
+class Concat(Op):
+    """Concatenation of its inputs along the per-sample ``axis`` (0: channels, a U-Net skip)."""
+
+    OP: ClassVar[str] = "concat"
+    axis: int = 0
+
+
+@dataclass(frozen=True)
+class Slice(Op):
+    """The part of its input from ``start`` along the per-sample ``axis``, as long as the op's own shape says
+    (a concat's input gradient)."""
+
+    OP: ClassVar[str] = "slice"
+    axis: int = 0
+    start: int = 0
+
+
+@dataclass(frozen=True)
+class Pad(Op):
+    """ONNX Pad over the per-sample axes: ``pads`` = (begin per axis..., end per axis...), all >= 0;
+    ``mode`` constant (with ``value``), reflect, edge or wrap (numpy's ``np.pad`` modes, as onnx.reference)."""
+
+    OP: ClassVar[str] = "pad"
+    pads: tuple[int, ...] = ()
+    mode: str = "constant"
+    value: float = 0.0
+
+
+@dataclass(frozen=True)
+class PadGrad(Op):
+    """Backward of a pad: input dy (the padded shape) -> dx, every padded position's gradient added to the
+    input position it copies (reflect, edge, wrap) or dropped (constant)."""
+
+    OP: ClassVar[str] = "pad_grad"
+    pads: tuple[int, ...] = ()
+    mode: str = "constant"
+
+
+@dataclass(frozen=True)
+class InstanceNorm(Op):
+    """ONNX InstanceNormalization: every sample's every channel normalised over its spatial positions."""
+
+    OP: ClassVar[str] = "instancenorm"
+    epsilon: float = 1e-5
+    scale: str | None = None
+    bias: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceNormGrad(Op):
+    """Backward of an instance norm: inputs (x, dy) -> dx; also yields d scale, d bias."""
+
+    OP: ClassVar[str] = "instancenorm_grad"
+    epsilon: float = 1e-5
+    scale: str | None = None
+
+
+@dataclass(frozen=True)
+class Upsample(Op):
+    """Nearest-neighbour upsampling by an integer factor per spatial axis: y[o] = x[o // scale]."""
+
+    OP: ClassVar[str] = "upsample"
+    scales: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class UpsampleGrad(Op):
+    """Backward of a nearest upsample: input dy -> dx, each input position the sum of its block of dy."""
+
+    OP: ClassVar[str] = "upsample_grad"
+    scales: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dropout(Op):
+    """ONNX Dropout. Identity in inference (phase ``fwd``) unless ``training_mode``; in GAN training, and with
+    ``training_mode``, a seeded mask: y = x · m / (1 − ratio), m ~ Bernoulli(1 − ratio) (docs/onnx.md)."""
+
+    OP: ClassVar[str] = "dropout"
+    ratio: float = 0.5
+    seed: int = 0
+    training_mode: bool = False
+
+
+@dataclass(frozen=True)
+class DropoutGrad(Op):
+    """Backward of a dropout: inputs (the dropout's output, dy) -> dy times the dropout's (scaled) mask."""
+
+    OP: ClassVar[str] = "dropout_grad"
+
+
 OP_CLASSES: dict[str, type[Op]] = {
     cls.OP: cls
     for cls in (Input, Dense, WDense, SConv, TConv, WConv, Relu, LeakyRelu, Tanh, Sigmoid, BatchNorm, Reshape,
-                Flatten, Loss, LossGrad, ActGrad, BatchNormGrad)
+                Flatten, Loss, LossGrad, ActGrad, BatchNormGrad, Add, Concat, Slice, Pad, PadGrad, InstanceNorm,
+                InstanceNormGrad, Upsample, UpsampleGrad, Dropout, DropoutGrad)
 }
 
 CONV_OPS = ("sconv", "tconv", "wconv")

@@ -10,7 +10,21 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from lergan_cc.ir.ops import Dense, Op, Shape, TConv, WConv, _Conv
+from lergan_cc.ir.ops import (
+    Concat,
+    Dense,
+    Dropout,
+    Op,
+    Pad,
+    PadGrad,
+    Shape,
+    Slice,
+    TConv,
+    Upsample,
+    UpsampleGrad,
+    WConv,
+    _Conv,
+)
 
 
 class ShapeError(ValueError):
@@ -122,15 +136,106 @@ def _input(op: Op, ins: list[Shape]) -> Shape:
     return op.shape
 
 
+# ---- DAG ops ------------------------------------------------------------------------------------------
+PAD_MODES = ("constant", "reflect", "edge", "wrap")
+
+
+def _concat(op: Op, ins: list[Shape]) -> Shape:
+    assert isinstance(op, Concat)
+    axis = op.axis
+    rank = len(ins[0])
+    if not 0 <= axis < rank:
+        raise ShapeError(f"axis {axis} is not a per-sample axis of {list(ins[0])}")
+    for s in ins[1:]:
+        if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, ins[0], strict=True)) if i != axis):
+            raise ShapeError(f"cannot concatenate {list(ins[0])} and {list(s)} along axis {axis}")
+    return tuple(sum(s[axis] for s in ins) if i == axis else d for i, d in enumerate(ins[0]))
+
+
+def _slice(op: Op, ins: list[Shape]) -> Shape:
+    assert isinstance(op, Slice)
+    axis, start, x = op.axis, op.start, ins[0]
+    if len(op.shape) != len(x) or not 0 <= axis < len(x):
+        raise ShapeError(f"axis {axis} of a slice {list(op.shape)} of {list(x)}")
+    if any(a != b for i, (a, b) in enumerate(zip(op.shape, x, strict=True)) if i != axis) \
+            or start < 0 or start + op.shape[axis] > x[axis]:
+        raise ShapeError(f"{list(op.shape)} from {start} on axis {axis} is not a part of {list(x)}")
+    return op.shape
+
+
+def _pads(op: Op, x: Shape) -> tuple[int, ...]:
+    assert isinstance(op, (Pad, PadGrad))
+    pads, mode = op.pads, op.mode
+    if len(pads) != 2 * len(x) or min(pads, default=0) < 0:
+        raise ShapeError(f"pads {list(pads)} do not give a begin and an end >= 0 for each axis of {list(x)}")
+    if mode not in PAD_MODES:
+        raise ShapeError(f"pad mode '{mode}' is not one of {', '.join(PAD_MODES)}")
+    if mode != "constant" and any(d == 0 for d in x):
+        raise ShapeError(f"a {mode} pad of an empty axis")
+    return pads
+
+
+def _pad(op: Op, ins: list[Shape]) -> Shape:
+    pads, n = _pads(op, ins[0]), len(ins[0])
+    return tuple(d + pads[a] + pads[a + n] for a, d in enumerate(ins[0]))
+
+
+def _pad_grad(op: Op, ins: list[Shape]) -> Shape:
+    n = len(ins[0])
+    assert isinstance(op, PadGrad)
+    pads = op.pads
+    out = tuple(d - pads[a] - pads[a + n] for a, d in enumerate(ins[0])) if len(pads) == 2 * n else ()
+    if not out or min(out) < 1:
+        raise ShapeError(f"pads {list(pads)} do not fit a padded {list(ins[0])}")
+    _pads(op, out)
+    return out
+
+
+def _scales(op: Op, x: Shape) -> tuple[int, ...]:
+    assert isinstance(op, (Upsample, UpsampleGrad))
+    scales = op.scales
+    if len(scales) != len(x) - 1 or min(scales, default=1) < 1:
+        raise ShapeError(f"scales {list(scales)} do not give an integer >= 1 per spatial axis of {list(x)}")
+    return scales
+
+
+def _upsample(op: Op, ins: list[Shape]) -> Shape:
+    scales = _scales(op, ins[0])
+    return (ins[0][0], *(d * s for d, s in zip(ins[0][1:], scales, strict=True)))
+
+
+def _upsample_grad(op: Op, ins: list[Shape]) -> Shape:
+    scales = _scales(op, ins[0])
+    if any(d % s for d, s in zip(ins[0][1:], scales, strict=True)):
+        raise ShapeError(f"{list(ins[0])} is not upsampled by {list(scales)}")
+    return (ins[0][0], *(d // s for d, s in zip(ins[0][1:], scales, strict=True)))
+
+
+def _instancenorm(op: Op, ins: list[Shape]) -> Shape:
+    if len(ins[0]) < 2:
+        raise ShapeError(f"instance norm needs (channels, spatial...), got {list(ins[0])}")
+    return _same2(op, ins) if len(ins) == 2 else ins[0]
+
+
+def _dropout(op: Op, ins: list[Shape]) -> Shape:
+    assert isinstance(op, Dropout)
+    if not 0.0 <= op.ratio < 1.0:
+        raise ShapeError(f"ratio {op.ratio} is not in [0, 1)")
+    return ins[0]
+
+
 SHAPE_FUNCTIONS: dict[str, Callable[[Op, list[Shape]], Shape]] = {
     "input": _input, "dense": _dense, "sconv": _conv, "tconv": _conv, "wconv": _conv,
     "relu": _same, "leaky_relu": _same, "tanh": _same, "sigmoid": _same, "batchnorm": _same,
     "reshape": _reshape, "flatten": _flatten, "loss": _loss, "loss_grad": _same,
     "wdense": _wdense, "act_grad": _same2, "batchnorm_grad": _same2,
+    "add": _same2, "concat": _concat, "slice": _slice, "pad": _pad, "pad_grad": _pad_grad,
+    "instancenorm": _instancenorm, "instancenorm_grad": _instancenorm, "upsample": _upsample,
+    "upsample_grad": _upsample_grad, "dropout": _dropout, "dropout_grad": _same2,
 }
 
-ARITY: dict[str, tuple[int, int]] = {"input": (0, 0), "loss": (1, 2), **dict.fromkeys(
-    ("wconv", "wdense", "act_grad", "batchnorm_grad"), (2, 2))}
+ARITY: dict[str, tuple[int, int]] = {"input": (0, 0), "loss": (1, 2), "concat": (1, 1 << 16), **dict.fromkeys(
+    ("wconv", "wdense", "act_grad", "batchnorm_grad", "add", "instancenorm_grad", "dropout_grad"), (2, 2))}
 
 
 def infer_shape(op: Op, ins: list[Shape]) -> Shape:
@@ -150,6 +255,6 @@ def param_shapes(op: Op, ins: list[Shape]) -> dict[str, Shape]:
         if op.transposed:
             return {"weight": (units, features)}
         return {"weight": (features, units), "bias": (units,)}
-    if op.OP in ("batchnorm", "batchnorm_grad"):
+    if op.OP in ("batchnorm", "batchnorm_grad", "instancenorm", "instancenorm_grad"):
         return {k: (ins[0][0],) for k in ("scale", "bias", "mean", "var")}
     return {}

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.attribute import AttrError, Site
+from lergan_cc.ir.attrs import SourceModel
 from lergan_cc.ir.graph import Graph
-from lergan_cc.ir.ops import PHASES, BatchNorm, Op
+from lergan_cc.ir.ops import PHASES, BatchNorm, InstanceNorm, Op
 from lergan_cc.ir.shapes import ShapeError, infer_shape, param_shapes
 
 if TYPE_CHECKING:
@@ -54,12 +55,22 @@ def _shapes(g: Graph, op: Op, where: str) -> None:
         missing = [f for f in BATCHNORM_PARAMS if getattr(op, f) is None]
         if missing:
             raise VerifyError(f"{where}: batch norm needs its {missing[0]} parameter ({', '.join(BATCHNORM_PARAMS)})")
+    if isinstance(op, InstanceNorm) and (op.scale is None or op.bias is None):
+        raise VerifyError(f"{where}: instance norm needs its scale and bias parameters")
     for field, shape in param_shapes(op, ins).items():
         name = getattr(op, field, None)
         if name is None:
             continue
         if name not in g.params:
             raise VerifyError(f"{where}: {field} '{name}' is not a declared parameter")
-        if g.params[name].shape != shape:
+        if g.params[name].shape != shape and not _per_sample_bias(g, op, field, g.params[name].shape):
             have = list(g.params[name].shape)
             raise VerifyError(f"{where}: {field} '{name}' has shape {have}, needs {list(shape)}")
+
+
+def _per_sample_bias(g: Graph, op: Op, field: str, shape: tuple[int, ...]) -> bool:
+    """A dense layer's bias with one row per sample (ONNX Gemm with a (batch, units) C): the model's static
+    batch of rows."""
+    source = g.get(SourceModel)
+    return op.OP == "dense" and field == "bias" and source is not None and source.batch is not None \
+        and shape == (source.batch, *op.shape)

@@ -13,29 +13,23 @@ from lergan_cc.fsm.copies import spell_copies
 from lergan_cc.fsm.isa import PHASES
 from lergan_cc.fsm.program import Decl, Instr
 from lergan_cc.fsm.values import Ref, Sym, Value
-from lergan_cc.ir.attrs import Copy, DataParallel, Placement, PlacementSummary, Replicas
+from lergan_cc.ir.attrs import Copy, DataParallel, Placement, PlacementSummary, Replicas, SourceModel
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import ActGrad, BatchNorm, BatchNormGrad, LeakyRelu, Op
+from lergan_cc.lowering.dag import DAG_LOWER
 from lergan_cc.lowering.kinds import MatrixSpec, matrix_spec
+from lergan_cc.lowering.refs import buf, grad_name, param
+from lergan_cc.lowering.refs import instr as _instr
 from lergan_cc.targets.geometry import PHASE_BANK, Link, Topology
 from lergan_cc.targets.hw import Hardware
+from lergan_cc.views import view_fields
 
 MATRIX_OPS = ("dense", "wdense", "sconv", "tconv", "wconv")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 PARAM_ROLES = {"weight": "weight", "bias": "bias", "scale": "bn_scale", "mean": "bn_mean", "var": "bn_var"}
+NORM_ROLES = {("batchnorm", "bias"): "bn_bias", ("instancenorm", "scale"): "in_scale",
+              ("instancenorm", "bias"): "in_bias"}
 GRAD_SUFFIXES = (".wgrad", ".err")
-
-
-def buf(name: str) -> Ref:
-    return Ref("buf", name)
-
-
-def param(name: str) -> Ref:
-    return Ref("param", name)
-
-
-def grad_name(p: str) -> str:
-    return f"grad/{p}"
 
 
 def hw_header(hw: Hardware) -> dict[str, Value]:
@@ -61,6 +55,9 @@ class Lowering:
         self.programming: dict[str, list[tuple[str, Instr]]] = {}  # network -> (phase, write of a @param matrix)
         self.bodies: dict[str, list[Instr]] = {}
         self.tiles: dict[str, str] = {}  # value -> tile where it is produced
+        # buffers an op's instructions read and write besides its inputs and its value (a dropout's mask)
+        self.reads: dict[str, tuple[str, ...]] = {}
+        self.writes: dict[str, tuple[str, ...]] = {}
         self._declare_params()
         for op in g.ops():
             self.bodies[op.name] = self._lower(op)
@@ -111,13 +108,17 @@ class Lowering:
             for field, role in PARAM_ROLES.items():
                 ref = getattr(op, field, None)
                 if isinstance(ref, str) and ref in self.g.params:
-                    roles.setdefault(ref, "bn_bias" if (field == "bias" and op.OP == "batchnorm") else role)
+                    roles.setdefault(ref, NORM_ROLES.get((op.OP, field), role))
         self.roles = roles
+        source = self.g.get(SourceModel)
+        views = source.params if source is not None else {}
         for name in sorted(self.g.params):
             net = name.split("/", 1)[0] if "/" in name and name.split("/", 1)[0] in ("G", "D") else ""
             attrs: dict[str, Value] = {"role": Sym(roles.get(name, "const"))}
             if net:
                 attrs["net"] = Sym(net)
+            if name in views:  # the model's own layout of the param, for the outputs (docs/onnx.md)
+                attrs.update(view_fields(views[name], "source_"))
             self.declare("param", name, self.g.params[name].shape, **attrs)
 
     def declare_value(self, op: Op) -> None:
@@ -153,10 +154,6 @@ class Lowering:
 
 def _route(topo: Topology, src: str, dst: str) -> list[Link]:
     return topo.route(src, dst, "Cmode") if src != dst else []
-
-
-def _instr(op: str, **operands: Value) -> Instr:
-    return Instr(op, {k.rstrip("_"): v for k, v in operands.items()})
 
 
 # ---- per-op rules ----------------------------------------------------------------------------------
@@ -293,6 +290,6 @@ def _merged(pieces: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 
 LOWER: dict[str, Callable[[Lowering, Op], list[Instr]]] = {
     **dict.fromkeys(ACTIVATIONS, _act), "act_grad": _act_grad, "batchnorm": _bn, "batchnorm_grad": _bn_grad,
-    "reshape": _reshape, "flatten": _reshape, **dict.fromkeys(MATRIX_OPS, _matrix),
+    "reshape": _reshape, "flatten": _reshape, **dict.fromkeys(MATRIX_OPS, _matrix), **DAG_LOWER,
 }
 assert set(PHASES) >= set(PHASE_BANK)

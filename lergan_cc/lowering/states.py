@@ -16,11 +16,12 @@ import networkx as nx
 
 from lergan_cc.fsm.program import Instr, State, Transition
 from lergan_cc.fsm.values import Sym, Value
-from lergan_cc.ir.attrs import GanRoles, OutputNames
+from lergan_cc.ir.attrs import GanRoles, OutputNames, SourceModel
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
 from lergan_cc.lowering.lower import Lowering, buf, param
 from lergan_cc.targets.geometry import Link, Topology
+from lergan_cc.views import View, view_fields
 
 FORWARD = ("G_fwd", "D_fwd", "fwd")
 
@@ -53,7 +54,8 @@ class StateBuilder:
                 body.append(_i("layer", name=op.layer, phase=Sym(op.phase)))
             body += self._transfers(op, switches)
             body += code
-            self.where[op.name] = {self.lw.tile_of(op)}
+            for value in self.lw.writes.get(op.name, (op.name,)):
+                self.where[value] = {self.lw.tile_of(op)}
         body += list(post or [])
         banks = {self.lw.bank(op.phase) for op in ops} if compute else set()
         modes: dict[str, Value] = {b: Sym("Cmode" if b in banks else "Smode") for b in self.lw.topo.banks}
@@ -65,7 +67,7 @@ class StateBuilder:
             return []
         out = []
         here = self.lw.tile_of(op)
-        for src in dict.fromkeys(op.inputs):
+        for src in dict.fromkeys(self.lw.reads.get(op.name, op.inputs)):
             held = self.where.get(src, {here})
             if here not in held:
                 out.append(self.xfer(src, src, sorted(held)[0], here, switches))
@@ -87,7 +89,7 @@ class StateBuilder:
 
 
 def _untrained(ins: Instr) -> Instr:
-    if ins.op != "bn_grad":
+    if ins.op not in ("bn_grad", "inorm_grad"):
         return ins
     return Instr(ins.op, {k: v for k, v in ins.operands.items() if k not in ("dscale", "dbias")})
 
@@ -122,11 +124,18 @@ def _inference(sb: StateBuilder) -> None:
     g, lw = sb.g, sb.lw
     sb.state("init", [], pre=_writes(lw, *sorted(lw.programming)), transition=sb.goto("run"), compute=False)
     ops = [op for op in g.ops() if op.OP != "input"]
-    inputs = [_i("host.input", dst=buf(op.name), key=op.name) for op in g.inputs()]
+    source = g.get(SourceModel)  # inputs and outputs the model lays out otherwise (lergan_cc.views)
+    ins, outs = (source.inputs, source.outputs) if source is not None else ({}, {})
+    inputs = [_i("host.input", dst=buf(op.name), key=op.name, **_view(ins.get(op.name))) for op in g.inputs()]
     names = g.get(OutputNames)  # the model's own output names when the front end kept them
     keys = list(names.names) if names else g.outputs
-    outputs = [_i("host.output", src=buf(o), key=str(k)) for o, k in zip(g.outputs, keys, strict=True)]
+    outputs = [_i("host.output", src=buf(o), key=str(k), **_view(outs.get(str(k))))
+               for o, k in zip(g.outputs, keys, strict=True)]
     sb.state("run", ops, pre=inputs, post=outputs)
+
+
+def _view(view: View | None) -> dict[str, Value]:
+    return dict(view_fields(view)) if view is not None else {}
 
 
 def _phase(g: Graph, phase: str, keep: set[str] | None = None) -> list[Op]:
@@ -169,7 +178,7 @@ class _Iteration:
         g, lw = sb.g, sb.lw
         roles = g.need(GanRoles)
         d_wgrad = _phase(g, "D_wgrad")
-        bn_d = [op for op in _phase(g, "D_err") if op.OP == "batchnorm_grad"]
+        bn_d = [op for op in _phase(g, "D_err") if op.OP in ("batchnorm_grad", "instancenorm_grad")]
         d_keep = _needed(g, d_wgrad + bn_d)
         g_keep = _needed(g, _phase(g, "G_err") + _phase(g, "G_wgrad"))
         return cls(sb, _phase(g, "G_fwd"), _phase(g, "D_fwd"),

@@ -101,7 +101,7 @@ def stored_bytes(hw: Hardware, g: Graph, phase: str, samples: int) -> tuple[int,
             fwd = g.op(op.name[: -len(".wgrad")]) if op.name.endswith(".wgrad") and op.name[:-6] in g else None
             bias = getattr(fwd, "bias", None)
             grads += math.prod(g.params[bias].shape) if isinstance(bias, str) and bias in g.params else 0
-        elif op.OP == "batchnorm_grad":
+        elif op.OP in ("batchnorm_grad", "instancenorm_grad"):
             grads += 2 * op.shape[0]
     return acts, grads * value
 

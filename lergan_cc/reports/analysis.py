@@ -46,3 +46,48 @@ def _sum(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def dumps(g: Graph) -> str:
     return json.dumps(analysis(g), indent=1) + "\n"
+
+
+COLUMNS = ("layer", "phase", "op", "input -> output", "useful MACs", "total MACs", "eff.", "kinds (C+E+I)",
+           "rounds", "without")
+
+
+def table(data: dict[str, Any]) -> str:
+    """The analysis as a table for a person (``--emit analysis`` on a terminal): per layer and phase the
+    useful and zero-inserted MACs, the efficiency, the zero-free kinds and the MMV rounds with and without
+    them; per phase and overall the totals."""
+    rows = [_row(r) for r in data["layers"]]
+    totals = data["totals"]
+    for phase, t in totals["phases"].items():
+        rows.append(("", phase, "", "", _n(t["macs_useful"]), _n(t["macs_zero_inserted"]), _pct(t["efficiency"]),
+                     "", "", ""))
+    rows.append(("total", "", "", "", _n(totals["macs_useful"]), _n(totals["macs_zero_inserted"]),
+                 _pct(totals["efficiency"]), "", "", ""))
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
+    right = {4, 5, 6, 8, 9}
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths,
+                                                                                              strict=True))).rstrip()
+    body = [line(COLUMNS), line(tuple("-" * w for w in widths))]
+    body += [line(r) for r in rows[:len(data["layers"])]]
+    body += [line(tuple("-" * w for w in widths))] + [line(r) for r in rows[len(data["layers"]):]]
+    ratio = totals["input_ratio"]
+    return (f"{data['model']}: zero-insertion analysis ({len(data['layers'])} conv layer-phases; zero-inserted / "
+            f"useful input values {ratio:.2f})\n" + "\n".join(body) + "\n")
+
+
+def _row(r: dict[str, Any]) -> tuple[str, ...]:
+    z = r["zfdr"]
+    shapes = f"{'x'.join(map(str, r['input_shape']))} -> {'x'.join(map(str, r['output_shape']))}"
+    kinds = f"{z['kinds']} ({z['corner']}+{z['edge']}+{z['inside']})"
+    return (r["layer"], r["phase"], r["op"], shapes, _n(r["macs_useful"]), _n(r["macs_zero_inserted"]),
+            _pct(r["efficiency"]), kinds, str(z["rounds"]), str(z["rounds_without"]))
+
+
+def _n(v: int) -> str:
+    return f"{v:,}"
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.2f}%"

@@ -41,14 +41,24 @@ PERIPHERAL: dict[str, tuple[int, int, int]] = {
     "act": (1, 1, 1), "act_grad": (2, 1, 2), "bn": (2, 1, 5), "bn_grad": (3, 1, 8), "bias": (1, 1, 1),
     "bias_grad": (1, 0, 1), "reshape": (0, 0, 0), "zero": (0, 1, 0), "zpad": (1, 1, 0), "load": (1, 1, 0),
     "store": (1, 1, 0), "add": (2, 1, 1),
+    # DAG ops: like their nearest kin above (vadd as add, inorm as bn, insert/extract/pad/upsample as zpad)
+    "vadd": (2, 1, 1), "insert": (1, 1, 0), "extract": (1, 1, 0), "pad": (1, 1, 0), "pad_grad": (1, 1, 1),
+    "upsample": (1, 1, 0), "upsample_grad": (1, 1, 1), "inorm": (2, 1, 5), "inorm_grad": (3, 1, 8),
+    "dropout": (1, 2, 2), "dropout_grad": (2, 1, 1),
 }
+# Ops whose operand and result differ in size: words read from src's elements, written from dst's, ALU ops
+# per element of src. The rest count the result's elements (bias_grad and insert: the operand's).
+RESIZING = frozenset({"zpad", "pad", "pad_grad", "upsample", "upsample_grad"})
+COUNTED_BY_SRC = frozenset({"bias_grad", "insert"})
 # Operands each opcode reads and writes (names of operands holding a buffer, param or matrix).
 # "part": a write that only adds to or fills a part of its destination, so writes of one group
 # (the kinds of a layer, accumulating gradients) need not wait for each other.
 READS: dict[str, tuple[str, ...]] = {
     "write": ("src",), "zpad": ("src",), "load": ("src",), "store": ("src",), "mmv": ("mat", "src"),
     "add": ("dst", "src"), "act": ("src",), "act_grad": ("y", "dy"), "bn": ("src",), "bn_grad": ("x", "dy"),
-    "reduce": ("dst",),
+    "reduce": ("dst",), "vadd": ("a", "b"), "insert": ("src",), "extract": ("src",), "pad": ("src",),
+    "pad_grad": ("src",), "upsample": ("src",), "upsample_grad": ("src",), "inorm": ("src",), "inorm_grad": ("x", "dy"),
+    "dropout": ("src",), "dropout_grad": ("dy", "mask"),
     "bias": ("dst",), "bias_grad": ("src",), "reshape": ("src",), "xfer": ("src",), "host.output": ("src",),
     "host.loss": ("src",), "host.loss_grad": ("src",), "host.sgd": ("grad", "param"),
 }
@@ -56,10 +66,13 @@ WRITES: dict[str, tuple[str, ...]] = {
     "write": ("mat",), "zero": ("dst",), "zpad": ("dst",), "load": ("dst",), "store": ("dst",), "add": ("dst",),
     "act": ("dst",), "act_grad": ("dst",), "bn": ("dst",), "bn_grad": ("dst",), "bias": ("dst",),
     "reshape": ("dst",), "xfer": ("dst",), "host.input": ("dst",), "host.loss_grad": ("dst",),
-    "host.sgd": ("param",),
+    "host.sgd": ("param",), "vadd": ("dst",), "extract": ("dst",), "pad": ("dst",), "pad_grad": ("dst",),
+    "upsample": ("dst",), "upsample_grad": ("dst",), "inorm": ("dst",), "inorm_grad": ("dst",),
+    "dropout": ("dst", "mask"), "dropout_grad": ("dst",),
 }
 PART_WRITES: dict[str, tuple[str, ...]] = {
-    "mmv": ("dst",), "bias_grad": ("dst",), "bn_grad": ("dscale", "dbias"), "reduce": ("dst",),
+    "mmv": ("dst",), "bias_grad": ("dst",), "bn_grad": ("dscale", "dbias"), "reduce": ("dst",), "insert": ("dst",),
+    "inorm_grad": ("dscale", "dbias"),
 }
 
 
@@ -182,11 +195,12 @@ def _peripheral(ins: Instr, ctx: Context, unit: Unit) -> Cost:
     """Tile peripherals stream one BArray word per I/O cycle after one read and one write latency."""
     hw, o = ctx.hw, ins.operands
     reads, writes, alu = PERIPHERAL[ins.op]
-    ref = _ref(o["src"] if ins.op == "bias_grad" else o["dst"])
+    ref = _ref(o["src"] if ins.op in COUNTED_BY_SRC else o["dst"])
     n = ctx.elements(ref, unit.count)
-    if ins.op == "zpad":
+    if ins.op in RESIZING:
         n_src = ctx.elements(_ref(o["src"]), unit.count)
-        r_words, w_words = ctx.words(n_src), ctx.words(n)
+        r_words, w_words = reads * ctx.words(n_src), writes * ctx.words(n)
+        n = n_src
     else:
         r_words, w_words = reads * ctx.words(n), writes * ctx.words(n)
     if reads + writes == 0:

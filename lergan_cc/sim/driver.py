@@ -24,12 +24,12 @@ from lergan_cc.sim.budget import check_run
 from lergan_cc.sim.liveness import WALK_ITERATIONS, dead_after
 from lergan_cc.sim.timing import Timing
 from lergan_cc.sim.timing_fast import FastTiming, make_timing
+from lergan_cc.views import view_of
 
 if TYPE_CHECKING:  # the functional machine is imported when it runs (a timing-only run loads none of it)
     from lergan_cc.sim.machine import Machine, Step
 
 MAX_STATES = 1_000_000
-PROGRESS_EVERY_S = 2.0  # a progress line after any state that ends this long after the previous line
 
 
 @dataclass
@@ -58,6 +58,28 @@ class SimResult:
     snapshots: dict[str, np.ndarray] = field(default_factory=dict)  # buffers kept after their state
 
 
+@dataclass(frozen=True)
+class StateDone:
+    """Where a run is, after each state (a progress display): ``state`` of iteration ``iteration`` (1-based)
+    of ``iterations`` has ended, ``seconds`` into the run; ``losses`` when that state ended the iteration
+    (a GAN's losses of that iteration). ``str(step)`` is a line for a person."""
+
+    iteration: int
+    iterations: int
+    state: str
+    seconds: float
+    losses: dict[str, float] | None = None
+
+    def __str__(self) -> str:
+        if self.losses is None:
+            return f"iteration {self.iteration}/{self.iterations}: state {self.state} done ({self.seconds:.1f} s)"
+        values = " ".join(f"{k}={v:.6f}" for k, v in self.losses.items())
+        return f"iteration {self.iteration}/{self.iterations}: {values} ({self.seconds:.1f} s)".replace(":  (", ": (")
+
+
+Progress = Callable[[StateDone], None]
+
+
 def input_shapes(program: Program) -> dict[str, tuple[int, ...]]:
     """Run-time input key -> per-sample shape (from the buffer each ``host.input`` fills)."""
     buffers = program.table("buffer")
@@ -69,6 +91,18 @@ def _dst(ins: Instr) -> str:
     ref = ins.operands["dst"]
     assert isinstance(ref, Ref)  # the assembler checked the operand's type
     return ref.name
+
+
+def host_shapes(program: Program) -> dict[str, tuple[int, ...]]:
+    """Run-time input key -> the shape of one batch of it as the host takes it: (batch, per-sample...) of the
+    buffer each ``host.input`` fills, or the model's own shape when the instruction gives one."""
+    buffers = program.table("buffer")
+    out = {}
+    for i in (i for s in program.states for i in s.body if i.op == "host.input"):
+        view = view_of(i.operands)
+        dst = buffers[_dst(i)]
+        out[str(i.operands["key"])] = view.shape if view is not None else (program.batch, *dst.shape)
+    return out
 
 
 class Inputs:
@@ -83,18 +117,18 @@ class Inputs:
             if key not in known:
                 raise LerganError(f"{source}: key '{key}' is neither a run-time input nor a weight of this program"
                                   f"{did_you_mean(key, known)} (inputs: {', '.join(input_shapes(program)) or 'none'})")
-        for key, shape in input_shapes(program).items():
+        self.shapes = host_shapes(program)
+        for key, shape in self.shapes.items():
             if key in opts.inputs:
-                self.given[key] = _check_input(opts.inputs[key], key, (self.batch, *shape), opts.iterations, source)
+                self.given[key] = _check_input(opts.inputs[key], key, shape, opts.iterations, source)
         self.drawn: dict[tuple[str, int], np.ndarray] = {}
-        self.shapes = input_shapes(program)
 
     def __call__(self, key: str) -> np.ndarray:
         if key in self.given:
             a = self.given[key]
-            return a[self.iteration] if a.ndim == len(self.shapes[key]) + 2 else a
+            return a[self.iteration] if a.ndim == len(self.shapes[key]) + 1 else a
         if (key, self.iteration) not in self.drawn:
-            shape = (self.batch, *self.shapes[key])
+            shape = self.shapes[key]
             draw = self.rng.uniform(-1, 1, shape) if key == "real" else self.rng.standard_normal(shape)
             self.drawn[(key, self.iteration)] = draw.astype(np.float32)
         return self.drawn[(key, self.iteration)]
@@ -126,7 +160,7 @@ def walk(program: Program, iterations: int) -> Iterator[tuple[State, bool]]:
         state = states[t.target]
 
 
-def time_only(program: Program, path: str, opts: SimOptions) -> SimResult:
+def time_only(program: Program, path: str, opts: SimOptions, progress: Progress = lambda _: None) -> SimResult:
     """The timing model alone: the same state walk, no tensors."""
     check_run(program, path, opts.iterations, functional=False)
     start = time.perf_counter()
@@ -134,14 +168,16 @@ def time_only(program: Program, path: str, opts: SimOptions) -> SimResult:
     n = 0
     for state, ends in walk(program, opts.iterations):
         timing.visit(state)
+        progress(StateDone(min(n + 1, opts.iterations), opts.iterations, state.name, time.perf_counter() - start,
+                      {} if ends else None))
         n += ends
     return SimResult({}, {}, {}, time.perf_counter() - start, timing=timing, iterations=max(n, 1))
 
 
 def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: SimOptions,
-             source: str = "--inputs", progress: Callable[[str], None] = lambda _: None) -> SimResult:
+             source: str = "--inputs", progress: Progress = lambda _: None) -> SimResult:
     if opts.timing_only:
-        return time_only(program, path, opts)
+        return time_only(program, path, opts, progress)
     from threadpoolctl import threadpool_limits
 
     check_run(program, path, opts.iterations, functional=True)
@@ -152,19 +188,19 @@ def simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: S
 
 
 def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: SimOptions, source: str,
-              progress: Callable[[str], None]) -> SimResult:
+              progress: Progress) -> SimResult:
     from lergan_cc.sim.instrs import compile_instr
     from lergan_cc.sim.machine import Host, Machine
 
     start = time.perf_counter()
     inputs = Inputs(program, opts, source)
-    machine = Machine(program, path, dict(params), Host(inputs, opts.lr, opts.g_loss), precision=opts.precision)
+    host = Host(inputs, opts.lr, opts.g_loss, seed=opts.seed)
+    machine = Machine(program, path, dict(params), host, precision=opts.precision)
     code = {s.name: [compile_instr(i, machine) for i in s.body] for s in program.states}
     keep = generator_output(program)
     drops = dead_after(program, (s for s, _ in walk(program, WALK_ITERATIONS)), {keep[1]} if keep else set())
     timing = make_timing(program, path, opts.trace, opts.timing_engine) if opts.timing or opts.trace else None
     losses: dict[str, list[float]] = {}
-    said = start
     for state, _ in walk(program, opts.iterations):
         _run(code[state.name], drops[state.name], machine)
         machine.end_state()
@@ -172,17 +208,17 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
             machine.snapshots[keep[1]] = machine.bufs[keep[1]].copy()
         if timing:
             timing.visit(state)
-        if time.perf_counter() - said >= PROGRESS_EVERY_S:
-            said = time.perf_counter()
-            progress(f"iteration {inputs.iteration + 1}/{opts.iterations}: state {state.name} done "
-                     f"({said - start:.1f} s)")
+        ended = None
         if state.transition.kind == "iterate":
             for k, v in sorted(machine.losses.items()):
                 losses.setdefault(k, []).append(v)
             machine.losses.clear()
             inputs.iteration += 1
+            machine.host.iteration = inputs.iteration
             check_finite_state(inputs.iteration, losses, machine.params)
-            progress(_line(inputs.iteration, opts.iterations, losses, time.perf_counter() - start))
+            ended = {k: v[-1] for k, v in losses.items()}
+        iteration = min(inputs.iteration + (ended is None), opts.iterations)
+        progress(StateDone(iteration, opts.iterations, state.name, time.perf_counter() - start, ended))
     for key, value in machine.host.outputs.items():
         check_finite(value, f"output '{key}' (from finite inputs and weights: float32 overflowed)")
     grads = {k[len("grad/"):]: v for k, v in machine.bufs.items() if k.startswith("grad/")}
@@ -224,7 +260,3 @@ def _run(steps: list[Step], drops: list[list[Ref]], machine: Machine) -> None:
         if gone:
             machine.drop(gone)
 
-
-def _line(i: int, n: int, losses: dict[str, list[float]], seconds: float) -> str:
-    vals = " ".join(f"{k}={v[-1]:.6f}" for k, v in losses.items())
-    return f"iteration {i}/{n}: {vals} ({seconds:.1f} s)"

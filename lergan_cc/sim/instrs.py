@@ -14,12 +14,12 @@ from typing import Any
 
 from lergan_cc.errors import SourceError
 from lergan_cc.fsm.program import Instr
-from lergan_cc.sim import periph, xbar
+from lergan_cc.sim import dag, periph, xbar
 from lergan_cc.sim.costs import PART_WRITES, WRITES, refs
 from lergan_cc.sim.machine import Machine, Step
 
 COMPILERS: dict[str, Callable[[dict[str, Any], Machine], Step]] = {"write": xbar.write, "mmv": xbar.mmv,
-                                                                   **periph.COMPILERS}
+                                                                   **periph.COMPILERS, **dag.COMPILERS}
 
 
 def compile_instr(ins: Instr, m: Machine) -> Step:

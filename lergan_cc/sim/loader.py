@@ -16,6 +16,7 @@ from lergan_cc.errors import LerganError
 from lergan_cc.fsm.asm import parse_fsm
 from lergan_cc.fsm.program import Program
 from lergan_cc.fsm.sidecar import read_bytes, read_npz, sidecar_digest
+from lergan_cc.fsm.source import MODEL_KEY
 from lergan_cc.limits import check_finite
 
 
@@ -39,7 +40,8 @@ def load_program(path: str) -> tuple[Program, dict[str, np.ndarray]]:
         raise LerganError(f"{sidecar}: not the sidecar of {path} (its digest differs from the one the program "
                           "records: the pair was not written together; compile again)")
     tensors = read_npz(sidecar)
-    return program, check_params(program, tensors, sidecar, path)
+    sources = {k: v for k, v in tensors.items() if k.startswith(MODEL_KEY)}  # the source ONNX models, if any
+    return program, {**check_params(program, tensors, sidecar, path), **sources}
 
 
 def check_params(program: Program, tensors: dict[str, np.ndarray], source: str, fsm_path: str,

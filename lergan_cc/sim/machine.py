@@ -35,12 +35,15 @@ Step = Callable[["Machine"], None]
 
 @dataclass
 class Host:
-    """What the host CPU holds: run-time inputs for this iteration, outputs, learning rate, loss choice."""
+    """What the host CPU holds: run-time inputs for this iteration, outputs, learning rate, loss choice, and
+    what the tiles' random generators are seeded with (the run's seed and the training iteration)."""
 
     inputs: Callable[[str], np.ndarray]
     lr: float = 0.0002
     g_loss: str = "saturating"
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    seed: int = 0
+    iteration: int = 0
 
 
 @dataclass(frozen=True, eq=False)

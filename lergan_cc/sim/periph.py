@@ -20,6 +20,7 @@ from lergan_cc.sim import fast as F
 from lergan_cc.sim import kernels as K
 from lergan_cc.sim import workers as W
 from lergan_cc.sim.machine import Machine, Step
+from lergan_cc.views import view_of
 
 
 def _n(v: Any) -> str:
@@ -178,6 +179,8 @@ def _bn_param_grads(mm: Machine, names: tuple[str, str], x: np.ndarray, dy: np.n
 def _bias(o: dict[str, Any], m: Machine) -> Step:
     dst, src = _n(o["dst"]), _n(o["src"])
     nd = len(m.full_shape(dst))
+    if m.program.table("param")[src].shape == m.full_shape(dst):  # one bias row per sample (a Gemm's matrix C)
+        return lambda mm: mm.put(dst, by_samples(np.add, mm.bufs[dst], mm.params[src]))
     return lambda mm: mm.put(dst, by_samples(lambda x: x + mm.params[src].reshape((1, -1) + (1,) * (nd - 2)),
                                              mm.bufs[dst]))
 
@@ -199,10 +202,12 @@ def _nothing(o: dict[str, Any], m: Machine) -> Step:
 
 # ---- host ----------------------------------------------------------------------------------------------
 def _input(o: dict[str, Any], m: Machine) -> Step:
-    dst, key = _n(o["dst"]), str(o["key"])
+    dst, key, view = _n(o["dst"]), str(o["key"]), view_of(o)
 
     def run(mm: Machine) -> None:
         value = mm.host.inputs(key)
+        if view is not None and value.shape == view.shape:  # the model's layout: the host hands it over so
+            value = view.to_ir(value, mm.full_shape(dst))
         if value.shape != mm.full_shape(dst):
             raise LerganError(f"input '{key}': shape {list(value.shape)}, the program needs "
                               f"{list(mm.full_shape(dst))}")
@@ -211,10 +216,10 @@ def _input(o: dict[str, Any], m: Machine) -> Step:
 
 
 def _output(o: dict[str, Any], m: Machine) -> Step:
-    src, key = _n(o["src"]), str(o["key"])
+    src, key, view = _n(o["src"]), str(o["key"]), view_of(o)
 
     def run(mm: Machine) -> None:
-        mm.host.outputs[key] = mm.bufs[src].copy()
+        mm.host.outputs[key] = view.from_ir(mm.bufs[src]) if view is not None else mm.bufs[src].copy()
     return run
 
 

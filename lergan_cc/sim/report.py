@@ -43,7 +43,8 @@ def build_report(timing: Timing | FastTiming, iterations: int) -> dict[str, Any]
     xbars_used = sum(timing.ctx.crossbars(d) * copies[n].count for n, d in timing.ctx.matrices.items())
     busy_by_class = rec.busy_by_class()
     return {
-        "model": p.model, "kind": p.kind, "batch": p.batch, "iterations": iterations,
+        "model": p.model, "kind": p.kind, "batch": p.batch, "batch_from": str(p.attrs.get("batch_from", "option")),
+        "iterations": iterations,
         "zero_free": str(p.attrs.get("zero_free", "")), "target": str(p.attrs.get("target", "")),
         "replica": str(p.attrs.get("replica", "")),
         "time_ns": end, "energy_pj": energy,
@@ -86,10 +87,14 @@ def _fmt_pj(pj: float) -> str:
     return f"{pj:.1f} pJ"
 
 
+BATCH_FROM = {"model": " (the model's)", "default": " (default)"}
+
+
 def summary(report: dict[str, Any], top: int = 12) -> str:
     """A readable table: totals, phases, the costliest layers, the energy breakdown, traffic."""
     r = report
-    lines = [f"{r['model']} ({r['zero_free']}, {r['target']}, replica {r['replica']}, batch {r['batch']}, "
+    lines = [f"{r['model']} ({r['zero_free']}, {r['target']}, replica {r['replica']}, "
+             f"batch {r['batch']}{BATCH_FROM.get(r.get('batch_from', ''), '')}, "
              f"{r['iterations']} iteration(s)): time {_fmt_ns(r['time_ns'])}, energy {_fmt_pj(r['energy_pj'])}",
              f"{'phase':<10} {'time':>12} {'energy':>12}"]
     for ph, v in r["phases"].items():
