@@ -13,13 +13,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, cast
 
-import lark
-
 from lergan_cc.errors import SourceError
 from lergan_cc.fsm.lines import GiveUp, parse_lines
 from lergan_cc.fsm.program import FSM_VERSION, Decl, Instr, Program, State, Transition
 from lergan_cc.fsm.values import SIGIL_KIND, Prog, Ref, Sym, Win
-from lergan_cc.lark_errors import describe
 from lergan_cc.limits import to_float, to_int
 
 
@@ -28,6 +25,8 @@ class _Parser:
     of a tree and a transform on the 6 MB programs of high-replica designs)."""
 
     def __init__(self) -> None:
+        import lark  # here: a program the line reader reads loads no lark (13 ms of a lergan-sim start-up)
+
         text = resources.files("lergan_cc.grammar").joinpath("fsm.lark").read_text()
         self.builder = _Builder("<fsm>")
         # No propagate_positions: every rule that reports a position starts with a token (its
@@ -61,6 +60,10 @@ def parse_fsm(text: str, path: str = "<fsm>", check: bool = True) -> Program:
 
 def parse_lalr(text: str, path: str = "<fsm>") -> Program:
     """The program of ``text`` by the grammar's LALR parser (unchecked)."""
+    import lark
+
+    from lergan_cc.lark_errors import describe
+
     try:
         return _parser().parse(text, path)
     except lark.exceptions.UnexpectedInput as e:
@@ -93,9 +96,11 @@ class Pair(tuple):
     """(key, value, line, column) of one ``key=value``."""
 
 
-class _Builder(lark.Transformer):
+class _Builder:
+    """The LALR parser's callbacks, one per rule (lark calls ``getattr(builder, rule)`` with the rule's
+    children as it reduces: any object with those methods serves, no ``lark.Transformer`` needed)."""
+
     def __init__(self, path: str) -> None:
-        super().__init__()
         self.path = path
 
     # ---- values ---------------------------------------------------------------------------
@@ -187,7 +192,9 @@ class _Builder(lark.Transformer):
 
     def state(self, items: Items) -> State:
         keyword, name = items[0], items[1]
-        items = [name, *(i for i in items[2:] if not isinstance(i, lark.Token))]  # drop "{", newlines, "}"
+        from lark import Token
+
+        items = [name, *(i for i in items[2:] if not isinstance(i, Token))]  # drop "{", newlines, "}"
         s = State(str(name), line=keyword.line, column=keyword.column)
         transitions = [t for t in items[1:] if isinstance(t, Transition)]
         if len(transitions) != 1 or not isinstance(items[-1], Transition):
