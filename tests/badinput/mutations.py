@@ -152,7 +152,7 @@ def npz_damage(draw: st.DrawFn, data: bytes) -> bytes:
     a = arrays[key]
     how = draw(st.sampled_from(["nan", "inf", "huge", "dtype", "shape", "rename", "drop", "npy", "extra"]))
     if how in ("nan", "inf", "huge") and a.size:
-        a = a.astype(np.float64 if how == "huge" else a.dtype).copy()
+        a = a.astype(np.float64 if how == "huge" or a.dtype.kind != "f" else a.dtype).copy()  # an int can't hold nan
         a.flat[draw(st.integers(0, a.size - 1))] = {"nan": np.nan, "inf": np.inf, "huge": 1e300}[how]
         arrays[key] = a
     elif how == "dtype":
