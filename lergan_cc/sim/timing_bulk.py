@@ -31,10 +31,11 @@ from lergan_cc.fsm.values import Ref, Win
 from lergan_cc.shards import shard_ranges
 from lergan_cc.sim import timing as event
 from lergan_cc.sim.costs import Cost
-from lergan_cc.sim.lanes import fit, hold
+from lergan_cc.sim.lanes import fit
 from lergan_cc.sim.layout import Unit
 from lergan_cc.sim.places import Move
 from lergan_cc.sim.rows import Interner
+from lergan_cc.sim.schedule import EPS
 from lergan_cc.targets.geometry import HOST
 
 if TYPE_CHECKING:
@@ -154,90 +155,138 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
                   label: int) -> list[tuple[int, int, int, float]]:
     """The units with moves, in unit order: each unit's moves over their wires, its task (its crossbars are
     free, its data ready at ``unit_ready``), its result's move home (``dst`` given: an mmv). What they change
-    in the names' readiness is written after the last one: no unit of the batch reads it."""
+    in the names' readiness is written after the last one: no unit of the batch reads it (the destination's
+    readiness, which a result's move home waits for, is looked up once per shard)."""
     if not linked:
         return []
     lanes, rows, names, layout = tm.lanes, tm.rows, tm.names, tm.layout
     arrival, by_piece, lines_of = tm.arrival, names.by_piece, lanes.lines_of
-    full, parts, readers, t0 = lanes.full, lanes.parts, lanes.readers, lanes.t0
+    full, parts, readers, t0, xlast = lanes.full, lanes.parts, lanes.readers, lanes.t0, lanes.xlast
     move_op = tm.move_op
     mmv = dst is not None
-    cols: dict[str, list] = {k: [] for k in ("key", "op", "start", "end", "cost", "res", "label", "mat")}
-    c_key, c_op, c_start, c_end, c_cost, c_res, c_label, c_mat = cols.values()
+    move_rows: list[tuple[int, int, float, float, int, int, int, int]] = []  # a row per move before a unit
     read_names: list[int] = []  # a move before a unit reads its piece
     read_ends: list[float] = []
-    part_names: list[int] = []  # a result's move home fills its piece
-    part_ends: list[float] = []
     events: list[tuple[int, int, int, float]] = []  # (piece, tile code, unit, when it arrived)
-    task_start, task_end = np.empty(len(linked)), np.empty(len(linked))
+    n_linked = len(linked)
+    task_start, task_end = np.empty(n_linked), np.empty(n_linked)
+    home_unit: list[int] = []  # the units whose result moved home, and that move's row
+    home_start: list[float] = []
+    home_end: list[float] = []
+    home_cost: list[int] = []
+    home_res: list[int] = []
+    home_label: list[int] = []
+    home_name: list[int] = []
 
-    def row(k: int, o: int, s: float, e: float, c: int, r: int, lab: int, m: int) -> None:
-        c_key.append(k)
-        c_op.append(o)
-        c_start.append(s)
-        c_end.append(e)
-        c_cost.append(c)
-        c_res.append(r)
-        c_label.append(lab)
-        c_mat.append(m)
+    known: dict[int, tuple[list, int, int, float]] = {}  # id(cost) -> (wires' timelines, cost id, resource code, ns)
 
-    known: dict[int, tuple[list, int, int]] = {}  # id(cost) -> (its wires' timelines, cost id, resource code)
-
-    def on_wires(t: float, c: Cost) -> tuple[float, int, int]:
-        """``Lanes.place`` of a move whose data are ready at ``t``: its start, and the cost's row codes (the
-        costs live in ``tm``'s caches: their ids stay theirs)."""
+    def on_wires(t: float, c: Cost) -> tuple[float, int, int, float]:
+        """``Lanes.place`` of a move whose data are ready at ``t``: its start, the cost's row codes (the costs
+        live in ``tm``'s caches: their ids stay theirs) and its length."""
         got = known.get(id(c))
         if got is None:
-            got = known[id(c)] = (lines_of(tm.split(c.resources)[0]), rows.cost_id(c), tm.res_code(c.resources))
-        if c.ns > 0:
-            lines = got[0]
+            got = known[id(c)] = (lines_of(tm.split(c.resources)[0]), rows.cost_id(c), tm.res_code(c.resources), c.ns)
+        lines, cid, res, d = got
+        if d > 0:
             busy = [line for line in lines if line.ends and line.ends[-1] > t]
             if busy:
-                t = fit(t, c.ns, busy)
-            end = t + c.ns
-            for line in lines:
-                hold(line, t, end)
-        return t, got[1], got[2]
+                t = fit(t, d, busy)
+            end = t + d
+            for line in lines:  # hold(), inline
+                starts, ends = line.starts, line.ends
+                if starts and t >= starts[-1]:
+                    if ends[-1] >= t - EPS:
+                        if end > ends[-1]:
+                            ends[-1] = end
+                    else:
+                        starts.append(t)
+                        ends.append(end)
+                elif not starts:
+                    starts.append(t)
+                    ends.append(end)
+                else:
+                    line.hold(t, end)
+        return t, cid, res, d
 
+    # per shard: an mmv result's piece, its row label, and when it may be written (nothing in the batch changes it)
+    shard_home: dict[int, tuple[int, float, int]] = {}
+    home_costs: dict[tuple[str, int, int], Cost] = {}  # (tile, shard, key) -> the move home's cost
+    shard_l, xbar_l, key_l = b.shard.tolist(), xbar.tolist(), key.tolist()
+    ready_l, ns_l = unit_ready.tolist(), ns.tolist()
+    seen_after: dict[tuple[int, str], float] = {}  # (shard, tile) -> the latest arrival there of the pieces it reads
     for n, i in enumerate(linked):
-        s, here, ukey, x = int(b.shard[i]), site[i], base + stride * i, int(xbar[i])
-        mine = piece[i, :len(reads[s])].tolist()
-        after = max([arrival.get(p, {}).get(here, 0.0) for p in ([x] if mmv else []) + mine])
-        for j, mv in enumerate(moves.get(i, ())):
-            name, c = by_piece[mv.label], mv.cost
-            t, cid, res = on_wires(max(arrival.get(name, {}).get(mv.src, 0.0),
-                                       max(t0, full.item(name), parts.item(name))), c)
-            end = t + c.ns
+        s, here, x = shard_l[i], site[i], xbar_l[i]
+        ukey = base + stride * i
+        mv_list = moves.get(i, ())
+        akey = (s, here)
+        after = seen_after.get(akey) if not mv_list else None
+        if after is None:
+            after = max([arrival.get(p, {}).get(here, 0.0) for p in piece[i, :len(reads[s])].tolist()])
+            if not mv_list:
+                seen_after[akey] = after
+        if mmv:
+            after = max(arrival.get(x, {}).get(here, 0.0), after)
+        for j, mv in enumerate(mv_list):
+            name = by_piece[mv.label]
+            t, cid, res, d = on_wires(max(arrival.get(name, {}).get(mv.src, 0.0),
+                                          max(t0, full.item(name), parts.item(name))), mv.cost)
+            end = t + d
             arrival.setdefault(name, {})[mv.dst] = end
-            row(ukey + j, move_op, end - c.ns, end, cid, res, tm.move_label(mv.label), -1)
+            move_rows.append((ukey + j, move_op, end - d, end, cid, res, tm.move_label(mv.label), -1))
             read_names.append(name)
             read_ends.append(end)
             events.append((name, tile_ids[mv.dst], i, end))
             after = max(after, end)
-        start = lanes.slot(max(after, float(unit_ready[i])), float(ns[i]), (), (x,))  # its crossbars: free, mostly
-        end = start + float(ns[i])
+            seen_after.clear()  # an arrival changed
+        start = max(after, ready_l[i])
+        d = ns_l[i]
+        if d > 0 and xlast.item(x) > start:  # its crossbars: free, mostly (Lanes.slot)
+            start = fit(start, d, [lanes.xline(x)])
+        end = start + d
         task_start[n], task_end[n] = start, end
-        row(ukey + width, op, start, end, int(cost_ids[i]), x, label, x)
         if i in away and dst is not None:
-            dst_label = layout.piece_name(dst, s)
-            name = by_piece[dst_label]
-            c = tm.move_cost(here, home[s], out_bytes[int(key[i])], False)
-            t, cid, res = on_wires(max(end, max(t0, full.item(name), readers.item(name))), c)
-            arrival.setdefault(name, {})[home[s]] = t + c.ns
-            row(ukey + width + 1, move_op, t, t + c.ns, cid, res, tm.move_label(dst_label), -1)
-            part_names.append(name)
-            part_ends.append(t + c.ns)
+            got = shard_home.get(s)
+            if got is None:
+                dst_label = layout.piece_name(dst, s)
+                name = by_piece[dst_label]
+                got = shard_home[s] = (name, max(t0, full.item(name), readers.item(name)), tm.move_label(dst_label))
+            name, rdy, mlabel = got
+            hk = (here, s, key_l[i])
+            c = home_costs.get(hk)
+            if c is None:
+                c = home_costs[hk] = tm.move_cost(here, home[s], out_bytes[hk[2]], False)
+            t, cid, res, d = on_wires(max(end, rdy), c)
+            arrival.setdefault(name, {})[home[s]] = t + d
+            home_unit.append(ukey + width + 1)
+            home_start.append(t)
+            home_end.append(t + d)
+            home_cost.append(cid)
+            home_res.append(res)
+            home_label.append(mlabel)
+            home_name.append(name)
 
     idx = np.array(linked)
-    x = xbar[idx]
-    lanes.commit_many(task_start, task_end, ns[idx], x, ([x] if mmv else []) + [piece[idx, j] for j in range(width)],
-                      [] if mmv else [x], [dst_piece[idx]] if mmv else [])
+    x_ids = xbar[idx]
+    lanes.commit_many(task_start, task_end, ns[idx], x_ids,
+                      ([x_ids] if mmv else []) + [piece[idx, j] for j in range(width)],
+                      [] if mmv else [x_ids], [dst_piece[idx]] if mmv else [])
     if read_names:
         np.maximum.at(readers, np.array(read_names), np.array(read_ends))
-    if part_names:
-        np.maximum.at(parts, np.array(part_names), np.array(part_ends))
-    lanes.end = max(lanes.end, max(c_end))
-    rows.add_many(group=group, **{k: np.array(v) for k, v in cols.items()})
+    ends = [float(task_end.max())]
+    if home_name:
+        h_end = np.array(home_end)
+        np.maximum.at(parts, np.array(home_name), h_end)
+        ends.append(float(h_end.max()))
+        rows.add_many(key=np.array(home_unit), group=group, op=move_op, start=np.array(home_start), end=h_end,
+                      cost=np.array(home_cost), res=np.array(home_res), label=np.array(home_label), mat=-1)
+    if move_rows:
+        cols = [np.array(c) for c in zip(*move_rows, strict=True)]
+        ends.append(float(cols[3].max()))
+        names_ = ("key", "op", "start", "end", "cost", "res", "label", "mat")
+        rows.add_many(group=group, **dict(zip(names_, cols, strict=True)))
+    rows.add_many(key=base + stride * idx + width, group=group, op=op, start=task_start, end=task_end,
+                  cost=cost_ids[idx], res=x_ids, label=label, mat=x_ids)
+    lanes.end = max(lanes.end, max(ends))
     return events
 
 
