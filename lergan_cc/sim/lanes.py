@@ -153,8 +153,20 @@ class Lanes:
                 if busy:
                     t = fit(t, d, busy)
                 end = t + d
-                for line in lines:
-                    hold(line, t, end)
+                for line in lines:  # hold(), inline
+                    l_starts, l_ends = line.starts, line.ends
+                    if l_starts and t >= l_starts[-1]:
+                        if l_ends[-1] >= t - EPS:
+                            if end > l_ends[-1]:
+                                l_ends[-1] = end
+                        else:
+                            l_starts.append(t)
+                            l_ends.append(end)
+                    elif not l_starts:
+                        l_starts.append(t)
+                        l_ends.append(end)
+                    else:
+                        line.hold(t, end)
             starts.append(t)
         return starts
 

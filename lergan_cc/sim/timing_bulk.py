@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lergan_cc.fsm.copies import loop_nest, replica_rects
+from lergan_cc.fsm.copies import Rect, loop_nest, replica_rect, replica_shapes
 from lergan_cc.fsm.program import Instr
 from lergan_cc.fsm.values import Ref, Win
 from lergan_cc.shards import shard_ranges
@@ -50,14 +50,17 @@ class Batch:
     replica: np.ndarray  # the unit's share of the loop nest (mmv), else 0
     copy: np.ndarray
     shards: list[tuple[int, int]]  # (first sample, samples) per shard
-    parts: list  # the replicas' loop nests (mmv), else [None]
+    shapes: list[tuple[int, ...]]  # per replica: its share of the loop nest's positions per axis (mmv), else [()]
+    nest: Rect | None = None  # the mmv's loop nest, shared among ``replicas`` (``split_rect``)
+    replicas: int = 1
 
     def __len__(self) -> int:
         return len(self.copy)
 
     def unit(self, i: int) -> Unit:
-        s = int(self.shard[i])
-        return Unit(s, *self.shards[s], int(self.copy[i]), self.parts[int(self.replica[i])])
+        s, r = int(self.shard[i]), int(self.replica[i])
+        part = replica_rect(self.nest, self.replicas, r) if self.nest is not None else None
+        return Unit(s, *self.shards[s], int(self.copy[i]), part)
 
 
 def batch_of(tm: FastTiming, ins: Instr) -> Batch | None:
@@ -73,13 +76,14 @@ def batch_of(tm: FastTiming, ins: Instr) -> Batch | None:
         dst = o["dst"]
         if not isinstance(dst, Ref) or dst.kind != "buf" or dst.name == src.name:
             return None
-        parts = replica_rects(loop_nest(o["rect"]), _wins(o["win"]), c.replicas)
-        shard = np.repeat(np.arange(c.shards), len(parts))
-        replica = np.tile(np.arange(len(parts)), c.shards)
-        return Batch(shard, replica, shard * c.replicas + replica, shards, list(parts))
+        nest = Rect(tuple(loop_nest(o["rect"])), tuple(_wins(o["win"])))
+        shapes = replica_shapes(tuple(p.count for p in nest.ranges), c.replicas)
+        shard = np.repeat(np.arange(c.shards), len(shapes))
+        replica = np.tile(np.arange(len(shapes)), c.shards)
+        return Batch(shard, replica, shard * c.replicas + replica, shards, shapes, nest, c.replicas)
     if ins.op == "write":
         copy = np.arange(c.count)
-        return Batch(copy // c.replicas, np.zeros(c.count, dtype=np.int64), copy, shards, [None])
+        return Batch(copy // c.replicas, np.zeros(c.count, dtype=np.int64), copy, shards, [()])
     return None
 
 
@@ -95,7 +99,7 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
 
     # costs per distinct (shape of the replica's share of the loop nest, samples): the cost functions' values
     shape = Interner()
-    shape_of = np.array([shape(tuple(p.count for p in part.ranges) if part is not None else ()) for part in b.parts])
+    shape_of = np.array([shape(counts) for counts in b.shapes])
     key = shape_of[b.replica] * (layout.batch + 1) + np.array([n for _, n in b.shards])[b.shard]
     cost_ids, ns = np.empty(len(b), dtype=np.int64), np.empty(len(b))
     out_bytes: dict[int, int] = {}  # key -> bytes of the unit's result
