@@ -65,7 +65,7 @@ def copies_of(attrs: dict[str, Value]) -> Copies:
     for bank, run in zip(banks, runs, strict=True):
         if not isinstance(bank, Sym) or not isinstance(run, Prog) or run.start < 0 or run.step < 1 or run.count < 1:
             raise ValueError("banks=[B...] and xbars=[<start,step,count>, ...] expected")
-        places += [(str(bank), o) for o in run.values()]
+        places += zip(itertools.repeat(str(bank)), run.values())
     if len(places) != count:
         raise ValueError(f"{len(places)} placed copies for copies={count}")
     if count % replicas:

@@ -100,7 +100,10 @@ class Rows:
     def add_many(self, **columns: Any) -> None:
         """A batch of rows: each column an array (or one value for all)."""
         n = len(columns["key"])
-        chunk = {k: np.broadcast_to(np.asarray(v), (n,)) for k, v in columns.items()}
+        chunk = {k: np.asarray(v) for k, v in columns.items()}
+        for k, v in chunk.items():
+            if not v.ndim:
+                chunk[k] = np.full(n, v)
         chunk["visit"] = np.full(n, self.visit)
         self.chunks.append(chunk)
 

@@ -325,12 +325,11 @@ def _decide_moves(tm: FastTiming, ins: Instr, b: Batch, reads: list[list[tuple[i
 
 def _arrivals(tm: FastTiming, piece: np.ndarray, site_code: np.ndarray, tiles: list[str]) -> np.ndarray:
     """``arrival[piece][tile]`` (0.0 when none) for every unit and piece it reads, as things are now."""
-    out = np.zeros(piece.shape)
-    pairs, inverse = np.unique(np.stack([piece, np.broadcast_to(site_code[:, None], piece.shape)]).reshape(2, -1),
-                               axis=1, return_inverse=True)
-    values = np.array([tm._arrived(p, tiles[t]) for p, t in pairs.T.tolist()])
-    out.ravel()[:] = values[inverse.ravel()]
-    return out
+    n = len(tiles)
+    codes, inverse = np.unique((piece * n + site_code[:, None]).ravel(), return_inverse=True)
+    arrival = tm.arrival
+    values = np.array([arrival.get(c // n, {}).get(tiles[c % n] or "", 0.0) for c in codes.tolist()])
+    return values[inverse.ravel()].reshape(piece.shape)
 
 
 def _latest(events: list[tuple[int, int, int, float]], piece: np.ndarray, site_code: np.ndarray, units: np.ndarray,
