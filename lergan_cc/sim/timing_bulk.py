@@ -112,10 +112,9 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
             out_bytes[k] = places._mmv_out_bytes(ins, unit)
 
     # what each shard reads (Places.pieces_read) and, for an mmv, where its result piece lives
-    reads = [places.pieces_read(ins, src, Unit(s, lo, n)) for s, (lo, n) in enumerate(b.shards)]
-    width = max(len(r) for r in reads)
-    piece = np.array([[names.piece(src.name, p) for p, _, _ in r] + [names.piece(src.name, r[0][0])] * (width - len(r))
-                      for r in reads])[b.shard]  # units x width, padded with the first piece
+    reads, rows_of_shard = _reads(tm, ins, src, b.shards)
+    width = rows_of_shard.shape[1]
+    piece = rows_of_shard[b.shard]  # units x width, padded with the first piece
     dst, dst_piece, home = "", np.zeros(len(b), dtype=np.int64), []  # an mmv's result: piece per unit, home per shard
     if mmv:
         dst = _name(o["dst"])
@@ -131,12 +130,15 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
     stride = width + 2
     base, tm.seq = tm.seq, tm.seq + stride * len(b)
     moves = _decide_moves(tm, ins, b, reads, site)
-    away = {i for i in range(len(b)) if home[int(b.shard[i])] != site[i]} if mmv else set()
+    tile_ids = {t: i for i, t in enumerate(dict.fromkeys(site))}
+    site_code = np.array([tile_ids[t] for t in site], dtype=np.int64)
+    away: set[int] = set()
+    if mmv:  # a unit away from its result piece's home
+        home_code = np.array([tile_ids.get(h, -1) for h in home], dtype=np.int64)
+        away = set(np.flatnonzero(home_code[b.shard] != site_code).tolist())
     linked = sorted(set(moves) | away)
 
     # pieces' arrival on the free units' tiles before the instruction (the linked units change it)
-    tile_ids = {t: i for i, t in enumerate(dict.fromkeys(site))}
-    site_code = np.array([tile_ids[t] for t in site], dtype=np.int64)
     before = _arrivals(tm, piece, site_code, list(tile_ids))
     events = _place_linked(tm, b, linked, moves, away, reads, piece, site, tile_ids, xbar, unit_ready, ns, cost_ids,
                            out_bytes, key, dst_piece, home, dst if mmv else None, base, stride, width, group, op, label)
@@ -292,6 +294,24 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
                   cost=cost_ids[idx], res=x_ids, label=label, mat=x_ids)
     lanes.end = max(lanes.end, max(ends))
     return events
+
+
+def _reads(tm: FastTiming, ins: Instr, src: Ref, shards: list[tuple[int, int]]
+           ) -> tuple[list[list[tuple[int, int, int]]], np.ndarray]:
+    """``Places.pieces_read`` of every shard, and the pieces' ids per shard padded with the first one (cached
+    per buffer, sharding and whether a host instruction reads: all they depend on)."""
+    cache = tm.__dict__.setdefault("_reads", {})
+    key = (src.name, tuple(shards), ins.op.startswith("host."))
+    got = cache.get(key)
+    if got is None:
+        places, names = tm.places, tm.names
+        reads = [places.pieces_read(ins, src, Unit(s, lo, n)) for s, (lo, n) in enumerate(shards)]
+        width = max(len(r) for r in reads)
+        name = src.name
+        ids = np.array([[names.piece(name, p) for p, _, _ in r] + [names.piece(name, r[0][0])] * (width - len(r))
+                        for r in reads])
+        got = cache[key] = (reads, ids)
+    return got
 
 
 def _decide_moves(tm: FastTiming, ins: Instr, b: Batch, reads: list[list[tuple[int, int, int]]],
