@@ -144,31 +144,41 @@ class Lanes:
     def chain(self, ready: list[float], ns: list[float], wires: list[tuple[int, ...]]) -> list[float]:
         """Place tasks one after another on their wires only (their data and their crossbars are the caller's:
         ``ready`` already holds both); the starts."""
-        starts = []
         lines_of = self.lines_of
-        for t, d, w in zip(ready, ns, wires, strict=True):
-            if d > 0:
-                lines = lines_of(w)
-                busy = [line for line in lines if line.ends and line.ends[-1] > t]
-                if busy:
-                    t = fit(t, d, busy)
-                end = t + d
-                for line in lines:  # hold(), inline
-                    l_starts, l_ends = line.starts, line.ends
-                    if l_starts and t >= l_starts[-1]:
-                        if l_ends[-1] >= t - EPS:
-                            if end > l_ends[-1]:
-                                l_ends[-1] = end
-                        else:
-                            l_starts.append(t)
-                            l_ends.append(end)
-                    elif not l_starts:
-                        l_starts.append(t)
-                        l_ends.append(end)
-                    else:
-                        line.hold(t, end)
+        return [occupy(lines_of(w), t, d) if d > 0 else t for t, d, w in zip(ready, ns, wires, strict=True)]
+
+
+def occupy(lines: list[Timeline], t: float, ns: float) -> float:
+    """``fit`` over the lines busy after ``t``, then ``hold`` on every line (``ns`` > 0): the start."""
+    moved = True
+    while moved:
+        moved = False
+        for line in lines:  # fit(), over every line: one whose last interval ends by t cannot conflict
+            ends = line.ends
+            if not ends or ends[-1] <= t:
+                continue
+            starts = line.starts
+            i = bisect_right(starts, t) - 1
+            if i >= 0 and ends[i] > t:
+                t, moved = ends[i], True
+            elif i + 1 < len(starts) and starts[i + 1] < t + ns:
+                t, moved = ends[i + 1], True
+    end = t + ns
+    for line in lines:  # hold(), inline
+        starts, ends = line.starts, line.ends
+        if starts and t >= starts[-1]:
+            if ends[-1] >= t - EPS:
+                if end > ends[-1]:
+                    ends[-1] = end
+            else:
+                starts.append(t)
+                ends.append(end)
+        elif not starts:
             starts.append(t)
-        return starts
+            ends.append(end)
+        else:
+            line.hold(t, end)
+    return t
 
 
 def fit(t: float, ns: float, lines: list[Timeline]) -> float:

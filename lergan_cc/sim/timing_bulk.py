@@ -31,11 +31,10 @@ from lergan_cc.fsm.values import Ref, Win
 from lergan_cc.shards import shard_ranges
 from lergan_cc.sim import timing as event
 from lergan_cc.sim.costs import Cost
-from lergan_cc.sim.lanes import fit
+from lergan_cc.sim.lanes import fit, occupy
 from lergan_cc.sim.layout import Unit
 from lergan_cc.sim.places import Move
 from lergan_cc.sim.rows import Interner
-from lergan_cc.sim.schedule import EPS
 from lergan_cc.targets.geometry import HOST
 
 if TYPE_CHECKING:
@@ -194,24 +193,7 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
             got = known[id(c)] = (lines_of(tm.split(c.resources)[0]), rows.cost_id(c), tm.res_code(c.resources), c.ns)
         lines, cid, res, d = got
         if d > 0:
-            busy = [line for line in lines if line.ends and line.ends[-1] > t]
-            if busy:
-                t = fit(t, d, busy)
-            end = t + d
-            for line in lines:  # hold(), inline
-                starts, ends = line.starts, line.ends
-                if starts and t >= starts[-1]:
-                    if ends[-1] >= t - EPS:
-                        if end > ends[-1]:
-                            ends[-1] = end
-                    else:
-                        starts.append(t)
-                        ends.append(end)
-                elif not starts:
-                    starts.append(t)
-                    ends.append(end)
-                else:
-                    line.hold(t, end)
+            t = occupy(lines, t, d)
         return t, cid, res, d
 
     # per shard: an mmv result's piece, its row label, and when it may be written (nothing in the batch changes it)
