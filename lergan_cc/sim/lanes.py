@@ -71,11 +71,18 @@ class Lanes:
 
     def place(self, ns: float, wires: tuple[int, ...], xbars: tuple[int, ...], reads: list[int], writes: list[int],
               parts: list[int], after: float = 0.0) -> tuple[float, float]:
-        start = self.slot(max(after, self.ready(reads, writes, parts)), ns, wires, xbars)
+        start = max(after, self.ready(reads, writes, parts))
+        if ns > 0:
+            xlast = self.xlast
+            if any(xlast.item(x) > start for x in xbars):  # a crossbar busy after it: every timeline
+                start = self.slot(start, ns, wires, xbars)
+                end = start + ns
+                for line in self.lines_of(wires):
+                    hold(line, start, end)
+            else:  # the crossbars cannot conflict
+                start = occupy(self.lines_of(wires), start, ns)
         end = start + ns
         if ns > 0:
-            for line in self.lines_of(wires):
-                hold(line, start, end)
             for x in xbars:
                 self.log_x.append(x)
                 self.log_s.append(start)
