@@ -81,32 +81,34 @@ def place_fanout(tm: FastTiming, ins: Instr, group: int) -> None:
     plan = _fanout_plan(tm, mat)
     base = tm.cost(ins, Unit(0, 0, layout.batch, 0))
     nbytes = _weight_bytes(tm, mat)
-    done = tm.__dict__.setdefault("_fanout_tasks", {})
     programmed = places.programmed
-    costs, wires, res = [], [], []
-    for k, (bank, port, ids, distinct) in enumerate(plan.groups):  # _stream, with the rest cached per bus
-        key = (param, bank)
-        bus = None if key in programmed else tm.move_cost(HOST, port, nbytes, False)
-        programmed.add(key)
-        task = done.get((id(base), mat, k, id(bus)))
-        if task is None:
+    # _stream's bus: to the first group of each bank that the param has not reached in this state
+    bus_of = {bank: None if (param, bank) in programmed else tm.move_cost(HOST, port, nbytes, False)
+              for bank, port in plan.banks}
+    programmed.update((param, bank) for bank, _ in plan.banks)
+    key = (id(base), mat, tuple(id(bus) for bus in bus_of.values()))
+    done = tm.__dict__.setdefault("_fanouts", {})
+    tasks = done.get(key)
+    if tasks is None:
+        costs, wires, res = [], [], []
+        for bank, port, ids, distinct, first_of_bank in plan.groups:
+            bus = bus_of[bank] if first_of_bank else None
             tree = _cached(tm, ("multicast", port, distinct, nbytes), multicast, tm.topo,
                            [shortest(tm.topo, port, t, "Smode") for t in distinct], nbytes)
             stream = _cached(tm, ("stream", id(bus) if bus is not None else None, id(tree)), (bus or Cost()).add, tree)
             cells = _cached(tm, ("cells", id(base), len(ids)), _cells, base, len(ids))
             w = tm.split(stream.resources)[0]
-            task = done[(id(base), mat, k, id(bus))] = (
-                _cached(tm, ("fanout", id(cells), id(stream)), event._merge, cells, stream, True), w,
-                rows.res_code((*ids, *w)))
-        costs.append(task[0])
-        wires.append(task[1])
-        res.append(task[2])
+            costs.append(_cached(tm, ("fanout", id(cells), id(stream)), event._merge, cells, stream, True))
+            wires.append(w)
+            res.append(rows.res_code((*ids, *w)))
+        tasks = done[key] = (costs, wires, res)
+    costs, wires, res = tasks
     _place_writes(tm, ins, group, param, mat, plan.member, plan.task, costs, wires, res, np.full(len(costs), -1))
 
 
 class _Plan:
-    """A matrix's fan-out groups: per group (bank, its port, its copies' ids, their distinct tiles), and every
-    copy's group."""
+    """A matrix's fan-out groups: per group (bank, its port, its copies' ids, their distinct tiles, whether it
+    is the bank's first), every copy's group, and the banks (with their ports) in order of first group."""
 
     def __init__(self, tm: FastTiming, mat: str) -> None:
         copies = tm.layout.copies[mat]
@@ -121,16 +123,21 @@ class _Plan:
         self.member = np.argsort(task, kind="stable")
         self.task = task[self.member]
         sizes = np.bincount(task, minlength=len(firsts)).tolist()
-        first = tm.names.mat[mat]
         members = self.member.tolist()
-        self.groups: list[tuple[str, str, tuple[int, ...], tuple[str, ...]]] = []
+        ids = (self.member + tm.names.mat[mat]).tolist()
+        self.groups: list[tuple[str, str, tuple[int, ...], tuple[str, ...], bool]] = []
+        ports: dict[str, str] = {}
         at = 0
         for size in sizes:
             mine = members[at:at + size]
-            at += size
             b = bank_of_tile(tiles[mine[0]])
-            self.groups.append((b, f"{b}.L0.n0", tuple(first + i for i in mine),
-                                tuple(dict.fromkeys(tiles[i] for i in mine))))
+            fresh = b not in ports
+            if fresh:
+                ports[b] = f"{b}.L0.n0"
+            self.groups.append((b, ports[b], tuple(ids[at:at + size]), tuple(dict.fromkeys([tiles[i] for i in mine])),
+                                fresh))
+            at += size
+        self.banks = list(ports.items())
 
 
 def _fanout_plan(tm: FastTiming, mat: str) -> _Plan:
