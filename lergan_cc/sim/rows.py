@@ -215,8 +215,8 @@ def _sums(cost: np.ndarray, matrix: np.ndarray, keys: list[str], costs: list[Cos
     if not order:
         return {}
     col = {k: i for i, k in enumerate(keys)}
-    sums = np.add.accumulate(matrix[np.ix_(cost, np.array([col[k] for k in order]))], axis=0)[-1]
-    return dict(zip(order, sums.tolist(), strict=True))
+    per_key = np.ascontiguousarray(matrix[:, [col[k] for k in order]].T)  # a row per component, a column per cost
+    return dict(zip(order, [float(np.add.accumulate(values[cost])[-1]) for values in per_key], strict=True))
 
 
 def tasks(rows: Rows, t: dict[str, np.ndarray], resource_name: Any) -> list[Task]:
