@@ -188,8 +188,11 @@ def figures(t: dict[str, np.ndarray], rows: np.ndarray, table: CostTable, mmv_op
     f = Figures(count=len(rows))
     start, end, cost = t["start"][rows], t["end"][rows], t["cost"][rows]
     f.time_ns = union_length(start, end)
-    f.energy = _sums(cost, table.energy, table.energy_keys, table.costs, "energy")
-    f.traffic = _sums(cost, table.traffic, table.traffic_keys, table.costs, "traffic")
+    if len(cost):
+        distinct, first = np.unique(cost, return_index=True)
+        seen = [table.costs[i] for i in distinct[np.argsort(first)].tolist()]  # in order of first appearance
+        f.energy = _sums(cost, table.energy, table.energy_keys, seen, "energy")
+        f.traffic = _sums(cost, table.traffic, table.traffic_keys, seen, "traffic")
     mmv = (t["op"][rows] == mmv_op) & (t["mat"][rows] >= 0)
     if mmv.any():
         c, mat, visit = cost[mmv], t["mat"][rows][mmv], t["visit"][rows][mmv]
@@ -205,13 +208,10 @@ def figures(t: dict[str, np.ndarray], rows: np.ndarray, table: CostTable, mmv_op
     return f
 
 
-def _sums(cost: np.ndarray, matrix: np.ndarray, keys: list[str], costs: list[Cost], attr: str) -> dict[str, float]:
-    """Per component, ``d[k] += v`` over the rows' costs in order, keys in order of first appearance."""
-    if not len(cost):
-        return {}
-    distinct, first = np.unique(cost, return_index=True)
-    order: list[str] = list(dict.fromkeys(k for i in distinct[np.argsort(first)].tolist()
-                                          for k in getattr(costs[i], attr)))
+def _sums(cost: np.ndarray, matrix: np.ndarray, keys: list[str], seen: list[Cost], attr: str) -> dict[str, float]:
+    """Per component, ``d[k] += v`` over the rows' costs in order, keys in order of first appearance (``seen``:
+    the rows' distinct costs in order of first appearance)."""
+    order: list[str] = list(dict.fromkeys(k for c in seen for k in getattr(c, attr)))
     if not order:
         return {}
     col = {k: i for i, k in enumerate(keys)}
