@@ -173,8 +173,8 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
     read_names: list[int] = []  # a move before a unit reads its piece
     read_ends: list[float] = []
     events: list[tuple[int, int, int, float]] = []  # (piece, tile code, unit, when it arrived)
-    n_linked = len(linked)
-    task_start, task_end = np.empty(n_linked), np.empty(n_linked)
+    task_start: list[float] = []
+    task_end: list[float] = []
     home_unit: list[int] = []  # the units whose result moved home, and that move's row
     home_start: list[float] = []
     home_end: list[float] = []
@@ -198,11 +198,11 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
 
     # per shard: an mmv result's piece, its row label, and when it may be written (nothing in the batch changes it)
     shard_home: dict[int, tuple[int, float, int]] = {}
-    home_costs: dict[tuple[str, int, int], Cost] = {}  # (tile, shard, key) -> the move home's cost
+    home_moves: dict[tuple[str, int, int], tuple[list, int, int, float]] = {}  # (tile, shard, key) -> on_wires' data
     shard_l, xbar_l, key_l = b.shard.tolist(), xbar.tolist(), key.tolist()
     ready_l, ns_l = unit_ready.tolist(), ns.tolist()
     seen_after: dict[tuple[int, str], float] = {}  # (shard, tile) -> the latest arrival there of the pieces it reads
-    for n, i in enumerate(linked):
+    for i in linked:
         s, here, x = shard_l[i], site[i], xbar_l[i]
         ukey = base + stride * i
         mv_list = moves.get(i, ())
@@ -231,20 +231,27 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
         if d > 0 and xlast.item(x) > start:  # its crossbars: free, mostly (Lanes.slot)
             start = fit(start, d, [lanes.xline(x)])
         end = start + d
-        task_start[n], task_end[n] = start, end
+        task_start.append(start)
+        task_end.append(end)
         if i in away and dst is not None:
             got = shard_home.get(s)
             if got is None:
                 dst_label = layout.piece_name(dst, s)
                 name = by_piece[dst_label]
-                got = shard_home[s] = (name, max(t0, full.item(name), readers.item(name)), tm.move_label(dst_label))
-            name, rdy, mlabel = got
+                got = shard_home[s] = (name, max(t0, full.item(name), readers.item(name)), tm.move_label(dst_label),
+                                       arrival.setdefault(name, {}), home[s])
+            name, rdy, mlabel, arrived, home_tile = got
             hk = (here, s, key_l[i])
-            c = home_costs.get(hk)
-            if c is None:
-                c = home_costs[hk] = tm.move_cost(here, home[s], out_bytes[hk[2]], False)
-            t, cid, res, d = on_wires(max(end, rdy), c)
-            arrival.setdefault(name, {})[home[s]] = t + d
+            wire = home_moves.get(hk)
+            if wire is None:  # on_wires' lookups, once per (tile, shard, result size)
+                c = tm.move_cost(here, home_tile, out_bytes[hk[2]], False)
+                wire = home_moves[hk] = (lines_of(tm.split(c.resources)[0]), rows.cost_id(c), tm.res_code(c.resources),
+                                         c.ns)
+            lines, cid, res, d = wire
+            t = end if end >= rdy else rdy  # max(end, rdy)
+            if d > 0:
+                t = occupy(lines, t, d)
+            arrived[home_tile] = t + d
             home_unit.append(ukey + width + 1)
             home_start.append(t)
             home_end.append(t + d)
@@ -255,12 +262,13 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
 
     idx = np.array(linked)
     x_ids = xbar[idx]
-    lanes.commit_many(task_start, task_end, ns[idx], x_ids,
+    t_start, t_end = np.array(task_start), np.array(task_end)
+    lanes.commit_many(t_start, t_end, ns[idx], x_ids,
                       ([x_ids] if mmv else []) + [piece[idx, j] for j in range(width)],
                       [] if mmv else [x_ids], [dst_piece[idx]] if mmv else [])
     if read_names:
         np.maximum.at(readers, np.array(read_names), np.array(read_ends))
-    ends = [float(task_end.max())]
+    ends = [float(t_end.max())]
     if home_name:
         h_end = np.array(home_end)
         np.maximum.at(parts, np.array(home_name), h_end)
@@ -272,7 +280,7 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
         ends.append(float(cols[3].max()))
         names_ = ("key", "op", "start", "end", "cost", "res", "label", "mat")
         rows.add_many(group=group, **dict(zip(names_, cols, strict=True)))
-    rows.add_many(key=base + stride * idx + width, group=group, op=op, start=task_start, end=task_end,
+    rows.add_many(key=base + stride * idx + width, group=group, op=op, start=t_start, end=t_end,
                   cost=cost_ids[idx], res=x_ids, label=label, mat=x_ids)
     lanes.end = max(lanes.end, max(ends))
     return events
