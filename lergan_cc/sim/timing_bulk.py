@@ -196,8 +196,9 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
             t = occupy(lines, t, d)
         return t, cid, res, d
 
-    # per shard: an mmv result's piece, its row label, and when it may be written (nothing in the batch changes it)
-    shard_home: dict[int, tuple[int, float, int]] = {}
+    # per shard: an mmv result's piece, when it may be written (nothing in the batch changes it), its row label, its
+    # arrivals, its home
+    shard_home: dict[int, tuple[int, float, int, dict[str, float], str]] = {}
     home_moves: dict[tuple[str, int, int], tuple[list, int, int, float]] = {}  # (tile, shard, key) -> on_wires' data
     shard_l, xbar_l, key_l = b.shard.tolist(), xbar.tolist(), key.tolist()
     ready_l, ns_l = unit_ready.tolist(), ns.tolist()
