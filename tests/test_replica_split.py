@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from onnx.reference import ReferenceEvaluator
 
-from lergan_cc.fsm.copies import Rect, split_rect
+from lergan_cc.fsm.copies import Rect, replica_rect, replica_shapes, split_rect
 from lergan_cc.fsm.values import Prog, Win
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "onnx"
@@ -61,6 +61,19 @@ def _rounds(tmp: Path, replica: str) -> dict[str, int]:
                    capture_output=True)
     layers = json.loads(report.read_text())["layers"]
     return {la["layer"]: la["mmv_rounds"] for la in layers if la["mmv_rounds"]}
+
+
+@given(rects(), st.integers(1, 800), st.data())
+def test_one_share_alone_is_the_split_ones(rect: Rect, parts: int, data: st.DataObject) -> None:
+    """``replica_shapes`` and ``replica_rect`` (the fast timing model's: no list of every share) give what
+    ``split_rect`` gives."""
+    shares = split_rect(rect, parts)
+    assert replica_shapes(tuple(p.count for p in rect.ranges), parts) == [
+        tuple(p.count for p in share.ranges) for share in shares]
+    i = data.draw(st.integers(0, len(shares) - 1))
+    assert replica_rect(rect, parts, i) == shares[i]
+    with pytest.raises(IndexError):
+        replica_rect(rect, parts, len(shares))
 
 
 def test_more_replicas_never_more_rounds(tmp_path: Path) -> None:

@@ -7,12 +7,13 @@ crossbar indices), undeclared names, transitions to nowhere. One error, with its
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable
 from dataclasses import fields
 from functools import cache, partial
 from typing import Any, get_type_hints
+
+import numpy as np
 
 from lergan_cc.errors import SourceError, did_you_mean
 from lergan_cc.fsm.copies import Copies, copies_of, sharding_of
@@ -284,20 +285,39 @@ class _Crossbars:
     """The crossbars every matrix declaration occupies, per bank: two copies never share a crossbar."""
 
     def __init__(self) -> None:
-        self.ranges: dict[str, list[tuple[int, int, Any]]] = {}
+        self.decls: list[Any] = []
+        self.ranges: dict[str, tuple[list[int], list[int], list[int]]] = {}  # bank -> (firsts, ends, decl numbers)
 
     def claim(self, decl: Any, copies: Copies) -> None:
-        for i, (bank, _) in enumerate(copies.places):
-            self.ranges.setdefault(bank, []).extend((o, o + n, decl) for o, n in copies.pieces(i))
+        k = len(self.decls)
+        self.decls.append(decl)
+        ranges = self.ranges
+        for i, (bank, offset) in enumerate(copies.places):
+            got = ranges.get(bank)
+            if got is None:
+                got = ranges[bank] = ([], [], [])
+            if copies.split:
+                for o, n in copies.pieces(i):
+                    got[0].append(o)
+                    got[1].append(o + n)
+                    got[2].append(k)
+            else:
+                got[0].append(offset)
+                got[1].append(offset + copies.crossbars)
+                got[2].append(k)
 
     def clash(self) -> tuple[Any, str] | None:
-        """The later of two declarations whose crossbars overlap, and the message, or None."""
-        for bank, ranges in self.ranges.items():
-            ranges.sort(key=lambda r: (r[0], r[1]))
-            for (_, hi, a), (lo, _, b) in itertools.pairwise(ranges):
-                if lo < hi:
-                    later = max(a, b, key=lambda d: d.line)
-                    return later, f"crossbar {lo} of bank {bank} is held by both ${a.name} and ${b.name}"
+        """The later of two declarations whose crossbars overlap, and the message, or None (per bank, the
+        first overlap of neighbours in order of first crossbar, then end, then claim)."""
+        for bank, (firsts, ends, decls) in self.ranges.items():
+            lo, hi = np.array(firsts, dtype=np.int64), np.array(ends, dtype=np.int64)
+            order = np.lexsort((hi, lo))
+            over = np.flatnonzero(lo[order][1:] < hi[order][:-1])
+            if len(over):
+                k = int(over[0])
+                a, b = self.decls[decls[order[k]]], self.decls[decls[order[k + 1]]]
+                later = max(a, b, key=lambda d: d.line)
+                return later, f"crossbar {int(lo[order[k + 1]])} of bank {bank} is held by both ${a.name} and ${b.name}"
         return None
 
 

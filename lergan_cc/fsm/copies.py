@@ -65,7 +65,7 @@ def copies_of(attrs: dict[str, Value]) -> Copies:
     for bank, run in zip(banks, runs, strict=True):
         if not isinstance(bank, Sym) or not isinstance(run, Prog) or run.start < 0 or run.step < 1 or run.count < 1:
             raise ValueError("banks=[B...] and xbars=[<start,step,count>, ...] expected")
-        places += [(str(bank), o) for o in run.values()]
+        places += zip(itertools.repeat(str(bank)), run.values())
     if len(places) != count:
         raise ValueError(f"{len(places)} placed copies for copies={count}")
     if count % replicas:
@@ -172,6 +172,59 @@ def _slice(rect: Rect, axis: int, lo: int, hi: int) -> Rect:
 
 def _shift(s: Prog | tuple[int, ...], by: int) -> Prog | tuple[int, ...]:
     return Prog(s.start + by, s.step, s.count) if isinstance(s, Prog) else tuple(v + by for v in s)
+
+
+def replica_shapes(counts: tuple[int, ...], parts: int) -> list[tuple[int, ...]]:
+    """The positions per axis of every share of ``split_rect`` (a nest of ``counts`` among ``parts``), in
+    order, without building the shares."""
+    return list(_shapes(counts, 0, parts)) if counts else [()]
+
+
+_SHAPES: dict[tuple[tuple[int, ...], int, int], tuple[tuple[int, ...], ...]] = {}
+
+
+def _shapes(counts: tuple[int, ...], axis: int, parts: int) -> tuple[tuple[int, ...], ...]:
+    """``_split``'s shares' counts (memoised: equal slices split alike)."""
+    key = (counts, axis, parts)
+    got = _SHAPES.get(key)
+    if got is None:
+        if parts <= 1 or axis == len(counts):
+            got = (counts,)
+        else:
+            out: list[tuple[int, ...]] = []
+            for lo, hi, share in _cuts(counts[axis], parts):
+                out += _shapes((*counts[:axis], hi - lo, *counts[axis + 1:]), axis + 1, share)
+            got = tuple(out)
+        _SHAPES[key] = got
+    return got
+
+
+def _cuts(count: int, parts: int) -> list[tuple[int, int, int]]:
+    """``_split``'s slices of one axis: (first position, end, replicas sharing it)."""
+    slices = min(parts, count)
+    bounds = [count * i // slices for i in range(slices + 1)]
+    return [(lo, hi, parts // slices + (1 if i < parts % slices else 0))
+            for i, (lo, hi) in enumerate(itertools.pairwise(bounds))]
+
+
+def replica_rect(rect: Rect, parts: int, index: int) -> Rect:
+    """``split_rect(rect, parts)[index]``, built alone."""
+    counts = tuple(p.count for p in rect.ranges)
+    axis = 0
+    while rect.ranges and parts > 1 and axis < len(counts):
+        for lo, hi, share in _cuts(counts[axis], parts):
+            sub = (*counts[:axis], hi - lo, *counts[axis + 1:])
+            n = len(_shapes(sub, axis + 1, share))
+            if index < n:
+                rect, counts, parts = _slice(rect, axis, lo, hi), sub, share
+                break
+            index -= n
+        else:
+            raise IndexError("replica_rect: index out of range")
+        axis += 1
+    if index:
+        raise IndexError("replica_rect: index out of range")
+    return rect
 
 
 def loop_nest(v: Value) -> list[Prog]:

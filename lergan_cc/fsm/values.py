@@ -36,7 +36,8 @@ class Prog:
     count: int
 
     def values(self) -> list[int]:
-        return [self.start + self.step * j for j in range(self.count)]
+        return list(range(self.start, self.start + self.step * self.count, self.step)) if self.step > 0 else \
+            [self.start + self.step * j for j in range(self.count)]
 
 
 @dataclass(frozen=True)

@@ -71,11 +71,18 @@ class Lanes:
 
     def place(self, ns: float, wires: tuple[int, ...], xbars: tuple[int, ...], reads: list[int], writes: list[int],
               parts: list[int], after: float = 0.0) -> tuple[float, float]:
-        start = self.slot(max(after, self.ready(reads, writes, parts)), ns, wires, xbars)
+        start = max(after, self.ready(reads, writes, parts))
+        if ns > 0:
+            xlast = self.xlast
+            if any(xlast.item(x) > start for x in xbars):  # a crossbar busy after it: every timeline
+                start = self.slot(start, ns, wires, xbars)
+                end = start + ns
+                for line in self.lines_of(wires):
+                    hold(line, start, end)
+            else:  # the crossbars cannot conflict
+                start = occupy(self.lines_of(wires), start, ns)
         end = start + ns
         if ns > 0:
-            for line in self.lines_of(wires):
-                hold(line, start, end)
             for x in xbars:
                 self.log_x.append(x)
                 self.log_s.append(start)
@@ -144,19 +151,41 @@ class Lanes:
     def chain(self, ready: list[float], ns: list[float], wires: list[tuple[int, ...]]) -> list[float]:
         """Place tasks one after another on their wires only (their data and their crossbars are the caller's:
         ``ready`` already holds both); the starts."""
-        starts = []
         lines_of = self.lines_of
-        for t, d, w in zip(ready, ns, wires, strict=True):
-            if d > 0:
-                lines = lines_of(w)
-                busy = [line for line in lines if line.ends and line.ends[-1] > t]
-                if busy:
-                    t = fit(t, d, busy)
-                end = t + d
-                for line in lines:
-                    hold(line, t, end)
+        return [occupy(lines_of(w), t, d) if d > 0 else t for t, d, w in zip(ready, ns, wires, strict=True)]
+
+
+def occupy(lines: list[Timeline], t: float, ns: float) -> float:
+    """``fit`` over the lines busy after ``t``, then ``hold`` on every line (``ns`` > 0): the start."""
+    moved = True
+    while moved:
+        moved = False
+        for line in lines:  # fit(), over every line: one whose last interval ends by t cannot conflict
+            ends = line.ends
+            if not ends or ends[-1] <= t:
+                continue
+            starts = line.starts
+            i = bisect_right(starts, t) - 1
+            if i >= 0 and ends[i] > t:
+                t, moved = ends[i], True
+            elif i + 1 < len(starts) and starts[i + 1] < t + ns:
+                t, moved = ends[i + 1], True
+    end = t + ns
+    for line in lines:  # hold(), inline
+        starts, ends = line.starts, line.ends
+        if starts and t >= starts[-1]:
+            if ends[-1] >= t - EPS:
+                if end > ends[-1]:
+                    ends[-1] = end
+            else:
+                starts.append(t)
+                ends.append(end)
+        elif not starts:
             starts.append(t)
-        return starts
+            ends.append(end)
+        else:
+            line.hold(t, end)
+    return t
 
 
 def fit(t: float, ns: float, lines: list[Timeline]) -> float:

@@ -100,7 +100,10 @@ class Rows:
     def add_many(self, **columns: Any) -> None:
         """A batch of rows: each column an array (or one value for all)."""
         n = len(columns["key"])
-        chunk = {k: np.broadcast_to(np.asarray(v), (n,)) for k, v in columns.items()}
+        chunk = {k: np.asarray(v) for k, v in columns.items()}
+        for k, v in chunk.items():
+            if not v.ndim:
+                chunk[k] = np.full(n, v)
         chunk["visit"] = np.full(n, self.visit)
         self.chunks.append(chunk)
 
@@ -185,8 +188,11 @@ def figures(t: dict[str, np.ndarray], rows: np.ndarray, table: CostTable, mmv_op
     f = Figures(count=len(rows))
     start, end, cost = t["start"][rows], t["end"][rows], t["cost"][rows]
     f.time_ns = union_length(start, end)
-    f.energy = _sums(cost, table.energy, table.energy_keys, table.costs, "energy")
-    f.traffic = _sums(cost, table.traffic, table.traffic_keys, table.costs, "traffic")
+    if len(cost):
+        distinct, first = np.unique(cost, return_index=True)
+        seen = [table.costs[i] for i in distinct[np.argsort(first)].tolist()]  # in order of first appearance
+        f.energy = _sums(cost, table.energy, table.energy_keys, seen, "energy")
+        f.traffic = _sums(cost, table.traffic, table.traffic_keys, seen, "traffic")
     mmv = (t["op"][rows] == mmv_op) & (t["mat"][rows] >= 0)
     if mmv.any():
         c, mat, visit = cost[mmv], t["mat"][rows][mmv], t["visit"][rows][mmv]
@@ -202,18 +208,15 @@ def figures(t: dict[str, np.ndarray], rows: np.ndarray, table: CostTable, mmv_op
     return f
 
 
-def _sums(cost: np.ndarray, matrix: np.ndarray, keys: list[str], costs: list[Cost], attr: str) -> dict[str, float]:
-    """Per component, ``d[k] += v`` over the rows' costs in order, keys in order of first appearance."""
-    if not len(cost):
-        return {}
-    distinct, first = np.unique(cost, return_index=True)
-    order: list[str] = list(dict.fromkeys(k for i in distinct[np.argsort(first)].tolist()
-                                          for k in getattr(costs[i], attr)))
+def _sums(cost: np.ndarray, matrix: np.ndarray, keys: list[str], seen: list[Cost], attr: str) -> dict[str, float]:
+    """Per component, ``d[k] += v`` over the rows' costs in order, keys in order of first appearance (``seen``:
+    the rows' distinct costs in order of first appearance)."""
+    order: list[str] = list(dict.fromkeys(k for c in seen for k in getattr(c, attr)))
     if not order:
         return {}
     col = {k: i for i, k in enumerate(keys)}
-    sums = np.add.accumulate(matrix[np.ix_(cost, np.array([col[k] for k in order]))], axis=0)[-1]
-    return dict(zip(order, sums.tolist(), strict=True))
+    per_key = np.ascontiguousarray(matrix[:, [col[k] for k in order]].T)  # a row per component, a column per cost
+    return dict(zip(order, [float(np.add.accumulate(values[cost])[-1]) for values in per_key], strict=True))
 
 
 def tasks(rows: Rows, t: dict[str, np.ndarray], resource_name: Any) -> list[Task]:

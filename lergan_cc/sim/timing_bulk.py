@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lergan_cc.fsm.copies import loop_nest, replica_rects
+from lergan_cc.fsm.copies import Rect, loop_nest, replica_rect, replica_shapes
 from lergan_cc.fsm.program import Instr
 from lergan_cc.fsm.values import Ref, Win
 from lergan_cc.shards import shard_ranges
 from lergan_cc.sim import timing as event
 from lergan_cc.sim.costs import Cost
-from lergan_cc.sim.lanes import fit, hold
+from lergan_cc.sim.lanes import fit, occupy
 from lergan_cc.sim.layout import Unit
 from lergan_cc.sim.places import Move
 from lergan_cc.sim.rows import Interner
@@ -49,14 +49,17 @@ class Batch:
     replica: np.ndarray  # the unit's share of the loop nest (mmv), else 0
     copy: np.ndarray
     shards: list[tuple[int, int]]  # (first sample, samples) per shard
-    parts: list  # the replicas' loop nests (mmv), else [None]
+    shapes: list[tuple[int, ...]]  # per replica: its share of the loop nest's positions per axis (mmv), else [()]
+    nest: Rect | None = None  # the mmv's loop nest, shared among ``replicas`` (``split_rect``)
+    replicas: int = 1
 
     def __len__(self) -> int:
         return len(self.copy)
 
     def unit(self, i: int) -> Unit:
-        s = int(self.shard[i])
-        return Unit(s, *self.shards[s], int(self.copy[i]), self.parts[int(self.replica[i])])
+        s, r = int(self.shard[i]), int(self.replica[i])
+        part = replica_rect(self.nest, self.replicas, r) if self.nest is not None else None
+        return Unit(s, *self.shards[s], int(self.copy[i]), part)
 
 
 def batch_of(tm: FastTiming, ins: Instr) -> Batch | None:
@@ -72,13 +75,14 @@ def batch_of(tm: FastTiming, ins: Instr) -> Batch | None:
         dst = o["dst"]
         if not isinstance(dst, Ref) or dst.kind != "buf" or dst.name == src.name:
             return None
-        parts = replica_rects(loop_nest(o["rect"]), _wins(o["win"]), c.replicas)
-        shard = np.repeat(np.arange(c.shards), len(parts))
-        replica = np.tile(np.arange(len(parts)), c.shards)
-        return Batch(shard, replica, shard * c.replicas + replica, shards, list(parts))
+        nest = Rect(tuple(loop_nest(o["rect"])), tuple(_wins(o["win"])))
+        shapes = replica_shapes(tuple(p.count for p in nest.ranges), c.replicas)
+        shard = np.repeat(np.arange(c.shards), len(shapes))
+        replica = np.tile(np.arange(len(shapes)), c.shards)
+        return Batch(shard, replica, shard * c.replicas + replica, shards, shapes, nest, c.replicas)
     if ins.op == "write":
         copy = np.arange(c.count)
-        return Batch(copy // c.replicas, np.zeros(c.count, dtype=np.int64), copy, shards, [None])
+        return Batch(copy // c.replicas, np.zeros(c.count, dtype=np.int64), copy, shards, [()])
     return None
 
 
@@ -94,7 +98,7 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
 
     # costs per distinct (shape of the replica's share of the loop nest, samples): the cost functions' values
     shape = Interner()
-    shape_of = np.array([shape(tuple(p.count for p in part.ranges) if part is not None else ()) for part in b.parts])
+    shape_of = np.array([shape(counts) for counts in b.shapes])
     key = shape_of[b.replica] * (layout.batch + 1) + np.array([n for _, n in b.shards])[b.shard]
     cost_ids, ns = np.empty(len(b), dtype=np.int64), np.empty(len(b))
     out_bytes: dict[int, int] = {}  # key -> bytes of the unit's result
@@ -107,10 +111,9 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
             out_bytes[k] = places._mmv_out_bytes(ins, unit)
 
     # what each shard reads (Places.pieces_read) and, for an mmv, where its result piece lives
-    reads = [places.pieces_read(ins, src, Unit(s, lo, n)) for s, (lo, n) in enumerate(b.shards)]
-    width = max(len(r) for r in reads)
-    piece = np.array([[names.piece(src.name, p) for p, _, _ in r] + [names.piece(src.name, r[0][0])] * (width - len(r))
-                      for r in reads])[b.shard]  # units x width, padded with the first piece
+    reads, rows_of_shard = _reads(tm, ins, src, b.shards)
+    width = rows_of_shard.shape[1]
+    piece = rows_of_shard[b.shard]  # units x width, padded with the first piece
     dst, dst_piece, home = "", np.zeros(len(b), dtype=np.int64), []  # an mmv's result: piece per unit, home per shard
     if mmv:
         dst = _name(o["dst"])
@@ -126,12 +129,15 @@ def place_batch(tm: FastTiming, ins: Instr, b: Batch, group: int) -> None:
     stride = width + 2
     base, tm.seq = tm.seq, tm.seq + stride * len(b)
     moves = _decide_moves(tm, ins, b, reads, site)
-    away = {i for i in range(len(b)) if home[int(b.shard[i])] != site[i]} if mmv else set()
+    tile_ids = {t: i for i, t in enumerate(dict.fromkeys(site))}
+    site_code = np.array([tile_ids[t] for t in site], dtype=np.int64)
+    away: set[int] = set()
+    if mmv:  # a unit away from its result piece's home
+        home_code = np.array([tile_ids.get(h, -1) for h in home], dtype=np.int64)
+        away = set(np.flatnonzero(home_code[b.shard] != site_code).tolist())
     linked = sorted(set(moves) | away)
 
     # pieces' arrival on the free units' tiles before the instruction (the linked units change it)
-    tile_ids = {t: i for i, t in enumerate(dict.fromkeys(site))}
-    site_code = np.array([tile_ids[t] for t in site], dtype=np.int64)
     before = _arrivals(tm, piece, site_code, list(tile_ids))
     events = _place_linked(tm, b, linked, moves, away, reads, piece, site, tile_ids, xbar, unit_ready, ns, cost_ids,
                            out_bytes, key, dst_piece, home, dst if mmv else None, base, stride, width, group, op, label)
@@ -154,91 +160,149 @@ def _place_linked(tm: FastTiming, b: Batch, linked: list[int], moves: dict[int, 
                   label: int) -> list[tuple[int, int, int, float]]:
     """The units with moves, in unit order: each unit's moves over their wires, its task (its crossbars are
     free, its data ready at ``unit_ready``), its result's move home (``dst`` given: an mmv). What they change
-    in the names' readiness is written after the last one: no unit of the batch reads it."""
+    in the names' readiness is written after the last one: no unit of the batch reads it (the destination's
+    readiness, which a result's move home waits for, is looked up once per shard)."""
     if not linked:
         return []
     lanes, rows, names, layout = tm.lanes, tm.rows, tm.names, tm.layout
     arrival, by_piece, lines_of = tm.arrival, names.by_piece, lanes.lines_of
-    full, parts, readers, t0 = lanes.full, lanes.parts, lanes.readers, lanes.t0
+    full, parts, readers, t0, xlast = lanes.full, lanes.parts, lanes.readers, lanes.t0, lanes.xlast
     move_op = tm.move_op
     mmv = dst is not None
-    cols: dict[str, list] = {k: [] for k in ("key", "op", "start", "end", "cost", "res", "label", "mat")}
-    c_key, c_op, c_start, c_end, c_cost, c_res, c_label, c_mat = cols.values()
+    move_rows: list[tuple[int, int, float, float, int, int, int, int]] = []  # a row per move before a unit
     read_names: list[int] = []  # a move before a unit reads its piece
     read_ends: list[float] = []
-    part_names: list[int] = []  # a result's move home fills its piece
-    part_ends: list[float] = []
     events: list[tuple[int, int, int, float]] = []  # (piece, tile code, unit, when it arrived)
-    task_start, task_end = np.empty(len(linked)), np.empty(len(linked))
+    task_start: list[float] = []
+    task_end: list[float] = []
+    home_unit: list[int] = []  # the units whose result moved home, and that move's row
+    home_start: list[float] = []
+    home_end: list[float] = []
+    home_cost: list[int] = []
+    home_res: list[int] = []
+    home_label: list[int] = []
+    home_name: list[int] = []
 
-    def row(k: int, o: int, s: float, e: float, c: int, r: int, lab: int, m: int) -> None:
-        c_key.append(k)
-        c_op.append(o)
-        c_start.append(s)
-        c_end.append(e)
-        c_cost.append(c)
-        c_res.append(r)
-        c_label.append(lab)
-        c_mat.append(m)
+    known: dict[int, tuple[list, int, int, float]] = {}  # id(cost) -> (wires' timelines, cost id, resource code, ns)
 
-    known: dict[int, tuple[list, int, int]] = {}  # id(cost) -> (its wires' timelines, cost id, resource code)
-
-    def on_wires(t: float, c: Cost) -> tuple[float, int, int]:
-        """``Lanes.place`` of a move whose data are ready at ``t``: its start, and the cost's row codes (the
-        costs live in ``tm``'s caches: their ids stay theirs)."""
+    def on_wires(t: float, c: Cost) -> tuple[float, int, int, float]:
+        """``Lanes.place`` of a move whose data are ready at ``t``: its start, the cost's row codes (the costs
+        live in ``tm``'s caches: their ids stay theirs) and its length."""
         got = known.get(id(c))
         if got is None:
-            got = known[id(c)] = (lines_of(tm.split(c.resources)[0]), rows.cost_id(c), tm.res_code(c.resources))
-        if c.ns > 0:
-            lines = got[0]
-            busy = [line for line in lines if line.ends and line.ends[-1] > t]
-            if busy:
-                t = fit(t, c.ns, busy)
-            end = t + c.ns
-            for line in lines:
-                hold(line, t, end)
-        return t, got[1], got[2]
+            got = known[id(c)] = (lines_of(tm.split(c.resources)[0]), rows.cost_id(c), tm.res_code(c.resources), c.ns)
+        lines, cid, res, d = got
+        if d > 0:
+            t = occupy(lines, t, d)
+        return t, cid, res, d
 
-    for n, i in enumerate(linked):
-        s, here, ukey, x = int(b.shard[i]), site[i], base + stride * i, int(xbar[i])
-        mine = piece[i, :len(reads[s])].tolist()
-        after = max([arrival.get(p, {}).get(here, 0.0) for p in ([x] if mmv else []) + mine])
-        for j, mv in enumerate(moves.get(i, ())):
-            name, c = by_piece[mv.label], mv.cost
-            t, cid, res = on_wires(max(arrival.get(name, {}).get(mv.src, 0.0),
-                                       max(t0, full.item(name), parts.item(name))), c)
-            end = t + c.ns
+    # per shard: an mmv result's piece, when it may be written (nothing in the batch changes it), its row label, its
+    # arrivals, its home
+    shard_home: dict[int, tuple[int, float, int, dict[str, float], str]] = {}
+    home_moves: dict[tuple[str, int, int], tuple[list, int, int, float]] = {}  # (tile, shard, key) -> on_wires' data
+    shard_l, xbar_l, key_l = b.shard.tolist(), xbar.tolist(), key.tolist()
+    ready_l, ns_l = unit_ready.tolist(), ns.tolist()
+    seen_after: dict[tuple[int, str], float] = {}  # (shard, tile) -> the latest arrival there of the pieces it reads
+    for i in linked:
+        s, here, x = shard_l[i], site[i], xbar_l[i]
+        ukey = base + stride * i
+        mv_list = moves.get(i, ())
+        akey = (s, here)
+        after = seen_after.get(akey) if not mv_list else None
+        if after is None:
+            after = max([arrival.get(p, {}).get(here, 0.0) for p in piece[i, :len(reads[s])].tolist()])
+            if not mv_list:
+                seen_after[akey] = after
+        if mmv:
+            after = max(arrival.get(x, {}).get(here, 0.0), after)
+        for j, mv in enumerate(mv_list):
+            name = by_piece[mv.label]
+            t, cid, res, d = on_wires(max(arrival.get(name, {}).get(mv.src, 0.0),
+                                          max(t0, full.item(name), parts.item(name))), mv.cost)
+            end = t + d
             arrival.setdefault(name, {})[mv.dst] = end
-            row(ukey + j, move_op, end - c.ns, end, cid, res, tm.move_label(mv.label), -1)
+            move_rows.append((ukey + j, move_op, end - d, end, cid, res, tm.move_label(mv.label), -1))
             read_names.append(name)
             read_ends.append(end)
             events.append((name, tile_ids[mv.dst], i, end))
             after = max(after, end)
-        start = lanes.slot(max(after, float(unit_ready[i])), float(ns[i]), (), (x,))  # its crossbars: free, mostly
-        end = start + float(ns[i])
-        task_start[n], task_end[n] = start, end
-        row(ukey + width, op, start, end, int(cost_ids[i]), x, label, x)
+            seen_after.clear()  # an arrival changed
+        start = max(after, ready_l[i])
+        d = ns_l[i]
+        if d > 0 and xlast.item(x) > start:  # its crossbars: free, mostly (Lanes.slot)
+            start = fit(start, d, [lanes.xline(x)])
+        end = start + d
+        task_start.append(start)
+        task_end.append(end)
         if i in away and dst is not None:
-            dst_label = layout.piece_name(dst, s)
-            name = by_piece[dst_label]
-            c = tm.move_cost(here, home[s], out_bytes[int(key[i])], False)
-            t, cid, res = on_wires(max(end, max(t0, full.item(name), readers.item(name))), c)
-            arrival.setdefault(name, {})[home[s]] = t + c.ns
-            row(ukey + width + 1, move_op, t, t + c.ns, cid, res, tm.move_label(dst_label), -1)
-            part_names.append(name)
-            part_ends.append(t + c.ns)
+            got = shard_home.get(s)
+            if got is None:
+                dst_label = layout.piece_name(dst, s)
+                name = by_piece[dst_label]
+                got = shard_home[s] = (name, max(t0, full.item(name), readers.item(name)), tm.move_label(dst_label),
+                                       arrival.setdefault(name, {}), home[s])
+            name, rdy, mlabel, arrived, home_tile = got
+            hk = (here, s, key_l[i])
+            wire = home_moves.get(hk)
+            if wire is None:  # on_wires' lookups, once per (tile, shard, result size)
+                c = tm.move_cost(here, home_tile, out_bytes[hk[2]], False)
+                wire = home_moves[hk] = (lines_of(tm.split(c.resources)[0]), rows.cost_id(c), tm.res_code(c.resources),
+                                         c.ns)
+            lines, cid, res, d = wire
+            t = end if end >= rdy else rdy  # max(end, rdy)
+            if d > 0:
+                t = occupy(lines, t, d)
+            arrived[home_tile] = t + d
+            home_unit.append(ukey + width + 1)
+            home_start.append(t)
+            home_end.append(t + d)
+            home_cost.append(cid)
+            home_res.append(res)
+            home_label.append(mlabel)
+            home_name.append(name)
 
     idx = np.array(linked)
-    x = xbar[idx]
-    lanes.commit_many(task_start, task_end, ns[idx], x, ([x] if mmv else []) + [piece[idx, j] for j in range(width)],
-                      [] if mmv else [x], [dst_piece[idx]] if mmv else [])
+    x_ids = xbar[idx]
+    t_start, t_end = np.array(task_start), np.array(task_end)
+    lanes.commit_many(t_start, t_end, ns[idx], x_ids,
+                      ([x_ids] if mmv else []) + [piece[idx, j] for j in range(width)],
+                      [] if mmv else [x_ids], [dst_piece[idx]] if mmv else [])
     if read_names:
         np.maximum.at(readers, np.array(read_names), np.array(read_ends))
-    if part_names:
-        np.maximum.at(parts, np.array(part_names), np.array(part_ends))
-    lanes.end = max(lanes.end, max(c_end))
-    rows.add_many(group=group, **{k: np.array(v) for k, v in cols.items()})
+    ends = [float(t_end.max())]
+    if home_name:
+        h_end = np.array(home_end)
+        np.maximum.at(parts, np.array(home_name), h_end)
+        ends.append(float(h_end.max()))
+        rows.add_many(key=np.array(home_unit), group=group, op=move_op, start=np.array(home_start), end=h_end,
+                      cost=np.array(home_cost), res=np.array(home_res), label=np.array(home_label), mat=-1)
+    if move_rows:
+        cols = [np.array(c) for c in zip(*move_rows, strict=True)]
+        ends.append(float(cols[3].max()))
+        names_ = ("key", "op", "start", "end", "cost", "res", "label", "mat")
+        rows.add_many(group=group, **dict(zip(names_, cols, strict=True)))
+    rows.add_many(key=base + stride * idx + width, group=group, op=op, start=t_start, end=t_end,
+                  cost=cost_ids[idx], res=x_ids, label=label, mat=x_ids)
+    lanes.end = max(lanes.end, max(ends))
     return events
+
+
+def _reads(tm: FastTiming, ins: Instr, src: Ref, shards: list[tuple[int, int]]
+           ) -> tuple[list[list[tuple[int, int, int]]], np.ndarray]:
+    """``Places.pieces_read`` of every shard, and the pieces' ids per shard padded with the first one (cached
+    per buffer, sharding and whether a host instruction reads: all they depend on)."""
+    cache = tm.__dict__.setdefault("_reads", {})
+    key = (src.name, tuple(shards), ins.op.startswith("host."))
+    got = cache.get(key)
+    if got is None:
+        places, names = tm.places, tm.names
+        reads = [places.pieces_read(ins, src, Unit(s, lo, n)) for s, (lo, n) in enumerate(shards)]
+        width = max(len(r) for r in reads)
+        name = src.name
+        ids = np.array([[names.piece(name, p) for p, _, _ in r] + [names.piece(name, r[0][0])] * (width - len(r))
+                        for r in reads])
+        got = cache[key] = (reads, ids)
+    return got
 
 
 def _decide_moves(tm: FastTiming, ins: Instr, b: Batch, reads: list[list[tuple[int, int, int]]],
@@ -272,12 +336,11 @@ def _decide_moves(tm: FastTiming, ins: Instr, b: Batch, reads: list[list[tuple[i
 
 def _arrivals(tm: FastTiming, piece: np.ndarray, site_code: np.ndarray, tiles: list[str]) -> np.ndarray:
     """``arrival[piece][tile]`` (0.0 when none) for every unit and piece it reads, as things are now."""
-    out = np.zeros(piece.shape)
-    pairs, inverse = np.unique(np.stack([piece, np.broadcast_to(site_code[:, None], piece.shape)]).reshape(2, -1),
-                               axis=1, return_inverse=True)
-    values = np.array([tm._arrived(p, tiles[t]) for p, t in pairs.T.tolist()])
-    out.ravel()[:] = values[inverse.ravel()]
-    return out
+    n = len(tiles)
+    codes, inverse = np.unique((piece * n + site_code[:, None]).ravel(), return_inverse=True)
+    arrival = tm.arrival
+    values = np.array([arrival.get(c // n, {}).get(tiles[c % n] or "", 0.0) for c in codes.tolist()])
+    return values[inverse.ravel()].reshape(piece.shape)
 
 
 def _latest(events: list[tuple[int, int, int, float]], piece: np.ndarray, site_code: np.ndarray, units: np.ndarray,

@@ -76,31 +76,76 @@ def place_param_writes(tm: FastTiming, ins: Instr, group: int) -> None:
 
 def place_fanout(tm: FastTiming, ins: Instr, group: int) -> None:
     """``Timing._fanout``: per bank and replica (in order of the first copy), one task writes the copies."""
-    o, layout, rows = ins.operands, tm.layout, tm.rows
+    o, layout, rows, places = ins.operands, tm.layout, tm.rows, tm.places
     mat, param = _name(o["mat"]), _name(o["src"])
-    copies = layout.copies[mat]
-    tiles = tm_tiles(tm, mat)
-    bank_ids: dict[str, int] = {}
-    bank = np.array([bank_ids.setdefault(b, len(bank_ids)) for b, _ in copies.places], dtype=np.int64)
-    code = bank * copies.replicas + np.arange(copies.count) % copies.replicas
-    order = np.argsort(code, kind="stable")
-    cuts = np.flatnonzero(np.diff(code[order])) + 1
-    groups = sorted(np.split(order, cuts), key=lambda g: int(g[0]))
+    plan = _fanout_plan(tm, mat)
     base = tm.cost(ins, Unit(0, 0, layout.batch, 0))
     nbytes = _weight_bytes(tm, mat)
-    first = tm.names.mat[mat]
-    costs, wires, res = [], [], []
-    for members in groups:
-        ids = (members + first).tolist()
-        stream = _stream(tm, param, [tiles[i] for i in members.tolist()], nbytes)
-        cells = _cached(tm, ("cells", id(base), len(ids)), _cells, base, len(ids))
-        costs.append(_cached(tm, ("fanout", id(cells), id(stream)), event._merge, cells, stream, True))
-        w = tm.split(stream.resources)[0]
-        wires.append(w)
-        res.append(rows.res_code((*ids, *w)))
-    member = np.concatenate(groups)
-    task = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
-    _place_writes(tm, ins, group, param, mat, member, task, costs, wires, res, np.full(len(groups), -1))
+    programmed = places.programmed
+    # _stream's bus: to the first group of each bank that the param has not reached in this state
+    bus_of = {bank: None if (param, bank) in programmed else tm.move_cost(HOST, port, nbytes, False)
+              for bank, port in plan.banks}
+    programmed.update((param, bank) for bank, _ in plan.banks)
+    key = (id(base), mat, tuple(id(bus) for bus in bus_of.values()))
+    done = tm.__dict__.setdefault("_fanouts", {})
+    tasks = done.get(key)
+    if tasks is None:
+        costs, wires, res = [], [], []
+        for bank, port, ids, distinct, first_of_bank in plan.groups:
+            bus = bus_of[bank] if first_of_bank else None
+            tree = _cached(tm, ("multicast", port, distinct, nbytes), multicast, tm.topo,
+                           [shortest(tm.topo, port, t, "Smode") for t in distinct], nbytes)
+            stream = _cached(tm, ("stream", id(bus) if bus is not None else None, id(tree)), (bus or Cost()).add, tree)
+            cells = _cached(tm, ("cells", id(base), len(ids)), _cells, base, len(ids))
+            w = tm.split(stream.resources)[0]
+            costs.append(_cached(tm, ("fanout", id(cells), id(stream)), event._merge, cells, stream, True))
+            wires.append(w)
+            res.append(rows.res_code((*ids, *w)))
+        tasks = done[key] = (costs, wires, res)
+    costs, wires, res = tasks
+    _place_writes(tm, ins, group, param, mat, plan.member, plan.task, costs, wires, res, np.full(len(costs), -1))
+
+
+class _Plan:
+    """A matrix's fan-out groups: per group (bank, its port, its copies' ids, their distinct tiles, whether it
+    is the bank's first), every copy's group, and the banks (with their ports) in order of first group."""
+
+    def __init__(self, tm: FastTiming, mat: str) -> None:
+        copies = tm.layout.copies[mat]
+        tiles = tm_tiles(tm, mat)
+        bank_ids: dict[str, int] = {}
+        bank = np.array([bank_ids.setdefault(b, len(bank_ids)) for b, _ in copies.places], dtype=np.int64)
+        code = bank * copies.replicas + np.arange(copies.count) % copies.replicas
+        _, firsts, which = np.unique(code, return_index=True, return_inverse=True)
+        rank = np.empty(len(firsts), dtype=np.int64)
+        rank[np.argsort(firsts, kind="stable")] = np.arange(len(firsts))  # groups in order of their first copy
+        task = rank[which.ravel()]
+        self.member = np.argsort(task, kind="stable")
+        self.task = task[self.member]
+        sizes = np.bincount(task, minlength=len(firsts)).tolist()
+        members = self.member.tolist()
+        ids = (self.member + tm.names.mat[mat]).tolist()
+        self.groups: list[tuple[str, str, tuple[int, ...], tuple[str, ...], bool]] = []
+        ports: dict[str, str] = {}
+        at = 0
+        for size in sizes:
+            mine = members[at:at + size]
+            b = bank_of_tile(tiles[mine[0]])
+            fresh = b not in ports
+            if fresh:
+                ports[b] = f"{b}.L0.n0"
+            self.groups.append((b, ports[b], tuple(ids[at:at + size]), tuple(dict.fromkeys([tiles[i] for i in mine])),
+                                fresh))
+            at += size
+        self.banks = list(ports.items())
+
+
+def _fanout_plan(tm: FastTiming, mat: str) -> _Plan:
+    cache = tm.__dict__.setdefault("_fanout_plans", {})
+    plan = cache.get(mat)
+    if plan is None:
+        plan = cache[mat] = _Plan(tm, mat)
+    return plan
 
 
 def _place_writes(tm: FastTiming, ins: Instr, group: int, param: str, mat: str, member: np.ndarray, task: np.ndarray,
@@ -135,20 +180,6 @@ def _cells(base: Cost, n: int) -> Cost:
     for _ in range(n):
         cells = cells.add(Cost(0.0, base.energy, (), crossbars=base.crossbars))
     return Cost(base.ns, cells.energy, ())
-
-
-def _stream(tm: FastTiming, param: str, tiles: list[str], nbytes: int) -> Cost:
-    """``Places.fanned``: the bus once per bank and state, then down the bank's H-tree to every copy."""
-    places = tm.places
-    bank = bank_of_tile(tiles[0])
-    port = f"{bank}.L0.n0"
-    key = (param, bank)
-    bus = None if key in places.programmed else tm.move_cost(HOST, port, nbytes, False)
-    places.programmed.add(key)
-    distinct = tuple(dict.fromkeys(tiles))
-    tree = _cached(tm, ("multicast", port, distinct, nbytes), multicast, tm.topo,
-                   [shortest(tm.topo, port, t, "Smode") for t in distinct], nbytes)
-    return _cached(tm, ("stream", id(bus) if bus is not None else None, id(tree)), (bus or Cost()).add, tree)
 
 
 def _name(v: object) -> str:
