@@ -20,6 +20,15 @@ class SourceError(LerganError):
         self.path, self.line, self.column = path, line, column
 
 
+def read_error(path: str, e: OSError) -> LerganError:
+    """The one line for an input file that cannot be read."""
+    if isinstance(e, FileNotFoundError):
+        return LerganError(f"{path}: no such file")
+    if isinstance(e, IsADirectoryError):
+        return LerganError(f"{path}: is a directory")
+    return LerganError(f"{path}: cannot read: {e.strerror}")
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a known name is close to ``name``, else ``""``."""
     close = difflib.get_close_matches(name, list(known), n=1)

@@ -139,20 +139,28 @@ def _gemm(ins: list[Array], a: dict[str, Any]) -> tuple[Array, Backward]:
     return y, backward
 
 
-def _batchnorm(ins: list[Array], a: dict[str, Any]) -> tuple[Array, Backward]:
-    """Training mode: the batch's statistics (biased variance), as DESIGN §8 trains batch-norm."""
-    x, scale, bias = ins[0], ins[1], ins[2]
-    axes, shape = (0, *range(2, x.ndim)), (1, -1, *([1] * (x.ndim - 2)))
+def _normalized(x: Array, scale: Array, bias: Array, axes: tuple[int, ...], eps: float,
+                sums: tuple[int, ...]) -> tuple[Array, Callable[[Array], tuple[Array, Array, Array]]]:
+    """``x`` normalised over ``axes`` (biased variance), then scaled and shifted per channel; the backward
+    gives dx and the scale's and bias's gradients summed over ``sums``."""
+    shape = (1, -1, *([1] * (x.ndim - 2)))
     mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
-    inv = 1.0 / np.sqrt(var + a.get("epsilon", 1e-5))
+    inv = 1.0 / np.sqrt(var + eps)
     xhat = (x - mean) * inv
     y = scale.reshape(shape) * xhat + bias.reshape(shape)
 
-    def backward(dy: Array) -> list[Array | None]:
+    def backward(dy: Array) -> tuple[Array, Array, Array]:
         dxhat = dy * scale.reshape(shape)
         dx = inv * (dxhat - dxhat.mean(axis=axes, keepdims=True) - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
-        return [dx, (dy * xhat).sum(axis=axes), dy.sum(axis=axes), None, None]
+        return dx, (dy * xhat).sum(axis=sums), dy.sum(axis=sums)
     return y, backward
+
+
+def _batchnorm(ins: list[Array], a: dict[str, Any]) -> tuple[Array, Backward]:
+    """Training mode: the batch's statistics (biased variance), as DESIGN §8 trains batch-norm."""
+    axes = (0, *range(2, ins[0].ndim))
+    y, back = _normalized(ins[0], ins[1], ins[2], axes, a.get("epsilon", 1e-5), axes)
+    return y, lambda dy: [*back(dy), None, None]
 
 
 def _pointwise(f: Callable[[Array, dict[str, Any]], Array], df: Callable[[Array, Array, dict[str, Any]], Array]
@@ -221,19 +229,9 @@ def _pad_node(ins: list[Array], a: dict[str, Any]) -> tuple[Array, Backward]:
 
 
 def _instancenorm(ins: list[Array], a: dict[str, Any]) -> tuple[Array, Backward]:
-    x, scale, bias = ins
-    axes, shape = tuple(range(2, x.ndim)), (1, -1, *([1] * (x.ndim - 2)))
-    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
-    inv = 1.0 / np.sqrt(var + a.get("epsilon", 1e-5))
-    xhat = (x - mean) * inv
-    y = scale.reshape(shape) * xhat + bias.reshape(shape)
-
-    def backward(dy: Array) -> list[Array | None]:
-        dxhat = dy * scale.reshape(shape)
-        dx = inv * (dxhat - dxhat.mean(axis=axes, keepdims=True) - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
-        whole = (0, *axes)
-        return [dx, (dy * xhat).sum(axis=whole), dy.sum(axis=whole)]
-    return y, backward
+    axes = tuple(range(2, ins[0].ndim))
+    y, back = _normalized(ins[0], ins[1], ins[2], axes, a.get("epsilon", 1e-5), (0, *axes))
+    return y, lambda dy: list(back(dy))
 
 
 def _nearest(ins: list[Array], a: dict[str, Any], k_scales: int) -> tuple[Array, Backward]:
@@ -383,3 +381,23 @@ def reference(gp: Path, dp: Path, noise: Array, real: Array, iterations: int, lr
     out["params"] = {f"{net}/{n}": m.params[n] for net, m in (("G", gen), ("D", disc)) for n in m.trainable()}
     out["grads"] = {f"G/{n}": v for n, v in g_grads.items()} | {f"D/{n}": v for n, v in d_grads.items()}
     return out
+
+
+def assert_central_differences(loss: Callable[[], tuple[float, Any, Any]],
+                               nets: tuple[tuple[Net, dict[str, Array]], ...], rng: np.random.Generator,
+                               per_param: int) -> None:
+    """Each net's analytic gradients equal central differences of ``loss()[0]`` at ``per_param`` entries
+    drawn from every trainable parameter (relative 1e-5)."""
+    eps = 1e-6
+    for net, grads in nets:
+        for name in net.trainable():
+            flat = net.params[name].reshape(-1)
+            for j in rng.choice(flat.size, size=min(per_param, flat.size), replace=False):
+                old = flat[j]
+                flat[j] = old + eps
+                up = loss()[0]
+                flat[j] = old - eps
+                down = loss()[0]
+                flat[j] = old
+                numeric = (up - down) / (2 * eps)
+                assert abs(numeric - grads[name].reshape(-1)[j]) <= 1e-5 * max(1.0, abs(numeric)), (name, j)

@@ -24,7 +24,7 @@ from lergan_cc.errors import LerganError
 from lergan_cc.options import Options
 from lergan_cc.sim.driver import SimOptions, simulate
 from tests.conftest import compiled
-from tests.gan_reference import Net, bce, reference
+from tests.gan_reference import Net, assert_central_differences, bce, reference
 from tests.test_sim_training import _Net, close
 
 NOISE, ITEM = 8, (2, 16, 16)
@@ -190,19 +190,7 @@ def test_reference_dag_backward_matches_finite_differences(tmp_path: Path) -> No
         return value, d_grads, back_g(dfake)[1]
 
     _, d_grads, g_grads = loss()
-    eps = 1e-6
-    for net, grads in ((disc, d_grads), (gen, g_grads)):
-        for name in net.trainable():
-            flat = net.params[name].reshape(-1)
-            for j in rng.choice(flat.size, size=min(2, flat.size), replace=False):
-                old = flat[j]
-                flat[j] = old + eps
-                up = loss()[0]
-                flat[j] = old - eps
-                down = loss()[0]
-                flat[j] = old
-                numeric = (up - down) / (2 * eps)
-                assert abs(numeric - grads[name].reshape(-1)[j]) <= 1e-5 * max(1.0, abs(numeric)), (name, j)
+    assert_central_differences(loss, ((disc, d_grads), (gen, g_grads)), rng, per_param=2)
 
 
 def test_a_value_read_by_two_layers_is_moved_to_each(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
-from tests.gan_reference import Net, bce, conv, conv_transpose
+from tests.gan_reference import Net, assert_central_differences, bce, conv, conv_transpose
 from tests.test_sim_training import NOISE, make_gan
 
 
@@ -58,16 +58,4 @@ def test_backward_matches_finite_differences(tmp_path: Path, logit: bool) -> Non
         return value, d_grads, back_g(dfake)[1]
 
     _, d_grads, g_grads = loss()
-    eps = 1e-6
-    for net, grads in ((disc, d_grads), (gen, g_grads)):
-        for name in net.trainable():
-            flat = net.params[name].reshape(-1)
-            for j in rng.choice(flat.size, size=min(3, flat.size), replace=False):
-                old = flat[j]
-                flat[j] = old + eps
-                up = loss()[0]
-                flat[j] = old - eps
-                down = loss()[0]
-                flat[j] = old
-                numeric = (up - down) / (2 * eps)
-                assert abs(numeric - grads[name].reshape(-1)[j]) <= 1e-5 * max(1.0, abs(numeric)), (name, j)
+    assert_central_differences(loss, ((disc, d_grads), (gen, g_grads)), rng, per_param=3)

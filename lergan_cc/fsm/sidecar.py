@@ -36,7 +36,7 @@ import numpy as np
 from numpy.lib import format as npy
 
 from lergan_cc import limits
-from lergan_cc.errors import LerganError
+from lergan_cc.errors import LerganError, read_error
 
 INIT_SEED = 0
 _CONSTANT = {"bias": 0.0, "bn_bias": 0.0, "bn_scale": 1.0, "bn_mean": 0.0, "bn_var": 1.0, "in_scale": 1.0,
@@ -242,24 +242,16 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
                 infos = zf.infolist()
                 view = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if _mappable(infos) else None
                 return {_key(path, i): _member(path, zf, f, view, i) for i in infos}
-    except FileNotFoundError:
-        raise LerganError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise LerganError(f"{path}: is a directory") from None
     except OSError as e:
-        raise LerganError(f"{path}: cannot read: {e.strerror}") from None
+        raise read_error(path, e) from None
 
 
 def read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
             return f.read()
-    except FileNotFoundError:
-        raise LerganError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise LerganError(f"{path}: is a directory") from None
     except OSError as e:
-        raise LerganError(f"{path}: cannot read: {e.strerror}") from None
+        raise read_error(path, e) from None
 
 
 _HEADER_READERS = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}

@@ -10,7 +10,7 @@ from typing import Any
 
 import lark
 
-from lergan_cc.errors import LerganError, SourceError
+from lergan_cc.errors import LerganError, SourceError, read_error
 from lergan_cc.ir.attribute import Attr, AttrError, Site
 from lergan_cc.ir.attrs import GRAPH_ATTRS, OP_ATTRS
 from lergan_cc.ir.graph import Graph
@@ -158,12 +158,8 @@ def parse_ir_file(path: str) -> Graph:
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-    except FileNotFoundError:
-        raise LerganError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise LerganError(f"{path}: is a directory") from None
     except OSError as e:
-        raise LerganError(f"{path}: cannot read: {e.strerror}") from None
+        raise read_error(path, e) from None
     except UnicodeDecodeError as e:
         raise LerganError(f"{path}: not UTF-8 text (byte {e.start}): not a .lir file") from None
     return parse_ir(text, path)

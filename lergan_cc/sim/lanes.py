@@ -157,19 +157,7 @@ class Lanes:
 
 def occupy(lines: list[Timeline], t: float, ns: float) -> float:
     """``fit`` over the lines busy after ``t``, then ``hold`` on every line (``ns`` > 0): the start."""
-    moved = True
-    while moved:
-        moved = False
-        for line in lines:  # fit(), over every line: one whose last interval ends by t cannot conflict
-            ends = line.ends
-            if not ends or ends[-1] <= t:
-                continue
-            starts = line.starts
-            i = bisect_right(starts, t) - 1
-            if i >= 0 and ends[i] > t:
-                t, moved = ends[i], True
-            elif i + 1 < len(starts) and starts[i + 1] < t + ns:
-                t, moved = ends[i + 1], True
+    t = fit(t, ns, lines)
     end = t + ns
     for line in lines:  # hold(), inline
         starts, ends = line.starts, line.ends
@@ -196,7 +184,7 @@ def fit(t: float, ns: float, lines: list[Timeline]) -> float:
         moved = False
         for line in lines:  # Timeline.conflict, inline; a line whose last interval ends by t cannot conflict
             ends = line.ends
-            if ends[-1] <= t:
+            if not ends or ends[-1] <= t:
                 continue
             starts = line.starts
             i = bisect_right(starts, t) - 1

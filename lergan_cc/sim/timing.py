@@ -171,13 +171,7 @@ class Timing:
 
     # ---- reconfiguration ------------------------------------------------------------------------
     def _reconfigure(self, state: State) -> float:
-        modes = {b: str(m) for b, m in state.modes.items()}
-        switches = {n: str(s) for n, s in state.switches.items()}
-        old_modes, old_switches = self.config
-        changed = sum(self.switch_count.get(b, 0) for b, m in modes.items() if old_modes.get(b, "Smode") != m)
-        changed += sum(1 for n in set(switches) | set(old_switches)
-                       if switches.get(n, "parent") != old_switches.get(n, "parent"))
-        self.config = (modes, switches)
+        self.config, changed = reconfigured(state, self.config, self.switch_count)
         return self._charge_config(state.name, changed, self.now)
 
     def _charge_config(self, state: str, changed: int, t: float) -> float:
@@ -195,6 +189,18 @@ class Timing:
 
 
 Config = tuple[dict[str, str], dict[str, str]]  # (bank -> mode, node -> switch state)
+
+
+def reconfigured(state: State, config: Config, switch_count: dict[str, int]) -> tuple[Config, int]:
+    """A state's bank modes and switch settings, and how many switches change from ``config`` (a bank's
+    mode change flips all its switches; a node's setting is 'parent' until set)."""
+    modes = {b: str(m) for b, m in state.modes.items()}
+    switches = {n: str(s) for n, s in state.switches.items()}
+    old_modes, old_switches = config
+    changed = sum(switch_count.get(b, 0) for b, m in modes.items() if old_modes.get(b, "Smode") != m)
+    changed += sum(1 for n in set(switches) | set(old_switches)
+                   if switches.get(n, "parent") != old_switches.get(n, "parent"))
+    return (modes, switches), changed
 
 
 def config_instr(ins: Instr, config: Config, switch_count: dict[str, int], places: Places,

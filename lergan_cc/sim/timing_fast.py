@@ -307,13 +307,7 @@ class FastTiming:
 
     # ---- reconfiguration: as in the event-by-event model ---------------------------------------------
     def _reconfigure(self, state: State) -> float:
-        modes = {b: str(m) for b, m in state.modes.items()}
-        switches = {n: str(s) for n, s in state.switches.items()}
-        old_modes, old_switches = self.config
-        changed = sum(self.switch_count.get(b, 0) for b, m in modes.items() if old_modes.get(b, "Smode") != m)
-        changed += sum(1 for n in set(switches) | set(old_switches)
-                       if switches.get(n, "parent") != old_switches.get(n, "parent"))
-        self.config = (modes, switches)
+        self.config, changed = event.reconfigured(state, self.config, self.switch_count)
         if not changed:
             return self.now
         ic = self.hw.interconnect
