@@ -16,6 +16,7 @@ from lergan_cc.fsm.emitted import Emitted
 from lergan_cc.fsm.program import Program
 from lergan_cc.fsm.sidecar import LazyTensors
 from lergan_cc.fsm.source import MODEL_KEY
+from lergan_cc.fsm.tables import fold_states
 from lergan_cc.fsm.values import Sym, Value
 from lergan_cc.ir.attrs import Placement, PlacementSummary, ReplicaDegree, Replicas, Reshape
 from lergan_cc.ir.graph import Graph
@@ -51,4 +52,5 @@ def lower_program(lw: Lowering, ctx: CompileContext) -> Program:
                                "replica": Sym(replica)}
     states = build_states(lw)
     decls = [lw.decls[k] for k in sorted(lw.decls, key=lambda k: ("param", "buffer", "matrix").index(k[0]))]
-    return Program(g.model, g.kind, attrs, hw_header(lw.hw), decls, states)
+    tables = fold_states(states, lw.runs)
+    return Program(g.model, g.kind, attrs, hw_header(lw.hw), decls, states, tables=tables)

@@ -81,7 +81,7 @@ def test_positions_are_exact(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 
 
 def test_version_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes]) -> None:
-    rc, path, _ = _run(tmp_path, program[0].replace("lergan-fsm 2", "lergan-fsm 7", 1), program[1])
+    rc, path, _ = _run(tmp_path, program[0].replace("lergan-fsm 3", "lergan-fsm 7", 1), program[1])
     err = capsys.readouterr().err
     assert rc == 2 and f"{path}:1:" in err and "version 7 is not supported" in err
 
@@ -160,3 +160,72 @@ def test_timing_only_refuses_outputs(tmp_path: Path, capsys: pytest.CaptureFixtu
     rc, _, out = _run(tmp_path, program[0], program[1], "--timing-only")
     err = capsys.readouterr().err
     assert rc == 2 and "--timing-only computes no tensors" in err and err.count("\n") == 1 and not out.exists()
+
+
+# ---- instruction tables (FSM version 3) ------------------------------------------------------------
+USE = "mmv dst=%tconv1 src=%project mode=fwd acc=0 pad=0 rows=&tconv1.mmv"
+TABLE_ERRORS = {  # class -> (old, new, message fragment, a text of the line the error is at)
+    "unknown table": (USE, USE.replace("&tconv1.mmv", "&nowhere"), "mmv: unknown table &nowhere", "&nowhere"),
+    "table of another opcode": (USE, USE.replace("&tconv1.mmv", "&tconv1.write"),
+                                "mmv: table &tconv1.write (line", "pad=0 rows=&tconv1.write"),
+    "operand on the line and in a row": (USE, USE.replace("acc=0", "acc=0 mat=$fc.k0"),
+                                         "mmv: operand 'mat' both here and in row 1 of table &tconv1.mmv",
+                                         "acc=0 mat=$fc.k0"),
+    "empty table": ("\nstate init {", "\ntable &spare mmv {\n}\n\nstate init {", "table &spare has no rows",
+                    "table &spare"),
+    "table defined twice": ("table &tconv2.write write {", "table &tconv1.write write {",
+                            "table &tconv1.write defined twice (first at line",
+                            "table &tconv1.write write {\n  mat=$tconv2"),
+    "table never used": ("  write src=@tconv2.weight layout=tconv rows=&tconv2.write\n", "",
+                         "table &tconv2.write is never used", "table &tconv2.write"),
+    "row naming a table": ("mat=$tconv1.k3 taps", "rows=&tconv2.write mat=$tconv1.k3 taps",
+                           "table &tconv1.write: a row cannot name a table", "rows=&tconv2.write mat="),
+    "table in a version-2 program": ("lergan-fsm 3", "lergan-fsm 2",
+                                     "table &tconv1.write: tables need FSM version 3 (this program is version 2)",
+                                     "table &tconv1.write"),
+    "bad row": ("mat=$tconv1.k3 taps", "mat= taps", "unexpected", "mat= taps"),
+    "row operand of the line's instruction": ("  mat=$tconv1.k5 rect", "  mat=$nowhere rect",
+                                              "mmv mat: undeclared matrix 'nowhere' (table &tconv1.mmv, used at line",
+                                              "mat=$nowhere"),
+    "line operand of a table's instructions": (USE, USE.replace("src=%project", "src=%nowhere"),
+                                               "mmv src: undeclared buffer 'nowhere' (table &tconv1.mmv, row at line",
+                                               "src=%nowhere"),
+    "loop nest of a row": ("  mat=$tconv1.k5 rect=[<1,2,3>", "  mat=$tconv1.k5 rect=[<1,2,9>",
+                           "mmv rect: loop nest writes outside %tconv1", "rect=[<1,2,9>"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TABLE_ERRORS))
+def test_table_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], program: tuple[str, bytes],
+                      case: str) -> None:
+    """Every table error is one line at the line, table or row it is about, exit 2, no output."""
+    text, npz = program
+    old, new, message, at = TABLE_ERRORS[case]
+    assert text.count(old) == 1
+    bad = text.replace(old, new, 1)
+    rc, path, out = _run(tmp_path, bad, npz)
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert message in err, err
+    assert bad.count(at) == 1
+    assert f"{path}:{bad[:bad.index(at)].count(chr(10)) + 1}:" in err, err
+    assert not out.exists()
+
+
+def test_table_rows_run_in_order(tmp_path: Path, program: tuple[str, bytes]) -> None:
+    """The program spelled without tables (each row's instruction on its own line) computes the same output."""
+    from lergan_cc.fsm.asm import parse_fsm
+    from lergan_cc.fsm.printer import print_program
+    from tests.test_fsm_roundtrip import unfolded
+
+    text, npz = program
+    assert "rows=&" in text
+    flat = print_program(unfolded(parse_fsm(text, "p.fsm")))
+    assert "rows=&" not in flat and "\ntable " not in flat
+    outs = []
+    for name, t in (("a", text), ("b", flat)):
+        (tmp_path / name).mkdir()
+        rc, _, out = _run(tmp_path / name, t, npz)
+        assert rc == 0
+        outs.append(np.load(out)["fake"])
+    assert np.array_equal(outs[0], outs[1])

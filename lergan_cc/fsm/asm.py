@@ -15,7 +15,8 @@ from typing import Any, cast
 
 from lergan_cc.errors import SourceError
 from lergan_cc.fsm.lines import GiveUp, parse_lines
-from lergan_cc.fsm.program import FSM_VERSION, Decl, Instr, Program, State, Transition
+from lergan_cc.fsm.program import FSM_VERSION, READ_VERSIONS, Decl, Instr, Program, State, Table, Transition
+from lergan_cc.fsm.tables import resolve
 from lergan_cc.fsm.values import SIGIL_KIND, Prog, Ref, Sym, Win
 from lergan_cc.limits import to_float, to_int
 
@@ -72,10 +73,11 @@ def parse_lalr(text: str, path: str = "<fsm>") -> Program:
 
 def _check_version(text: str, path: str) -> None:
     first = text.lstrip().split("\n", 1)[0].split()
-    if len(first) == 2 and first[0] == "lergan-fsm" and first[1] != str(FSM_VERSION):
+    if len(first) == 2 and first[0] == "lergan-fsm" and first[1] not in map(str, READ_VERSIONS):
         line = text[: text.index("lergan-fsm")].count("\n") + 1
         raise SourceError(path, line, 12, f"FSM version {first[1]} is not supported (this simulator reads "
-                                          f"version {FSM_VERSION})")
+                                          f"versions {', '.join(map(str, READ_VERSIONS))}; lerganc writes "
+                                          f"{FSM_VERSION})")
 
 
 
@@ -171,6 +173,17 @@ class _Builder:
                               f"{ {'param': '@', 'buf': '%', 'mat': '$'}[want]}")
         return Decl(kind, ref.name, items[2], self._pairs(items[3:], kind), items[0].line, items[0].column)
 
+    def table(self, items: Items) -> Table:
+        keyword, ref = items[0], str(items[1])
+        if ref[0] != "&":
+            raise SourceError(self.path, keyword.line, keyword.column, "table names start with &")
+        rows = [i for i in items[4:] if isinstance(i, builtins.tuple)]  # drop "{" and "}"
+        return Table(_unref(ref).name, str(items[2]), [r[0] for r in rows], keyword.line, keyword.column,
+                     [(r[1], r[2]) for r in rows])
+
+    def row(self, items: Items) -> builtins.tuple[dict[str, Any], Int, Int]:
+        return (self._pairs(items, "table row"), items[0][2], items[0][3])
+
     def modes(self, items: Items) -> builtins.tuple[str, dict[str, Any]]:
         return ("mode", self._pairs(items, "mode"))
 
@@ -219,4 +232,6 @@ class _Builder:
         p = Program(model[1], model[2], model[3], hw, version=version)
         p.decls = [i for i in items if isinstance(i, Decl)]
         p.states = [i for i in items if isinstance(i, State)]
+        p.tables = [i for i in items if isinstance(i, Table)]
+        resolve(p, self.path)
         return p

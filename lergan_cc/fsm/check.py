@@ -18,7 +18,8 @@ import numpy as np
 from lergan_cc.errors import SourceError, did_you_mean
 from lergan_cc.fsm.copies import Copies, copies_of, sharding_of
 from lergan_cc.fsm.isa import ISA, MODES, SWITCH_STATES, WIRES, Operand
-from lergan_cc.fsm.program import Program, State
+from lergan_cc.fsm.program import Fold, Instr, Program, State
+from lergan_cc.fsm.tables import fold_origins
 from lergan_cc.fsm.values import Prog, Ref, Sym, Win
 from lergan_cc.options import REPLICAS, TARGETS, ZERO_FREE
 from lergan_cc.targets.hw import Hardware
@@ -222,8 +223,9 @@ def check_program(p: Program, path: str) -> None:
         for node, st in s.switches.items():
             if _node(Sym(node), ctx) or st not in SWITCH_STATES:
                 fail(s.line, s.column, f"state {s.name}: bad switch {node}={st}")
-        for ins in s.body:
-            _check_instr(ins, ctx, fail)
+        origins = fold_origins(s)
+        for n, ins in enumerate(s.body):
+            _check_instr(ins, ctx, _at(ins, origins.get(n), fail))
         t = s.transition
         if t.target is not None and t.target not in states:
             fail(t.line, t.column, f"transition to unknown state '{t.target}'")
@@ -350,33 +352,49 @@ def _check_sharding(d: Any, p: Program) -> str | None:
     return None
 
 
-def _check_instr(ins: Any, ctx: _Ctx, fail: Callable[[int, int, str], None]) -> None:
+Fail = Callable[[str | None, str], None]  # (the operand the error is about, or None; the message)
+
+
+def _at(ins: Instr, fold: Fold | None, fail: Callable[[int, int, str], None]) -> Fail:
+    """Where an instruction's error is: at its line; for a row of a table line, at the line when the
+    operand is the line's own (or the error is about no operand), else at the row, naming the line."""
+    if fold is None:
+        return lambda key, msg: fail(ins.line, ins.column, msg)
+
+    def at(key: str | None, msg: str) -> None:
+        if key is None or key in fold.operands:
+            fail(fold.line, fold.column, f"{msg} (table &{fold.table}, row at line {ins.line})")
+        fail(ins.line, ins.column, f"{msg} (table &{fold.table}, used at line {fold.line})")
+    return at
+
+
+def _check_instr(ins: Instr, ctx: _Ctx, fail: Fail) -> None:
     code = ISA.get(ins.op)
     if code is None:
-        fail(ins.line, ins.column, f"unknown instruction '{ins.op}'")
+        fail(None, f"unknown instruction '{ins.op}'")
         return
     known = {o.name: o for o in code.operands}
     for key in ins.operands:
         if key not in known:
-            fail(ins.line, ins.column, f"{ins.op}: unknown operand '{key}'")
+            fail(key, f"{ins.op}: unknown operand '{key}'")
     for o in code.operands:
         if o.name not in ins.operands:
             if not o.optional:
-                fail(ins.line, ins.column, f"{ins.op}: missing operand '{o.name}'")
+                fail(None, f"{ins.op}: missing operand '{o.name}'")
             continue
         msg = _operand(o, ins.operands[o.name], ctx)
         if msg:
-            fail(ins.line, ins.column, f"{ins.op} {o.name}: {msg}")
+            fail(o.name, f"{ins.op} {o.name}: {msg}")
     if ins.op == "mmv":
         _check_loop_nest(ins, ctx, fail)
 
 
-def _check_loop_nest(ins: Any, ctx: _Ctx, fail: Callable[[int, int, str], None]) -> None:
+def _check_loop_nest(ins: Any, ctx: _Ctx, fail: Fail) -> None:
     """An mmv's loop nest writes inside its destination (so loop counts are bounded by buffer sizes)."""
     dst, rect = ctx.buffers[ins.operands["dst"].name], ins.operands["rect"]
     spatial = dst.shape[2:] if dst.attrs.get("role") == "grad" else dst.shape[1:]
     if len(rect) != len(spatial) or len(ins.operands["win"]) != len(rect):
-        fail(ins.line, ins.column, f"mmv: rect/win of rank {len(rect)} do not fit %{dst.name} {list(dst.shape)}")
+        fail("rect", f"mmv: rect/win of rank {len(rect)} do not fit %{dst.name} {list(dst.shape)}")
     for p, n in zip(rect, spatial, strict=True):
         if p.start + p.step * (p.count - 1) >= n:
-            fail(ins.line, ins.column, f"mmv rect: loop nest writes outside %{dst.name} {list(dst.shape)}")
+            fail("rect", f"mmv rect: loop nest writes outside %{dst.name} {list(dst.shape)}")

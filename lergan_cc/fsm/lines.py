@@ -15,7 +15,9 @@ import json
 import re
 from typing import Any
 
-from lergan_cc.fsm.program import Decl, Instr, Program, State, Transition
+from lergan_cc.errors import SourceError
+from lergan_cc.fsm.program import Decl, Instr, Program, State, Table, Transition
+from lergan_cc.fsm.tables import resolve
 from lergan_cc.fsm.values import SIGIL_KIND, Prog, Ref, Sym, Win
 from lergan_cc.limits import to_float, to_int
 
@@ -27,7 +29,7 @@ class GiveUp(Exception):
 _STRING = r'"(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})|[^"\\\x00-\x1f])*"'
 # The grammar's terminals (a FLOAT before an INT: lark's lexer tries the longer pattern first): string, ref,
 # float, int, word, punctuation, comment. A token's first character says which it is.
-_TOKEN = re.compile(r'(?:' + _STRING + r'|[%@$](?:[A-Za-z0-9_][A-Za-z0-9_./\-]*|' + _STRING + r')'
+_TOKEN = re.compile(r'(?:' + _STRING + r'|[%@$&](?:[A-Za-z0-9_][A-Za-z0-9_./\-]*|' + _STRING + r')'
                     r'|-?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+)|-?\d+|[A-Za-z_][A-Za-z0-9_.]*'
                     r'|[\[\](),<>=+{}]|#.*)')
 _BLANK = re.compile(r"[\t ]*(?:#.*)?\Z")
@@ -130,7 +132,7 @@ class _Line:
             return _int(t)
         if c in _WORD0:
             return Sym(t)
-        if c in "%@$":
+        if c in "%@$&":
             return _unref(t)
         if c == '"':
             return json.loads(t)
@@ -160,7 +162,8 @@ class _Line:
         return Prog(_int(toks[i]), _int(toks[i + 2]), _int(toks[i + 4]))
 
     def pairs(self) -> dict[str, Any]:
-        """``pair*`` to the end of the line (a repeated key: give up)."""
+        """``pair*`` to the end of the line (a repeated key: give up); from the line's first token when the
+        cursor is at 0 (a table row)."""
         out: dict[str, Any] = {}
         toks, n = self.toks, len(self.toks)
         while self.i < n:
@@ -193,7 +196,9 @@ def _parse(text: str) -> Program:
     hw: dict[str, Any] | None = None
     decls: list[Decl] = []
     states: list[State] = []
+    tables: list[Table] = []
     state: State | None = None
+    table: Table | None = None
     transition: Transition | None = None
     while i < n:
         line = lines[i]
@@ -212,6 +217,16 @@ def _parse(text: str) -> Program:
         first = toks[0]
         col = len(line) - len(line.lstrip("\t ")) + 1
         cur = _Line(toks)
+        if table is not None:  # inside a table: a row (``pair+``), or "}"
+            if first == "}":
+                cur.end()
+                tables.append(table)
+                table = None
+                continue
+            cur.i = 0
+            table.rows.append(cur.pairs())
+            table.places.append((i, col))
+            continue
         if state is not None:  # inside a state: an item, or "}"
             if first == "}":
                 cur.end()
@@ -241,6 +256,14 @@ def _parse(text: str) -> Program:
             cur.take("[")
             shape = cur.ints("]")
             decls.append(Decl(first, _unref(ref).name, shape, cur.pairs(), i, col))
+        elif first == "table":
+            ref = cur.next()
+            if ref[0] != "&":
+                raise GiveUp
+            op = _word(cur.next())
+            cur.take("{")
+            cur.end()
+            table = Table(_unref(ref).name, op, [], i, col)
         elif first == "state":
             name = _word(cur.next())
             cur.take("{")
@@ -260,9 +283,14 @@ def _parse(text: str) -> Program:
                 hw = pairs
         else:
             raise GiveUp
-    if version is None or state is not None or model is None:
+    if version is None or state is not None or table is not None or model is None:
         raise GiveUp
     p = Program(model[0], model[1], model[2], hw or {}, version=version)
     p.decls = decls
     p.states = states
+    p.tables = tables
+    try:
+        resolve(p, "<fsm>")
+    except SourceError:  # the LALR parser says it, with the file's name
+        raise GiveUp from None
     return p

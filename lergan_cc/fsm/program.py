@@ -16,7 +16,8 @@ from lergan_cc.fsm.values import Value
 from lergan_cc.targets.geometry import Topology, build_topology
 from lergan_cc.targets.hw import Hardware, hardware_from_flat
 
-FSM_VERSION = 2
+FSM_VERSION = 3  # the version the compiler writes: 3 added instruction tables (``table &name op { rows }``)
+READ_VERSIONS = (2, 3)  # the versions the assembler reads (a version-2 text has no tables, else it is the same)
 
 
 @dataclass
@@ -44,6 +45,33 @@ class Instr:
 
 
 @dataclass
+class Table:
+    """``table &name op { row... }``: operand rows for instructions of opcode ``op``. An instruction line
+    ``op k=v... rows=&name`` is one instruction per row, in row order: the line's operands and the row's.
+    ``places``: each row's (line, column) (empty when built in memory)."""
+
+    name: str
+    op: str
+    rows: list[dict[str, Value]]
+    line: int = 0
+    column: int = 0
+    places: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class Fold:
+    """A run of a state's body spelled as one table line: ``body[start:start + count]`` is the table's
+    ``count`` rows, each with ``operands`` (the line's own operands) added. ``line``, ``column``: the line's."""
+
+    start: int
+    count: int
+    table: str
+    operands: dict[str, Value]
+    line: int = 0
+    column: int = 0
+
+
+@dataclass
 class Transition:
     """``goto S``, ``iterate S`` (end of a training iteration: go to S if another is wanted, else halt), ``halt``."""
 
@@ -62,11 +90,16 @@ class State:
     transition: Transition = field(default_factory=lambda: Transition("halt"))
     line: int = 0
     column: int = 0
+    folds: list[Fold] = field(default_factory=list)  # runs of ``body`` spelled as table lines
 
 
 @dataclass
 class Program:
-    """A whole program; ``states[0]`` is the entry state."""
+    """A whole program; ``states[0]`` is the entry state.
+
+    Every state's ``body`` is the whole instruction list (table lines expanded, one ``Instr`` per row): what
+    the simulators, checks and reports read. ``tables`` and the states' ``folds`` only say how the text
+    spells it (``lergan_cc.fsm.tables``)."""
 
     model: str
     kind: str  # net | gan
@@ -75,6 +108,7 @@ class Program:
     decls: list[Decl] = field(default_factory=list)
     states: list[State] = field(default_factory=list)
     version: int = FSM_VERSION
+    tables: list[Table] = field(default_factory=list)  # instruction tables (version 3), in text order
 
     def table(self, kind: str) -> dict[str, Decl]:
         return {d.name: d for d in self.decls if d.kind == kind}

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 _BARE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./\-]*\Z")
-SIGIL = {"buf": "%", "param": "@", "mat": "$"}
+SIGIL = {"buf": "%", "param": "@", "mat": "$", "table": "&"}
 SIGIL_KIND = {v: k for k, v in SIGIL.items()}
 
 
@@ -21,9 +21,10 @@ class Sym(str):
 
 @dataclass(frozen=True)
 class Ref:
-    """A named storage: ``%buffer`` (BArray/SArray), ``@param`` (host memory, sidecar), ``$matrix`` (crossbars)."""
+    """A named storage: ``%buffer`` (BArray/SArray), ``@param`` (host memory, sidecar), ``$matrix`` (crossbars);
+    or ``&table``, an instruction table (``rows=&name``)."""
 
-    kind: str  # buf | param | mat
+    kind: str  # buf | param | mat | table
     name: str
 
 

@@ -54,6 +54,9 @@ class Lowering:
         self.decls: dict[tuple[str, str], Decl] = {}
         self.programming: dict[str, list[tuple[str, Instr]]] = {}  # network -> (phase, write of a @param matrix)
         self.bodies: dict[str, list[Instr]] = {}
+        # the runs of per-kind instructions of one op (its writes, its mmvs), the objects the bodies hold:
+        # what emit-fsm spells as instruction tables (lergan_cc.fsm.tables.fold_states)
+        self.runs: list[tuple[str, list[Instr]]] = []
         self.tiles: dict[str, str] = {}  # value -> tile where it is produced
         # buffers an op's instructions read and write besides its inputs and its value (a dropout's mask)
         self.reads: dict[str, tuple[str, ...]] = {}
@@ -205,6 +208,7 @@ def _matrix(lw: Lowering, op: Op) -> list[Instr]:
     if not acc:
         body.append(_instr("zero", dst=buf(dst)))
     writes, mmvs = _kinds(lw, op, spec, dst, acc)
+    lw.runs += [(op.name, writes), (op.name, mmvs)]
     if spec.operand_is_param:
         lw.programming.setdefault(lw.net_of(spec.operand), []).extend((op.phase, w) for w in writes)
     else:

@@ -20,8 +20,8 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("lergan_cc.targets", "templates"),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, autoescape=False)
-    env.filters.update(jstr=json_str, pairs=fmt_pairs, decl=printer.print_decl, instr=printer.print_instr,
-                       transition=printer.print_transition)
+    env.filters.update(jstr=json_str, pairs=fmt_pairs, decl=printer.print_decl, table=printer.print_table,
+                       body_lines=printer.body_lines, transition=printer.print_transition)
     return env
 
 
