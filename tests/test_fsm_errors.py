@@ -183,6 +183,8 @@ TABLE_ERRORS = {  # class -> (old, new, message fragment, a text of the line the
     "table in a version-2 program": ("lergan-fsm 3", "lergan-fsm 2",
                                      "table &tconv1.write: tables need FSM version 3 (this program is version 2)",
                                      "table &tconv1.write"),
+    "table name without &": ("table &tconv2.write write {", "table $tconv2.write write {",
+                             "table names start with &", "table $tconv2.write"),
     "bad row": ("mat=$tconv1.k3 taps", "mat= taps", "unexpected", "mat= taps"),
     "row operand of the line's instruction": ("  mat=$tconv1.k5 rect", "  mat=$nowhere rect",
                                               "mmv mat: undeclared matrix 'nowhere' (table &tconv1.mmv, used at line",

@@ -6,7 +6,8 @@ tokens are the grammar's terminals; whatever it does not recognise, and every nu
 transition its builder would refuse, makes it give up) and, when it accepts a text, builds the very
 :class:`Program` the LALR parser builds (``tests/test_fsm_lines.py`` checks that on every example and
 on hypothesis-drawn programs). When it gives up, :func:`lergan_cc.fsm.asm.parse_fsm` parses the text
-again with the LALR parser, which gives the error and its position.
+again with the LALR parser, which gives the error and its position. Instruction tables are read as items
+and expanded by the same :func:`lergan_cc.fsm.tables.resolve` as the LALR parser's (a table error: give up).
 """
 
 from __future__ import annotations
@@ -162,8 +163,7 @@ class _Line:
         return Prog(_int(toks[i]), _int(toks[i + 2]), _int(toks[i + 4]))
 
     def pairs(self) -> dict[str, Any]:
-        """``pair*`` to the end of the line (a repeated key: give up); from the line's first token when the
-        cursor is at 0 (a table row)."""
+        """``pair*`` from the cursor to the end of the line (a repeated key: give up)."""
         out: dict[str, Any] = {}
         toks, n = self.toks, len(self.toks)
         while self.i < n:
@@ -223,7 +223,7 @@ def _parse(text: str) -> Program:
                 tables.append(table)
                 table = None
                 continue
-            cur.i = 0
+            cur.i = 0  # a row is pairs from its first token
             table.rows.append(cur.pairs())
             table.places.append((i, col))
             continue
