@@ -60,6 +60,57 @@ def test_forward_and_wgrad_match_the_literal_product(monkeypatch: pytest.MonkeyP
     np.testing.assert_allclose(F.wgrad(x, idx, rows, chunk), _literal_wgrad(x, idx, rows), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize(("n", "c", "p", "t", "m"), [
+    (40, 64, 36, 9, 3),    # few columns, about as many inputs as results: every input times every tap first
+    (25, 32, 25, 4, 1),
+])
+def test_forward_taps_first_matches_the_literal_product(workers: int, n: int, c: int, p: int, t: int, m: int) -> None:
+    assert F.taps_first_pays(n + 1, p, t, c, m)
+    rng = np.random.default_rng(n * p)
+    x = rng.standard_normal((5, n + 1, c), dtype=np.float32)
+    x[:, n] = 0  # the zero slot: reads outside the operand
+    idx = rng.integers(0, n + 1, (p, t))
+    mat = rng.standard_normal((t * c, m), dtype=np.float32)
+    got = np.full((5, p, m), np.nan, dtype=np.float32)
+
+    def put(samples: slice, cols: slice, y: np.ndarray) -> None:
+        got[samples, :, cols] = y.reshape(samples.stop - samples.start, p, -1)
+    F.forward(x, idx, mat, 5, put)
+    np.testing.assert_allclose(got, _literal_forward(x, idx, mat), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("n", "c", "t", "m", "slot_reads"), [
+    (30, 16, 28, 3, 0),    # one kernel tap's gradient: dy placed at the inputs it read, then one GEMM
+    (30, 16, 27, 2, 3),    # three reads of the zero slot (padding): zeros, whatever lands there
+    (30, 600, 29, 1, 1),   # many channels: the GEMM split over the threads
+])
+def test_wgrad_scattered_matches_the_literal_product(workers: int, n: int, c: int, t: int, m: int,
+                                                     slot_reads: int) -> None:
+    rng = np.random.default_rng(t * c)
+    x = rng.standard_normal((4, n + 1, c), dtype=np.float32)
+    x[:, n] = 0
+    idx = np.concatenate([rng.permutation(n)[:t - slot_reads], np.full(slot_reads, n)]).reshape(1, t)
+    assert F.scatter_pays(idx, n + 1, m)
+    rows = rng.standard_normal((4 * t, m), dtype=np.float32)
+    np.testing.assert_allclose(F.wgrad(x, idx, rows, 4), _literal_wgrad(x, idx, rows), rtol=1e-4, atol=1e-4)
+
+
+def test_wgrad_scatter_is_not_taken_when_taps_collide() -> None:
+    """Two taps reading one real input (not the zero slot) would need a sum where the placement overwrites."""
+    assert not F.scatter_pays(np.array([[0, 1, 2, 2]]), 5, 3)
+    assert not F.scatter_pays(np.array([[0, 1, 2, 3]]), 5, 32)  # wide dy: the gather is as cheap
+    assert not F.taps_first_pays(65, 64, 9, 64, 128)  # a wide matrix: the window's GEMM
+
+
+def test_wgrad_zero_slot_with_values_falls_back_to_the_gather() -> None:
+    """An operand without a zero slot whose last position is read twice: the literal sum, not the placement."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 6, 4), dtype=np.float32)
+    idx = np.array([[0, 1, 2, 3, 5, 5]])
+    rows = rng.standard_normal((2 * 6, 3), dtype=np.float32)
+    np.testing.assert_allclose(F.wgrad(x, idx, rows, 2), _literal_wgrad(x, idx, rows), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("taps", [[[0, 2, 4], [1, 3]], [[3], [0, 1, 2, 3, 4]], [[4, 2, 0], [1]], [[0, 1, 3], [2, 4]]])
 def test_weight_rows_cut_the_taps(taps: list[list[int]]) -> None:
     """Progressions become strided views, other tap lists a take; rows are (taps, channel) either way."""
