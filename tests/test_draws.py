@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 import zipfile
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lergan_cc.errors import LerganError
 from lergan_cc.fsm import draws
 from lergan_cc.fsm.draws import SIGMA, Normal, blocks, fill
 from lergan_cc.fsm.sidecar import ALIGN, LazyTensors, initial_tensors, read_npz, write_npz
@@ -56,11 +59,11 @@ def test_independent_of_blocks_and_threads(monkeypatch: pytest.MonkeyPatch, bloc
     """The same bits whatever the block size and whether the blocks are drawn on threads or not, every run."""
     tensors = [Normal("G/a.weight", (33, 31), 3), Normal("G/b.weight", (4097,), 3), Normal("D/c.weight", (2, 2), 3)]
     whole = [np.empty(t.size, np.float32) for t in tensors]
-    for t, w in zip(tensors, whole):
+    for t, w in zip(tensors, whole, strict=True):
         fill(w, t, 0)
     monkeypatch.setattr(draws, "BLOCK", block)
     monkeypatch.setattr(draws, "_PARALLEL", parallel_from)
-    for t, w in zip(tensors, whole):
+    for t, w in zip(tensors, whole, strict=True):
         assert np.array_equal(t.array().reshape(-1).view(np.uint32), w.view(np.uint32))
     streamed = np.concatenate([b.copy() for b in blocks(tensors)])
     assert np.array_equal(streamed.view(np.uint32), np.concatenate(whole).view(np.uint32))
@@ -107,10 +110,21 @@ def test_sidecar_streamed_equals_sidecar_of_whole_tensors(monkeypatch: pytest.Mo
             assert (start + header) % ALIGN == 0
 
 
-def test_sidecar_file_maps_the_draws(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sidecar_file_maps_the_draws(tmp_path: Path) -> None:
     path = tmp_path / "p.fsm.npz"
     lazy = LazyTensors(SHAPES, ROLES, {})
     with open(path, "wb") as f:
         write_npz(f, lazy)
     back = read_npz(str(path))
     assert all(np.array_equal(back[k], lazy[k]) for k in SHAPES)
+
+
+def test_a_failed_write_leaves_no_drawing_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error between two drawn tensors (blocks of the second already being drawn) ends the workers."""
+    monkeypatch.setattr(draws, "BLOCK", 1 << 10)
+    monkeypatch.setattr(draws, "_PARALLEL", 0)
+    before = threading.active_count()
+    tensors = {"a": Normal("a", (5000,), 0), "b": np.array([object()]), "c": Normal("c", (50_000,), 0)}
+    with pytest.raises(LerganError, match="tensor 'b': object arrays cannot be stored"):
+        write_npz(io.BytesIO(), tensors)  # type: ignore[arg-type]
+    assert threading.active_count() == before

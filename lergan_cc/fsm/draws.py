@@ -23,7 +23,7 @@ import os
 import threading
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -101,7 +101,7 @@ def _buffers(pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return _scratch.u[:2 * pairs], rest[0, :pairs], rest[1, :pairs], rest[2, :pairs]
 
 
-def blocks(tensors: list[Normal]) -> Iterator[np.ndarray]:
+def blocks(tensors: list[Normal]) -> Generator[np.ndarray, None, None]:
     """Every block of ``tensors`` in order (as :meth:`Normal.spans`), each a 1-D float32 array that stays
     valid until the next one is asked for; drawn ahead on one worker thread per core."""
     jobs = [(t, start, n) for t in tensors for start, n in t.spans()]

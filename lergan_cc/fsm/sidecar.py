@@ -19,6 +19,7 @@ strings or records), a size that agrees with the member's bytes and fits the hos
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
@@ -110,29 +111,32 @@ def write_npz(f: IO[bytes], tensors: Mapping[str, np.ndarray]) -> str:
     """``tensors`` as an ``.npz`` into the seekable binary file ``f`` (stored, data 64-byte aligned);
     returns the archive's digest (:func:`digest_of`)."""
     items = tensors.members() if isinstance(tensors, LazyTensors) else list(tensors.items())
-    drawn = blocks([t for _, t in items if isinstance(t, Normal)])
-    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+    with contextlib.closing(blocks([t for _, t in items if isinstance(t, Normal)])) as drawn, \
+            zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         for key, value in items:
-            arr = np.asarray(value) if not isinstance(value, Normal) else None
-            if arr is not None and arr.dtype.hasobject:
-                raise LerganError(f"tensor '{key}': object arrays cannot be stored")
-            header = _npy_header(npy.header_data_from_array_1_0(arr) if arr is not None else
-                                 {"descr": npy.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
-                                  "shape": value.shape})
+            if isinstance(value, Normal):
+                header = _npy_header({"descr": npy.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                                      "shape": value.shape})
+                nbytes = 4 * value.size
+            else:
+                arr = np.asarray(value)
+                if arr.dtype.hasobject:
+                    raise LerganError(f"tensor '{key}': object arrays cannot be stored")
+                header, nbytes = _npy_header(npy.header_data_from_array_1_0(arr)), arr.nbytes
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_DATE)
             info.compress_type = zipfile.ZIP_STORED
-            info.file_size = len(header) + (arr.nbytes if arr is not None else 4 * value.size)
+            info.file_size = len(header) + nbytes
             info.external_attr = 0o644 << 16
             zip64 = info.file_size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule
             start = f.tell() + _LOCAL_HEADER.size + len(info.filename.encode()) + (_ZIP64_EXTRA if zip64 else 0)
             info.extra = _padding(start)
             with zf.open(info, "w") as member:
                 member.write(header)
-                if arr is not None:
-                    _write_data(member, arr)
-                else:
+                if isinstance(value, Normal):
                     for _ in value.spans():
-                        member.write(next(drawn))
+                        member.write(next(drawn).data)
+                else:
+                    _write_data(member, arr)
         return digest_of(zf.infolist())
 
 
