@@ -19,16 +19,19 @@ strings or records), a size that agrees with the member's bytes and fits the hos
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import math
 import mmap
+import os
 import re
 import struct
+import threading
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
@@ -36,7 +39,7 @@ from numpy.lib import format as npy
 
 from lergan_cc import limits
 from lergan_cc.errors import LerganError, read_error
-from lergan_cc.fsm.draws import Normal, blocks
+from lergan_cc.fsm.draws import Normal
 
 INIT_SEED = 0
 _CONSTANT = {"bias": 0.0, "bn_bias": 0.0, "bn_scale": 1.0, "bn_mean": 0.0, "bn_var": 1.0, "in_scale": 1.0,
@@ -46,6 +49,7 @@ _PAD_ID = 0xD935  # the extra-field id Android's zipalign uses for padding
 _LOCAL_HEADER = struct.Struct("<4s5HL2L2H")  # 30 bytes: signature ... name length, extra length
 _ZIP64_EXTRA = 20  # what zipfile adds to a local header that needs zip64 sizes
 _DATE = (1980, 1, 1, 0, 0, 0)  # a fixed member date: the same tensors give the same bytes
+_PARALLEL = 1 << 20  # fewer drawn values than this are drawn on the calling thread
 
 
 def initial_tensors(shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, str],
@@ -109,35 +113,115 @@ class LazyTensors(Mapping[str, np.ndarray]):
 
 def write_npz(f: IO[bytes], tensors: Mapping[str, np.ndarray]) -> str:
     """``tensors`` as an ``.npz`` into the seekable binary file ``f`` (stored, data 64-byte aligned);
-    returns the archive's digest (:func:`digest_of`)."""
-    items = tensors.members() if isinstance(tensors, LazyTensors) else list(tensors.items())
-    with contextlib.closing(blocks([t for _, t in items if isinstance(t, Normal)])) as drawn, \
-            zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for key, value in items:
-            if isinstance(value, Normal):
-                header = _npy_header({"descr": npy.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
-                                      "shape": value.shape})
-                nbytes = 4 * value.size
+    returns the archive's digest (:func:`digest_of`).
+
+    The archive is the one ``zipfile`` writes member by member (a test holds the two byte for byte), laid
+    out first: each member's data is put at its place as it comes (a tensor not drawn yet is drawn there
+    block by block, the tensors on one thread per core, largest first, each with its CRC-32), then the
+    local headers with their CRCs, then ``zipfile`` writes the central directory of those members."""
+    items: list[tuple[str, np.ndarray | Normal]] = \
+        tensors.members() if isinstance(tensors, LazyTensors) else list(tensors.items())
+    start = f.tell()
+    members = _layout(items, start)
+    f.flush()
+    put = _positional(f)
+    drawn = sorted((m for m in members if isinstance(m.value, Normal)), key=lambda m: -m.size)
+    workers = min(len(drawn), os.cpu_count() or 1, 8) if sum(m.size for m in drawn) >= _PARALLEL else 1
+    with ThreadPoolExecutor(max(workers, 1)) as pool:
+        done = {id(m): pool.submit(m.value.stream, put, m.data_at, zlib.crc32(m.header)) for m in drawn
+                if isinstance(m.value, Normal)} if workers > 1 else {}
+        for m in members:
+            put(m.info.header_offset + m.header_at, m.header)
+            if isinstance(m.value, Normal):
+                m.info.CRC = done[id(m)].result() if id(m) in done else \
+                    m.value.stream(put, m.data_at, zlib.crc32(m.header))
             else:
-                arr = np.asarray(value)
-                if arr.dtype.hasobject:
-                    raise LerganError(f"tensor '{key}': object arrays cannot be stored")
-                header, nbytes = _npy_header(npy.header_data_from_array_1_0(arr)), arr.nbytes
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=_DATE)
-            info.compress_type = zipfile.ZIP_STORED
-            info.file_size = len(header) + nbytes
-            info.external_attr = 0o644 << 16
-            zip64 = info.file_size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule
-            start = f.tell() + _LOCAL_HEADER.size + len(info.filename.encode()) + (_ZIP64_EXTRA if zip64 else 0)
-            info.extra = _padding(start)
-            with zf.open(info, "w") as member:
-                member.write(header)
-                if isinstance(value, Normal):
-                    for _ in value.spans():
-                        member.write(next(drawn).data)
-                else:
-                    _write_data(member, arr)
-        return digest_of(zf.infolist())
+                sink = _Sink(put, m.data_at, zlib.crc32(m.header))
+                _write_data(sink, m.value)
+                m.info.CRC = sink.crc
+    for m in members:
+        put(m.info.header_offset, m.info.FileHeader(m.zip64))
+    f.seek(members[-1].data_at + members[-1].size if members else start)
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        zf.filelist.extend(m.info for m in members)  # the central directory of the members put above
+    return digest_of([m.info for m in members])
+
+
+@dataclass
+class _Member:
+    info: zipfile.ZipInfo
+    zip64: bool
+    header: bytes  # the .npy header
+    header_at: int  # its offset from the local header
+    value: np.ndarray | Normal
+    size: int  # data bytes after the .npy header
+
+    @property
+    def data_at(self) -> int:
+        return self.info.header_offset + self.header_at + len(self.header)
+
+
+def _layout(items: list[tuple[str, np.ndarray | Normal]], at: int) -> list[_Member]:
+    """Each member's ``ZipInfo`` (as ``zipfile`` would fill it for a stored member written at ``at`` on),
+    .npy header and data offset."""
+    out: list[_Member] = []
+    for key, value in items:
+        if isinstance(value, Normal):
+            header = _npy_header({"descr": npy.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                                  "shape": value.shape})
+            size = 4 * value.size
+        else:
+            value = np.asarray(value)
+            if value.dtype.hasobject:
+                raise LerganError(f"tensor '{key}': object arrays cannot be stored")
+            header, size = _npy_header(npy.header_data_from_array_1_0(value)), value.nbytes
+        info = zipfile.ZipInfo(f"{key}.npy", date_time=_DATE)
+        info.compress_type = zipfile.ZIP_STORED
+        info.file_size = info.compress_size = len(header) + size
+        info.external_attr = 0o644 << 16
+        info.header_offset, info.CRC = at, 0  # the CRC once the data is written
+        zip64 = info.file_size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule
+        info.extra = _padding(at + _LOCAL_HEADER.size + len(info.filename.encode()) + (_ZIP64_EXTRA if zip64 else 0))
+        member = _Member(info, zip64, header, len(info.FileHeader(zip64)), value, size)
+        out.append(member)
+        at = member.data_at + size
+    return out
+
+
+def _positional(f: IO[bytes]) -> Callable[[int, bytes | memoryview], None]:
+    """``put(offset, data)`` into ``f`` from any thread: ``os.pwrite`` on its file descriptor, else seek and
+    write under a lock (``io.BytesIO``)."""
+    try:
+        fd = f.fileno()
+    except (OSError, io.UnsupportedOperation):
+        lock = threading.Lock()
+
+        def locked(offset: int, data: bytes | memoryview) -> None:
+            with lock:
+                f.seek(offset)
+                f.write(data)
+        return locked
+
+    def pwrite(offset: int, data: bytes | memoryview) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            n = os.pwrite(fd, view, offset)
+            view, offset = view[n:], offset + n
+    return pwrite
+
+
+class _Sink:
+    """A write-only file over ``put`` from ``offset`` on, keeping the CRC-32 of what went through."""
+
+    def __init__(self, put: Callable[[int, bytes | memoryview], None], offset: int, crc: int) -> None:
+        self.put, self.offset, self.crc = put, offset, crc
+
+    def write(self, data: bytes | memoryview) -> int:
+        view = memoryview(data).cast("B")
+        self.crc = zlib.crc32(view, self.crc)
+        self.put(self.offset, view)
+        self.offset += view.nbytes
+        return view.nbytes
 
 
 def digest_of(infos: list[zipfile.ZipInfo]) -> str:
@@ -191,7 +275,7 @@ def _padding(start: int) -> bytes:
     return struct.pack("<HH", _PAD_ID, need - 4) + bytes(need - 4)
 
 
-def _write_data(out: IO[bytes], arr: np.ndarray) -> None:
+def _write_data(out: _Sink, arr: np.ndarray) -> None:
     """The data in the order the header states: C, or Fortran for an F-contiguous array (as numpy)."""
     if arr.flags.f_contiguous and not arr.flags.c_contiguous:
         arr = arr.T
