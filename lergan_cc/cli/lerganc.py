@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from lergan_cc.cli.common import ArgumentParser, guarded
+from lergan_cc.cli.common import ArgumentParser, guarded, without_gc
 from lergan_cc.errors import LerganError
 from lergan_cc.limits import int_flag
 from lergan_cc.options import (
@@ -97,6 +97,11 @@ def _copies(text: str) -> int | str:
 
 
 def run(argv: list[str] | None = None) -> int:
+    with without_gc():
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from lergan_cc import api
     from lergan_cc.cli.progress import Progress

@@ -26,17 +26,20 @@ import mmap
 import os
 import re
 import struct
+import threading
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO
+from dataclasses import dataclass
+from typing import IO, Any
 
 import numpy as np
 from numpy.lib import format as npy
 
 from lergan_cc import limits
 from lergan_cc.errors import LerganError, read_error
+from lergan_cc.fsm.draws import Normal
 
 INIT_SEED = 0
 _CONSTANT = {"bias": 0.0, "bn_bias": 0.0, "bn_scale": 1.0, "bn_mean": 0.0, "bn_var": 1.0, "in_scale": 1.0,
@@ -46,82 +49,57 @@ _PAD_ID = 0xD935  # the extra-field id Android's zipalign uses for padding
 _LOCAL_HEADER = struct.Struct("<4s5HL2L2H")  # 30 bytes: signature ... name length, extra length
 _ZIP64_EXTRA = 20  # what zipfile adds to a local header that needs zip64 sizes
 _DATE = (1980, 1, 1, 0, 0, 0)  # a fixed member date: the same tensors give the same bytes
+_PARALLEL = 1 << 20  # fewer drawn values than this are drawn on the calling thread
 
 
 def initial_tensors(shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, str],
                     given: Mapping[str, np.ndarray], seed: int = INIT_SEED) -> dict[str, np.ndarray]:
-    """The given tensors, and seeded draws for the params that have none.
-
-    Each drawn tensor has its own stream, seeded by ``seed`` and its name (so a tensor's values do
-    not depend on the other params), drawn as float32 normals scaled by 0.02 (numpy's float32
-    ziggurat: 3.6x faster than drawing float64 and rounding), on as many threads as there are cores
-    (numpy releases the GIL while it fills an array)."""
-    return dict(_streamed(shapes, roles, given, seed))
+    """The given tensors, and seeded draws for the params that have none (``lergan_cc.fsm.draws``: each
+    tensor its own stream, seeded by ``seed`` and its name, so a tensor's values do not depend on the
+    other params), in name order."""
+    return {name: t.array() if isinstance(t, Normal) else t for name, t in _planned(shapes, roles, given, seed)}
 
 
-def _streamed(shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, str], given: Mapping[str, np.ndarray],
-              seed: int) -> Iterator[tuple[str, np.ndarray]]:
-    """:func:`initial_tensors`' (name, tensor) in name order, each as soon as it is drawn: the draws run on
-    worker threads, largest first, while the caller uses (writes) the ones before."""
-    out: dict[str, np.ndarray] = {}
-    drawn = []
+def _planned(shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, str], given: Mapping[str, np.ndarray],
+             seed: int) -> list[tuple[str, np.ndarray | Normal]]:
+    """:func:`initial_tensors`' (name, tensor) in name order, a drawn tensor as its :class:`Normal` (not drawn)."""
+    out: list[tuple[str, np.ndarray | Normal]] = []
     for name in sorted(shapes):
-        if name in given:
-            out[name] = np.asarray(given[name], dtype=np.float32)
-            continue
         role = roles.get(name, "weight")
-        if role in _CONSTANT:
-            out[name] = np.full(shapes[name], _CONSTANT[role], dtype=np.float32)
+        if name in given:
+            out.append((name, np.asarray(given[name], dtype=np.float32)))
+        elif role in _CONSTANT:
+            out.append((name, np.full(shapes[name], _CONSTANT[role], dtype=np.float32)))
         else:
-            out[name] = np.empty(shapes[name], dtype=np.float32)
-            drawn.append(name)
-    if sum(out[n].size for n in drawn) < 1 << 20 or (os.cpu_count() or 1) < 2:
-        for n in drawn:
-            _draw(out[n], seed, n)
-        yield from out.items()
-        return
-    with ThreadPoolExecutor(min(len(drawn), os.cpu_count() or 1)) as pool:
-        done = {n: pool.submit(_draw, out[n], seed, n) for n in sorted(drawn, key=lambda n: -out[n].size)}
-        for name, tensor in out.items():
-            if name in done:
-                done[name].result()
-            yield name, tensor
+            out.append((name, Normal(name, tuple(shapes[name]), seed)))
+    return out
 
 
 class LazyTensors(Mapping[str, np.ndarray]):
     """:func:`initial_tensors` (then ``extra``, e.g. the model's source), drawn on first use: a program
-    simulated timing-only (``lergan-bench``) never reads a tensor, so its compile draws none. Its keys are
-    known without drawing."""
+    simulated timing-only (``lergan-bench``) never reads a tensor, so its compile draws none, and
+    :func:`write_npz` writes the draws block by block as they are drawn, never holding a whole tensor. Its
+    keys are known without drawing."""
 
     def __init__(self, shapes: Mapping[str, tuple[int, ...]], roles: Mapping[str, str],
                  given: Mapping[str, np.ndarray], extra: Mapping[str, np.ndarray] | None = None,
                  seed: int = INIT_SEED) -> None:
         self._extra = dict(extra or {})
         self._keys = sorted(shapes) + [k for k in self._extra if k not in shapes]  # initial_tensors' order
-        self._args: tuple | None = (dict(shapes), dict(roles), given, seed)
+        self._args = (dict(shapes), dict(roles), given, seed)
         self._data: dict[str, np.ndarray] | None = None
 
     def drawn(self) -> dict[str, np.ndarray]:
         if self._data is None:
-            assert self._args is not None
-            self._data, self._args = initial_tensors(*self._args) | self._extra, None
+            self._data = initial_tensors(*self._args) | self._extra
         return self._data
 
-    def streamed(self) -> Iterator[tuple[str, np.ndarray]]:
-        """(name, tensor) in order, each as soon as it is drawn (``write_npz`` writes while the rest are drawn)."""
+    def members(self) -> list[tuple[str, np.ndarray | Normal]]:
+        """(name, tensor) in order, a tensor not drawn yet as its :class:`Normal`."""
         if self._data is not None:
-            yield from self._data.items()
-            return
-        assert self._args is not None
-        data: dict[str, np.ndarray] = {}
-        for name, tensor in _streamed(*self._args):
-            data[name] = self._extra.get(name, tensor)  # an extra of the same name replaces it (dict.update)
-            yield name, data[name]
-        for name, tensor in self._extra.items():
-            if name not in data:
-                data[name] = tensor
-                yield name, tensor
-        self._data, self._args = data, None
+            return list(self._data.items())
+        planned = dict(_planned(*self._args)) | self._extra  # an extra of the same name replaces it
+        return list(planned.items())
 
     def __getitem__(self, key: str) -> np.ndarray:
         return self.drawn()[key]
@@ -133,33 +111,117 @@ class LazyTensors(Mapping[str, np.ndarray]):
         return len(self._keys)
 
 
-def _draw(out: np.ndarray, seed: int, name: str) -> None:
-    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-    rng.standard_normal(out.shape, dtype=np.float32, out=out)
-    out *= np.float32(0.02)
-
-
 def write_npz(f: IO[bytes], tensors: Mapping[str, np.ndarray]) -> str:
     """``tensors`` as an ``.npz`` into the seekable binary file ``f`` (stored, data 64-byte aligned);
-    returns the archive's digest (:func:`digest_of`)."""
-    items = tensors.streamed() if isinstance(tensors, LazyTensors) else tensors.items()
+    returns the archive's digest (:func:`digest_of`).
+
+    The archive is the one ``zipfile`` writes member by member (a test holds the two byte for byte), laid
+    out first: each member's data is put at its place as it comes (a tensor not drawn yet is drawn there
+    block by block, the tensors on one thread per core, largest first, each with its CRC-32), then the
+    local headers with their CRCs, then ``zipfile`` writes the central directory of those members."""
+    items: list[tuple[str, np.ndarray | Normal]] = \
+        tensors.members() if isinstance(tensors, LazyTensors) else list(tensors.items())
+    start = f.tell()
+    members = _layout(items, start)
+    f.flush()
+    put = _positional(f)
+    drawn = sorted((m for m in members if isinstance(m.value, Normal)), key=lambda m: -m.size)
+    workers = min(len(drawn), os.cpu_count() or 1, 8) if sum(m.size for m in drawn) >= _PARALLEL else 1
+    with ThreadPoolExecutor(max(workers, 1)) as pool:
+        done = {id(m): pool.submit(m.value.stream, put, m.data_at, zlib.crc32(m.header)) for m in drawn
+                if isinstance(m.value, Normal)} if workers > 1 else {}
+        for m in members:
+            put(m.info.header_offset + m.header_at, m.header)
+            if isinstance(m.value, Normal):
+                m.info.CRC = done[id(m)].result() if id(m) in done else \
+                    m.value.stream(put, m.data_at, zlib.crc32(m.header))
+            else:
+                sink = _Sink(put, m.data_at, zlib.crc32(m.header))
+                _write_data(sink, m.value)
+                m.info.CRC = sink.crc
+    for m in members:
+        put(m.info.header_offset, m.info.FileHeader(m.zip64))
+    f.seek(members[-1].data_at + members[-1].size if members else start)
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for key, value in items:
-            arr = np.asarray(value)
-            if arr.dtype.hasobject:
+        zf.filelist.extend(m.info for m in members)  # the central directory of the members put above
+    return digest_of([m.info for m in members])
+
+
+@dataclass
+class _Member:
+    info: zipfile.ZipInfo
+    zip64: bool
+    header: bytes  # the .npy header
+    header_at: int  # its offset from the local header
+    value: np.ndarray | Normal
+    size: int  # data bytes after the .npy header
+
+    @property
+    def data_at(self) -> int:
+        return self.info.header_offset + self.header_at + len(self.header)
+
+
+def _layout(items: list[tuple[str, np.ndarray | Normal]], at: int) -> list[_Member]:
+    """Each member's ``ZipInfo`` (as ``zipfile`` would fill it for a stored member written at ``at`` on),
+    .npy header and data offset."""
+    out: list[_Member] = []
+    for key, value in items:
+        if isinstance(value, Normal):
+            header = _npy_header({"descr": npy.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                                  "shape": value.shape})
+            size = 4 * value.size
+        else:
+            value = np.asarray(value)
+            if value.dtype.hasobject:
                 raise LerganError(f"tensor '{key}': object arrays cannot be stored")
-            header = _npy_header(arr)
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=_DATE)
-            info.compress_type = zipfile.ZIP_STORED
-            info.file_size = len(header) + arr.nbytes
-            info.external_attr = 0o644 << 16
-            zip64 = info.file_size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule
-            start = f.tell() + _LOCAL_HEADER.size + len(info.filename.encode()) + (_ZIP64_EXTRA if zip64 else 0)
-            info.extra = _padding(start)
-            with zf.open(info, "w") as member:
-                member.write(header)
-                _write_data(member, arr)
-        return digest_of(zf.infolist())
+            header, size = _npy_header(npy.header_data_from_array_1_0(value)), value.nbytes
+        info = zipfile.ZipInfo(f"{key}.npy", date_time=_DATE)
+        info.compress_type = zipfile.ZIP_STORED
+        info.file_size = info.compress_size = len(header) + size
+        info.external_attr = 0o644 << 16
+        info.header_offset, info.CRC = at, 0  # the CRC once the data is written
+        zip64 = info.file_size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule
+        info.extra = _padding(at + _LOCAL_HEADER.size + len(info.filename.encode()) + (_ZIP64_EXTRA if zip64 else 0))
+        member = _Member(info, zip64, header, len(info.FileHeader(zip64)), value, size)
+        out.append(member)
+        at = member.data_at + size
+    return out
+
+
+def _positional(f: IO[bytes]) -> Callable[[int, bytes | memoryview], None]:
+    """``put(offset, data)`` into ``f`` from any thread: ``os.pwrite`` on its file descriptor, else seek and
+    write under a lock (``io.BytesIO``)."""
+    try:
+        fd = f.fileno()
+    except (OSError, io.UnsupportedOperation):
+        lock = threading.Lock()
+
+        def locked(offset: int, data: bytes | memoryview) -> None:
+            with lock:
+                f.seek(offset)
+                f.write(data)
+        return locked
+
+    def pwrite(offset: int, data: bytes | memoryview) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            n = os.pwrite(fd, view, offset)
+            view, offset = view[n:], offset + n
+    return pwrite
+
+
+class _Sink:
+    """A write-only file over ``put`` from ``offset`` on, keeping the CRC-32 of what went through."""
+
+    def __init__(self, put: Callable[[int, bytes | memoryview], None], offset: int, crc: int) -> None:
+        self.put, self.offset, self.crc = put, offset, crc
+
+    def write(self, data: bytes | memoryview) -> int:
+        view = memoryview(data).cast("B")
+        self.crc = zlib.crc32(view, self.crc)
+        self.put(self.offset, view)
+        self.offset += view.nbytes
+        return view.nbytes
 
 
 def digest_of(infos: list[zipfile.ZipInfo]) -> str:
@@ -192,13 +254,14 @@ def npz_bytes(tensors: Mapping[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def _npy_header(arr: np.ndarray) -> bytes:
+def _npy_header(data: dict[str, Any]) -> bytes:
+    """The ``.npy`` header of ``npy.header_data_from_array_1_0``'s dict (as ``np.save`` writes it)."""
     buf = io.BytesIO()
     try:
-        npy.write_array_header_1_0(buf, npy.header_data_from_array_1_0(arr))
+        npy.write_array_header_1_0(buf, data)
     except ValueError:  # a header over 64 KiB
         buf = io.BytesIO()
-        npy.write_array_header_2_0(buf, npy.header_data_from_array_1_0(arr))
+        npy.write_array_header_2_0(buf, data)
     return buf.getvalue()
 
 
@@ -212,7 +275,7 @@ def _padding(start: int) -> bytes:
     return struct.pack("<HH", _PAD_ID, need - 4) + bytes(need - 4)
 
 
-def _write_data(out: IO[bytes], arr: np.ndarray) -> None:
+def _write_data(out: _Sink, arr: np.ndarray) -> None:
     """The data in the order the header states: C, or Fortran for an F-contiguous array (as numpy)."""
     if arr.flags.f_contiguous and not arr.flags.c_contiguous:
         arr = arr.T
