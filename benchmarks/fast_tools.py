@@ -149,7 +149,7 @@ def timing_only(bins: dict[str, Path], runs: dict[str, int], tmp: Path, models: 
     for name, b in bins.items():
         d = tmp / f"programs-{name}"
         d.mkdir()
-        subprocess.run([str(b / "python"), "-c", COMPILE_ALL, str(d), models], check=True)
+        subprocess.run([str(b / "python"), "-P", "-c", COMPILE_ALL, str(d), models], check=True)
         programs = sorted(d.glob("*.fsm"))
         walls = {}
         for p in programs:
@@ -241,7 +241,7 @@ def main() -> None:
         parse = None
         if not args.no_timing:
             timing = timing_only(bins, {"before": args.base_timing_runs, "this": args.timing_runs}, tmp, args.models)
-            proc = subprocess.run([str(here / "python"), "-c", PARSE_ALL, str(timing["this"]["dir"])], check=True,
+            proc = subprocess.run([str(here / "python"), "-P", "-c", PARSE_ALL, str(timing["this"]["dir"])], check=True,
                                   capture_output=True, text=True)
             parse = __import__("json").loads(proc.stdout)
             with (args.out.parent / "timing_only.csv").open("w", newline="") as f:
