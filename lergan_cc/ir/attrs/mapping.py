@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any, ClassVar, Self
 
 from lergan_cc.ir.attribute import Attr, AttrError, Fields, Site
@@ -151,11 +152,11 @@ class Copy:
         f.done()
         return out
 
-    @property
+    @cached_property  # read millions of times by the verifier and the placers (computed once per copy)
     def bank(self) -> str:
         return self.tile.split(".", 1)[0]
 
-    @property
+    @cached_property
     def tile_index(self) -> int:
         return int(self.tile.rsplit(".T", 1)[1])
 
@@ -195,9 +196,9 @@ class Placement(Attr):
         shards = copies_per_phase(site.g, op.phase)
         rows: Counter[tuple[int, int, int]] = Counter()
         shapes = {index: shape for index, _, _, shape in reshape.matrices()}
+        replicas_of = dict(zip(shapes, replicas.per_kind, strict=False))  # kind -> its replicas
         for c in self.copies:
-            if c.kind not in shapes or not 0 <= c.replica < replicas.per_kind[list(shapes).index(c.kind)] \
-                    or not 0 <= c.shard < shards:
+            if c.kind not in shapes or not 0 <= c.replica < replicas_of[c.kind] or not 0 <= c.shard < shards:
                 raise AttrError(f"{self.key}: copy {c.replica} of kind {c.kind}, shard {c.shard} does not exist")
             if c.bank not in banks or not c.tile.startswith(f"{c.bank}.T"):
                 raise AttrError(f"{self.key}: tile {c.tile} is not in a bank of phase {op.phase} ({', '.join(banks)})")
@@ -217,14 +218,16 @@ class Placement(Attr):
         hw = site.hw
         if hw is None:
             return
+        slices = {kind: hw.matrix_slices(shape) for kind, shape in shapes.items()}
+        tiles, per_tile = hw.tiles_per_bank, hw.crossbars_per_tile
         for c in self.copies:
-            if not 0 <= c.tile_index < hw.tiles_per_bank or c.crossbar + c.crossbars > hw.crossbars_per_tile:
+            if not 0 <= c.tile_index < tiles or c.crossbar + c.crossbars > per_tile:
                 raise AttrError(f"{self.key}: crossbars {c.crossbar}+{c.crossbars} of {c.tile} do not exist "
-                                f"({hw.tiles_per_bank} tiles of {hw.crossbars_per_tile})")
-            if c.col_slices != hw.matrix_slices(shapes[c.kind])[1]:
-                raise AttrError(f"{self.key}: kind {c.kind} is {hw.matrix_slices(shapes[c.kind])[1]} crossbars wide")
+                                f"({tiles} tiles of {per_tile})")
+            if c.col_slices != slices[c.kind][1]:
+                raise AttrError(f"{self.key}: kind {c.kind} is {slices[c.kind][1]} crossbars wide")
         for (kind, replica, shard), n in rows.items():
-            want = hw.matrix_slices(shapes[kind])[0]
+            want = slices[kind][0]
             if n != want:
                 raise AttrError(f"{self.key}: copy {replica} of kind {kind}, shard {shard} has {n} of its {want} "
                                 f"row slices")
