@@ -38,16 +38,41 @@ def set_workers(n: int) -> None:
 
 
 def run_all(jobs: Sequence[Callable[..., object]], *args: object) -> list[object]:
-    """Call every job (with ``args``), the first in this thread and the rest on the worker threads
-    (numpy releases the GIL in take, copies and BLAS calls), and wait for all of them."""
+    """Call every job (with ``args``) and return their results in order: this thread and ``workers() - 1``
+    worker threads (numpy releases the GIL in take, copies and BLAS calls) each take the next job not
+    taken yet until none is left, so ``workers()`` threads run at any time. (Handing the first job to this
+    thread and the others to a pool of ``workers()`` threads ran one more thread than cores, and left a
+    core idle at the end: 4 equal jobs on 2 cores took 2.5 job-times instead of 2.)"""
     global _pool
-    if len(jobs) <= 1 or workers() == 1:
+    helpers = min(workers(), len(jobs)) - 1
+    if helpers < 1:
         return [job(*args) for job in jobs]
     if _pool is None:
         _pool = ThreadPoolExecutor(workers(), thread_name_prefix="lergan-sim")
-    futures = [_pool.submit(job, *args) for job in jobs[1:]]
-    first = jobs[0](*args)
-    return [first, *(f.result() for f in futures)]
+    results: list[object] = [None] * len(jobs)
+    todo = iter(range(len(jobs)))
+    lock = threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                return
+            results[i] = jobs[i](*args)
+
+    started = [_pool.submit(drain) for _ in range(helpers)]
+    error: BaseException | None = None
+    try:
+        drain()
+    except BaseException as e:  # the helpers finish what they took before it is raised
+        error = e
+    for f in started:
+        if not f.cancel():  # a helper that has not started finds nothing left: it need not run
+            error = error or f.exception()  # one that has is finishing a job it took
+    if error is not None:
+        raise error
+    return results
 
 
 def split(n: int, parts: int) -> list[slice]:
