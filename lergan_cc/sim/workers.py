@@ -69,7 +69,8 @@ def run_all(jobs: Sequence[Callable[..., object]], *args: object) -> list[object
         error = e
     for f in started:
         if not f.cancel():  # a helper that has not started finds nothing left: it need not run
-            error = error or f.exception()  # one that has is finishing a job it took
+            failed = f.exception()  # one that has is finishing a job it took: wait for it
+            error = error or failed
     if error is not None:
         raise error
     return results
