@@ -125,11 +125,11 @@ def write_npz(f: IO[bytes], tensors: Mapping[str, np.ndarray]) -> str:
     members = _layout(items, start)
     f.flush()
     put = _positional(f)
-    drawn = sorted((m for m in members if isinstance(m.value, Normal)), key=lambda m: -m.size)
-    workers = min(len(drawn), os.cpu_count() or 1, 8) if sum(m.size for m in drawn) >= _PARALLEL else 1
+    drawn = sorted(((m, m.value) for m in members if isinstance(m.value, Normal)), key=lambda mv: -mv[0].size)
+    workers = min(len(drawn), os.cpu_count() or 1, 8) if sum(m.size for m, _ in drawn) >= _PARALLEL else 1
     with ThreadPoolExecutor(max(workers, 1)) as pool:
-        done = {id(m): pool.submit(m.value.stream, put, m.data_at, zlib.crc32(m.header)) for m in drawn
-                if isinstance(m.value, Normal)} if workers > 1 else {}
+        done = {id(m): pool.submit(normal.stream, put, m.data_at, zlib.crc32(m.header))
+                for m, normal in drawn} if workers > 1 else {}
         for m in members:
             put(m.info.header_offset + m.header_at, m.header)
             if isinstance(m.value, Normal):

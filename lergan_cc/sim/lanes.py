@@ -159,20 +159,8 @@ def occupy(lines: list[Timeline], t: float, ns: float) -> float:
     """``fit`` over the lines busy after ``t``, then ``hold`` on every line (``ns`` > 0): the start."""
     t = fit(t, ns, lines)
     end = t + ns
-    for line in lines:  # hold(), inline
-        starts, ends = line.starts, line.ends
-        if starts and t >= starts[-1]:
-            if ends[-1] >= t - EPS:
-                if end > ends[-1]:
-                    ends[-1] = end
-            else:
-                starts.append(t)
-                ends.append(end)
-        elif not starts:
-            starts.append(t)
-            ends.append(end)
-        else:
-            line.hold(t, end)
+    for line in lines:
+        hold(line, t, end)
     return t
 
 
