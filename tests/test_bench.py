@@ -192,6 +192,11 @@ def test_outputs_and_schema(tiny: Path, tmp_path: Path, monkeypatch: pytest.Monk
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert "fig18_reshape.png" in pngs and "sarray.png" in pngs and "fig23_energy_breakdown.png" in pngs
     assert all((out / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    from lergan_cc.bench import plots
+
+    drawn = plots.figures(data["results"], data["sarray"], workers=2)  # forked processes draw them
+    assert sorted(drawn) == pngs
+    assert drawn == plots.figures(data["results"], data["sarray"])  # the same bytes, drawn here one by one
 
 
 def test_a_failing_design_point_keeps_earlier_results(tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -85,13 +85,18 @@ def _heaviest_first(tasks: list[Task]) -> list[Task]:
     return sorted(tasks, key=lambda t: t.weight, reverse=True)
 
 
-def _worker_signals() -> None:
+def worker_signals() -> None:
     """Pool workers leave Ctrl-C to the client, which cancels and stops them (no traceback per worker), and
     die quietly when it terminates them: the handlers they were forked with (``lergan_cc.outputs`` turns
     SIGTERM into an exception, for the client's clean-up) are the client's, not theirs."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+def fork_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` forked processes that leave Ctrl-C and SIGTERM handling to this one."""
+    return ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), initializer=worker_signals)
 
 
 class Local:
@@ -107,8 +112,7 @@ class Local:
     def __enter__(self) -> Local:
         if self.workers > 1:
             before = set(multiprocessing.active_children())
-            self._pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"),
-                                             initializer=_worker_signals)
+            self._pool = fork_pool(self.workers)
             self._pool.submit(int).result()  # fork every worker now, before any progress thread starts
             self._children = [p for p in multiprocessing.active_children() if p not in before]
         return self

@@ -112,7 +112,8 @@ def run(argv: list[str] | None = None) -> int:
             out.discard()
             return 1
         sarray = [results.sarray_row(a) for a in analyses]
-        write_outputs(out, Path(args.out), rows, sarray, _meta(args, names, elapsed), not args.no_plots)
+        write_outputs(out, Path(args.out), rows, sarray, _meta(args, names, elapsed), not args.no_plots,
+                      executor[1])
     print(f"lergan-bench: {len(rows)} runs, {elapsed:.1f} s; results in {args.out}/", file=sys.stderr)
     return 0
 
@@ -155,8 +156,9 @@ def _meta(args: Any, names: list[str], elapsed: float) -> dict[str, Any]:
 
 
 def write_outputs(staged: Outputs, out: Path, rows: list[dict[str, Any]], sarray: list[dict[str, Any]],
-                  meta: dict[str, Any], plots: bool) -> None:
-    """results.json, results.csv, tables.md and (unless disabled) the PNG figures into ``out``, staged."""
+                  meta: dict[str, Any], plots: bool, workers: int = 1) -> None:
+    """results.json, results.csv, tables.md and (unless disabled) the PNG figures (drawn by ``workers``
+    processes) into ``out``, staged."""
     from lergan_cc.bench import directions, paper, results, tables
 
     verdicts, pairs = directions.evaluate(rows), paper.side_by_side(rows, sarray)
@@ -169,7 +171,7 @@ def write_outputs(staged: Outputs, out: Path, rows: list[dict[str, Any]], sarray
     if plots:
         from lergan_cc.bench import plots as plot_mod
 
-        files.update(plot_mod.figures(rows, sarray))
+        files.update(plot_mod.figures(rows, sarray, workers))
     write = staged.writer(str(out))
     assert write is not None
     for name, data in files.items():
