@@ -56,21 +56,33 @@ def spread(bank: Bank, queue: deque[Pending], start: int, shares: dict[int, int]
     return entries
 
 
-def place_layer(hw: Hardware, banks: dict[str, Bank], parts: dict[str, list[Op]],
-                demand: dict[str, int], shard: int = 0) -> list[Entry]:
+class OpParts:
+    """What every shard's placement of an op reads, computed once per op: its crossbars (every copy of
+    every matrix) and its copies to place (a -dp point places each op once per shard)."""
+
+    def __init__(self, hw: Hardware, ops: list[Op]) -> None:
+        self.size = {op.name: part_size(hw, op) for op in ops}
+        self._copies = {op.name: tuple(pending(hw, op)) for op in ops}
+
+    def queue(self, op: Op, shard: int) -> deque[Pending]:
+        return deque(Pending(c.op, c.kind, c.replica, c.total, c.cs, 0, shard) for c in self._copies[op.name])
+
+
+def place_layer(banks: dict[str, Bank], parts: dict[str, list[Op]], of: OpParts, demand: dict[str, int],
+                shard: int = 0) -> list[Entry]:
     """One layer's parts (copy ``shard`` of each) on one 3DCU: the largest part first, the others spread
     under/over it."""
     start = max(b.high for b in banks.values())
-    sizes = {p: sum(part_size(hw, op) for op in ops) for p, ops in parts.items()}
+    sizes = {p: sum(of.size[op.name] for op in ops) for p, ops in parts.items()}
     order = sorted(parts, key=lambda p: -sizes[p])
     entries: list[Entry] = []
     shares: Counter[int] = Counter()
     for i, phase in enumerate(order):
         bank = banks[phase]
         for op in parts[phase]:
-            queue = pending(hw, op, shard)
+            queue = of.queue(op, shard)
             if i > 0 and shares:
-                placed = spread(bank, queue, start, shares, sizes[order[0]], part_size(hw, op))
+                placed = spread(bank, queue, start, shares, sizes[order[0]], of.size[op.name])
             else:
                 placed = fill(bank, queue, start, bank.capacity)
                 for _, c in placed:
@@ -92,7 +104,8 @@ class Place3d(Pass):
         ops = matrix_ops(g)
         machine = Machine(hw, g, ops)
         phases = phases_present(ops)
-        demand = {p: sum(part_size(hw, op) for op in ops if op.phase == p) for p in phases}
+        of = OpParts(hw, ops)
+        demand = {p: sum(of.size[op.name] for op in ops if op.phase == p) for p in phases}
         entries: list[Entry] = []
         for shard in range(max((machine.shards(p) for p in phases), default=1)):
             for key in layer_order(ops):  # copy by copy: each a whole network, its layers in windows
@@ -102,5 +115,5 @@ class Place3d(Pass):
                         parts.setdefault(op.phase, []).append(op)
                 side = {p: machine.bank(p, shard) for p in parts if SIDE[p] == key[0]}
                 if parts:
-                    entries += place_layer(hw, side, parts, demand, shard)
+                    entries += place_layer(side, parts, of, demand, shard)
         return attach_placement(g, "lergan-3d", {p: machine.phase_banks(p) for p in phases}, entries)
