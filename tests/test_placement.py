@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import json
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from lergan_cc.ir.attrs import Placement, PlacementSummary, Replicas
+from lergan_cc.ir.attrs import Copy, Placement, PlacementSummary, Replicas
 from lergan_cc.ir.graph import Graph
 from lergan_cc.ir.ops import Op
+from lergan_cc.ir.verifier import VerifyError, verify
 from lergan_cc.mapping.matrices import matrices, matrix_ops
 from lergan_cc.options import REPLICAS
 from lergan_cc.targets.geometry import PHASE_BANK, build_topology, hop_counts
@@ -164,3 +168,42 @@ def test_cli_plot_needs_placement(tmp_path: Path) -> None:
     proc = lerganc(DCGAN, "--emit", "ir", "--stop-after", "zfdr", "--plot-placement", str(png))
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "--plot-placement" in proc.stderr and not png.exists()
+
+
+def _broken(g: Graph, change: Callable[[tuple[Copy, ...]], tuple[Copy, ...]]) -> Graph:
+    """``g`` with the copies of its first matrix op with more than one row slice changed by ``change``."""
+    g = copy.deepcopy(g)
+    op = next(op for op in matrix_ops(g) if any(c.row_slices > 1 for c in op.need(Placement).copies))
+    place = op.need(Placement)
+    g.update(op, dataclasses.replace(place, copies=change(place.copies)))
+    return g
+
+
+def _first(change: Callable[[Copy], Copy]) -> Callable[[tuple[Copy, ...]], tuple[Copy, ...]]:
+    def apply(copies: tuple[Copy, ...]) -> tuple[Copy, ...]:
+        i = next(i for i, c in enumerate(copies) if c.row_slices > 1)
+        return (*copies[:i], change(copies[i]), *copies[i + 1:])
+    return apply
+
+
+BROKEN_PLACEMENTS = {  # what the verifier must say of each way a copy can be wrong
+    "does not exist": _first(lambda c: dataclasses.replace(c, replica=99)),
+    "is not in a bank of phase": _first(lambda c: dataclasses.replace(c, tile="B9.T0")),
+    "crossbars are not": _first(lambda c: dataclasses.replace(c, crossbars=c.crossbars + 1)),
+    r"do not exist \(": _first(lambda c: dataclasses.replace(c, crossbar=HW.crossbars_per_tile)),
+    r"of B\d\.T\d+ do not exist": _first(lambda c: dataclasses.replace(c, tile=f"{c.bank}.T{HW.tiles_per_bank}")),
+    "crossbars wide": _first(lambda c: dataclasses.replace(c, col_slices=c.col_slices + 1,
+                                                           crossbars=c.row_slices * (c.col_slices + 1))),
+    "row slices$": _first(lambda c: dataclasses.replace(c, row_slices=c.row_slices - 1,
+                                                        crossbars=(c.row_slices - 1) * c.col_slices)),
+    "is not placed": lambda copies: tuple(c for c in copies if (c.kind, c.replica) != (copies[0].kind, 0)),
+}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_verifier_finds_every_broken_placement(target: str) -> None:
+    g = run("dcgan", "middle", target)
+    verify(g, HW)
+    for message, change in BROKEN_PLACEMENTS.items():
+        with pytest.raises(VerifyError, match=message):
+            verify(_broken(g, change), HW)

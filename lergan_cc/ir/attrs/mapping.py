@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, ClassVar, Self
@@ -194,17 +193,23 @@ class Placement(Attr):
         if self.bank not in banks:
             raise AttrError(f"{self.key}: bank {self.bank} is not a bank of phase {op.phase}")
         shards = copies_per_phase(site.g, op.phase)
-        rows: Counter[tuple[int, int, int]] = Counter()
+        rows: dict[tuple[int, int, int], int] = {}
         shapes = {index: shape for index, _, _, shape in reshape.matrices()}
         replicas_of = dict(zip(shapes, replicas.per_kind, strict=False))  # kind -> its replicas
+        tiles_ok: dict[str, bool] = {}  # a -dp op has ~10^4 copies on a few hundred tiles: each tile checked once
         for c in self.copies:
-            if c.kind not in shapes or not 0 <= c.replica < replicas_of[c.kind] or not 0 <= c.shard < shards:
+            n = replicas_of.get(c.kind)
+            if n is None or not 0 <= c.replica < n or not 0 <= c.shard < shards:
                 raise AttrError(f"{self.key}: copy {c.replica} of kind {c.kind}, shard {c.shard} does not exist")
-            if c.bank not in banks or not c.tile.startswith(f"{c.bank}.T"):
+            ok = tiles_ok.get(c.tile)
+            if ok is None:
+                ok = tiles_ok[c.tile] = c.bank in banks and c.tile.startswith(f"{c.bank}.T")
+            if not ok:
                 raise AttrError(f"{self.key}: tile {c.tile} is not in a bank of phase {op.phase} ({', '.join(banks)})")
             if c.crossbars != c.row_slices * c.col_slices:
                 raise AttrError(f"{self.key}: {c.crossbars} crossbars are not {c.row_slices} x {c.col_slices} slices")
-            rows[(c.kind, c.replica, c.shard)] += c.row_slices
+            copy = (c.kind, c.replica, c.shard)
+            rows[copy] = rows.get(copy, 0) + c.row_slices
         self._verify_on(site, shapes, rows)
         missing = [(k, r, s) for (k, _, _, _), n in zip(reshape.matrices(), replicas.per_kind, strict=True)
                    for r in range(n) for s in range(shards) if (k, r, s) not in rows]
@@ -213,15 +218,19 @@ class Placement(Attr):
             raise AttrError(f"{self.key}: copy {r} of kind {k}, shard {s} is not placed")
 
     def _verify_on(self, site: Site, shapes: dict[int, tuple[int, int, int]],
-                   rows: Counter[tuple[int, int, int]]) -> None:
+                   rows: dict[tuple[int, int, int], int]) -> None:
         """With the machine at hand: tiles and crossbars exist, and every copy has all its row slices."""
         hw = site.hw
         if hw is None:
             return
         slices = {kind: hw.matrix_slices(shape) for kind, shape in shapes.items()}
         tiles, per_tile = hw.tiles_per_bank, hw.crossbars_per_tile
+        tiles_ok: dict[str, bool] = {}
         for c in self.copies:
-            if not 0 <= c.tile_index < tiles or c.crossbar + c.crossbars > per_tile:
+            ok = tiles_ok.get(c.tile)
+            if ok is None:
+                ok = tiles_ok[c.tile] = 0 <= c.tile_index < tiles
+            if not ok or c.crossbar + c.crossbars > per_tile:
                 raise AttrError(f"{self.key}: crossbars {c.crossbar}+{c.crossbars} of {c.tile} do not exist "
                                 f"({tiles} tiles of {per_tile})")
             if c.col_slices != slices[c.kind][1]:
