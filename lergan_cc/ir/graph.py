@@ -44,12 +44,14 @@ class Graph:
     sources: dict[str, bytes] = field(default_factory=dict)  # net|G|D -> the ONNX model, without the params
     nx: nx.DiGraph = field(default_factory=nx.DiGraph)
     _order: dict[str, int] = field(default_factory=dict)
+    _topo: list[str] | None = field(default=None, repr=False, compare=False)  # ops()'s order, until add/remove
 
     def add(self, op: Op) -> Op:
         """Append an op; its inputs must already exist."""
         if op.name in self.nx:
             raise ValueError(f"duplicate op name '{op.name}'")
         self._order[op.name] = len(self._order)
+        self._topo = None
         self.nx.add_node(op.name, op=op)
         for src in op.inputs:
             if src not in self.nx:
@@ -75,6 +77,7 @@ class Graph:
     def remove(self, name: str) -> None:
         self.nx.remove_node(name)
         del self._order[name]
+        self._topo = None
 
     def op(self, name: str) -> Op:
         return self.nx.nodes[name]["op"]
@@ -83,9 +86,13 @@ class Graph:
         return name in self.nx
 
     def ops(self) -> Iterator[Op]:
-        """Ops in a stable topological order (ties broken by insertion order)."""
-        for name in nx.lexicographical_topological_sort(self.nx, key=self._order.__getitem__):
-            yield self.nx.nodes[name]["op"]
+        """Ops in a stable topological order (ties broken by insertion order). The order is sorted once per
+        change of the graph's structure (a compile asks for it ~90 times)."""
+        if self._topo is None:
+            self._topo = list(nx.lexicographical_topological_sort(self.nx, key=self._order.__getitem__))
+        nodes = self.nx.nodes
+        for name in self._topo:
+            yield nodes[name]["op"]
 
     def input_shapes(self, op: Op) -> list[Shape]:
         return [self.op(src).shape for src in op.inputs]
