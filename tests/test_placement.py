@@ -207,3 +207,15 @@ def test_the_verifier_finds_every_broken_placement(target: str) -> None:
     for message, change in BROKEN_PLACEMENTS.items():
         with pytest.raises(VerifyError, match=message):
             verify(_broken(g, change), HW)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_placed_piece_keeps_the_bank_and_tile_its_name_says(target: str) -> None:
+    """The placers hand their pieces the bank and tile index they know (Copy.on_tile): the same values a piece
+    read back from its text has."""
+    g = run("cgan", "low", target)
+    for op in matrix_ops(g):
+        for c in op.need(Placement).copies:
+            parsed = Copy(c.kind, c.replica, c.tile, c.crossbar, c.crossbars, c.row_start, c.row_slices, c.col_slices,
+                          c.shard)
+            assert (c.bank, c.tile_index) == (parsed.bank, parsed.tile_index) and c == parsed

@@ -96,8 +96,8 @@ def fill(bank: Bank, queue: deque[Pending], lo: int, hi: int, budget: float = ma
         if not pieces:
             break
         for offset, k in pieces:
-            entries.append((c.op, Copy(c.kind, c.replica, f"{bank.name}.T{bank.tile(offset)}", offset % bank.per_tile,
-                                       k * c.cs, c.done, k, c.cs, c.shard)))
+            entries.append((c.op, Copy.on_tile(c.kind, c.replica, bank.name, bank.tile(offset), offset % bank.per_tile,
+                                               k * c.cs, c.done, k, c.cs, c.shard)))
             c.done += k
             budget -= k * c.cs
         if c.done == c.total:
