@@ -13,6 +13,7 @@ import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from lergan_cc.zerofree.axis import Progression
@@ -134,6 +135,10 @@ class ReshapePlan:
         return sum(self.kind_macs(k) for k in self.kinds)
 
     def stats(self) -> PlanStats:
+        return self._stats
+
+    @cached_property  # the plan is immutable; the verifier asks after every pass (~150 times per compile)
+    def _stats(self) -> PlanStats:
         g = self.geometry
         count = {c: sum(1 for k in self.kinds if k.cls == c) for c in ("Corner", "Edge", "Inside")}
         max_reuse = max((k.reuse for k in self.kinds), default=0)
