@@ -207,8 +207,11 @@ def figures(rows: Rows, sarray: Rows, workers: int = 1) -> dict[str, bytes]:
     else:
         from lergan_cc.bench.executors import fork_pool
 
-        with fork_pool(min(workers, len(todo))) as pool:
+        pool = fork_pool(min(workers, len(todo)))
+        try:
             drawn = list(pool.map(draw, [j[1] for j in todo], [j[2] for j in todo]))
+        finally:  # interrupted or failed: the figures not started are dropped, not drawn first
+            pool.shutdown(wait=True, cancel_futures=True)
     return {name: png for (name, _, _), png in zip(todo, drawn, strict=True) if png is not None}
 
 
