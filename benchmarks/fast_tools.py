@@ -13,9 +13,9 @@ after one warm-up, the installations' runs interleaved so that they see the same
 is printed before and after (the machine is shared: repeat when it is low). The PyTorch column needs
 ``pip install torch``. Each timing-only run is a whole ``lergan-sim P.fsm --timing-only`` command
 (start-up included) on a program the same installation compiled (text only: ``--timing-only`` reads no
-tensor); the base installation's runs are ``--base-timing-runs`` (default 1: the event-by-event model
-takes minutes over all programs). Writes ``benchmarks/results/fast_tools.md`` and, per program,
-``benchmarks/results/timing_only.csv``.
+tensor), the installations taking turns program by program; the base installation's runs are
+``--base-timing-runs`` (default 1: the event-by-event model takes minutes over all programs). Writes
+``benchmarks/results/fast_tools.md`` and, per program, ``benchmarks/results/timing_only.csv``.
 """
 
 from __future__ import annotations
@@ -144,20 +144,27 @@ def functional(bins: dict[str, Path], runs: int, tmp: Path, torch: bool,
 
 def timing_only(bins: dict[str, Path], runs: dict[str, int], tmp: Path, models: str) -> dict[str, dict[str, object]]:
     """Every benchmark x design point: the program (compiled by the same installation) and the wall of
-    ``lergan-sim P.fsm --timing-only``, median of the installation's runs."""
-    out: dict[str, dict[str, object]] = {}
+    ``lergan-sim P.fsm --timing-only``, median of the installation's runs. The installations take turns on
+    each program (round after round), so that a drift of the host's speed during the minutes the runs take
+    moves both columns alike."""
+    dirs: dict[str, Path] = {}
     for name, b in bins.items():
-        d = tmp / f"programs-{name}"
+        d = dirs[name] = tmp / f"programs-{name}"
         d.mkdir()
         subprocess.run([str(b / "python"), "-P", "-c", COMPILE_ALL, str(d), models], check=True)
-        programs = sorted(d.glob("*.fsm"))
-        walls = {}
-        for p in programs:
-            walls[p.stem] = statistics.median(
-                _timed([str(b / "lergan-sim"), str(p), "--timing-only"])["wall"] for _ in range(runs[name]))
-        sizes = {p.stem: p.stat().st_size for p in programs}
-        out[name] = {"walls": walls, "sizes": sizes, "dir": d}
-    return out
+    programs = {name: sorted(d.glob("*.fsm")) for name, d in dirs.items()}
+    walls: dict[str, dict[str, list[float]]] = {name: {} for name in bins}
+    stems = sorted({p.stem for ps in programs.values() for p in ps})
+    for stem in stems:
+        for r in range(max(runs.values())):
+            for name, b in bins.items():
+                p = dirs[name] / f"{stem}.fsm"
+                if r < runs[name] and p.exists():
+                    wall = _timed([str(b / "lergan-sim"), str(p), "--timing-only"])["wall"]
+                    walls[name].setdefault(stem, []).append(wall)
+    return {name: {"walls": {s: statistics.median(w) for s, w in walls[name].items()},
+                   "sizes": {p.stem: p.stat().st_size for p in programs[name]}, "dir": dirs[name]}
+            for name in bins}
 
 
 def bench_cold(bins: dict[str, Path], tmp: Path) -> dict[str, dict[str, object]]:
