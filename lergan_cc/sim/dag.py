@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from lergan_cc.fsm.values import Ref
+from lergan_cc.sim.kernels import moments
 from lergan_cc.sim.machine import Machine, Step
 from lergan_cc.sim.periph import by_samples
 
@@ -80,7 +81,7 @@ def _channel(v: np.ndarray, ndim: int) -> np.ndarray:
 
 def instancenorm(x: np.ndarray, scale: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
     ax = _spatial(x)
-    mean, var = x.mean(axis=ax, keepdims=True), x.var(axis=ax, keepdims=True)
+    mean, var = moments(x, ax, keepdims=True)
     y = (x - mean) / np.sqrt(var + np.float32(eps)) * _channel(scale, x.ndim) + _channel(bias, x.ndim)
     return y.astype(x.dtype)
 
@@ -90,7 +91,7 @@ def instancenorm_grad(x: np.ndarray, dy: np.ndarray, scale: np.ndarray, eps: flo
     """dx, and the per-sample dscale, dbias ``(batch, channels)`` of instance norm."""
     ax = _spatial(x)
     n = math.prod(x.shape[2:])
-    mean, var = x.mean(axis=ax, keepdims=True), x.var(axis=ax, keepdims=True)
+    mean, var = moments(x, ax, keepdims=True)
     inv = 1.0 / np.sqrt(var + np.float32(eps))
     xhat = (x - mean) * inv
     dbias, dscale = dy.sum(axis=ax), (dy * xhat).sum(axis=ax)
