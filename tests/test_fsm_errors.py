@@ -192,6 +192,9 @@ TABLE_ERRORS = {  # class -> (old, new, message fragment, a text of the line the
     "line operand of a table's instructions": (USE, USE.replace("src=%project", "src=%nowhere"),
                                                "mmv src: undeclared buffer 'nowhere' (table &tconv1.mmv, row at line",
                                                "src=%nowhere"),
+    "a row's window, found by the simulator": ("win=[0j+<0,1,1>, 0j+<0,1,1>]", "win=[0j+<9,1,1>, 0j+<0,1,1>]",
+                                               "mmv: window reads outside %project [2, 32, 4, 4] (pad=0) (table "
+                                               "&tconv1.mmv, used at line", "0j+<9,1,1>"),
     "loop nest of a row": ("  mat=$tconv1.k5 rect=[<1,2,3>", "  mat=$tconv1.k5 rect=[<1,2,9>",
                            "mmv rect: loop nest writes outside %tconv1", "rect=[<1,2,9>"),
 }

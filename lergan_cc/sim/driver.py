@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lergan_cc.errors import LerganError, did_you_mean
-from lergan_cc.fsm.program import Instr, Program, State
+from lergan_cc.fsm.program import Fold, Instr, Program, State
+from lergan_cc.fsm.tables import fold_origins
 from lergan_cc.fsm.values import Ref
 from lergan_cc.limits import check_finite
 from lergan_cc.sim.budget import check_run
@@ -196,7 +197,7 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
     inputs = Inputs(program, opts, source)
     host = Host(inputs, opts.lr, opts.g_loss, seed=opts.seed)
     machine = Machine(program, path, dict(params), host, precision=opts.precision)
-    code = {s.name: [compile_instr(i, machine) for i in s.body] for s in program.states}
+    code = {s.name: [compile_instr(i, machine, fold) for i, fold in _with_folds(s)] for s in program.states}
     keep = generator_output(program)
     drops = dead_after(program, (s for s, _ in walk(program, WALK_ITERATIONS)), {keep[1]} if keep else set())
     timing = make_timing(program, path, opts.trace, opts.timing_engine) if opts.timing or opts.trace else None
@@ -224,6 +225,12 @@ def _simulate(program: Program, path: str, params: dict[str, np.ndarray], opts: 
     grads = {k[len("grad/"):]: v for k, v in machine.bufs.items() if k.startswith("grad/")}
     return SimResult(machine.host.outputs, machine.params, losses, time.perf_counter() - start, grads,
                      timing, max(inputs.iteration, 1), machine.snapshots)
+
+
+def _with_folds(state: State) -> list[tuple[Instr, Fold | None]]:
+    """Each instruction of ``state`` with the table line it is a row of (None for a line of its own)."""
+    origins = fold_origins(state)
+    return [(ins, origins.get(k)) for k, ins in enumerate(state.body)]
 
 
 def check_finite_state(iteration: int, losses: dict[str, list[float]], params: dict[str, np.ndarray]) -> None:
