@@ -44,7 +44,8 @@ class Graph:
     sources: dict[str, bytes] = field(default_factory=dict)  # net|G|D -> the ONNX model, without the params
     nx: nx.DiGraph = field(default_factory=nx.DiGraph)
     _order: dict[str, int] = field(default_factory=dict)
-    _topo: list[str] | None = field(default=None, repr=False, compare=False)  # ops()'s order, until add/remove
+    # ops()'s order, kept until an op is added or removed (derived: not a constructor argument)
+    _topo: list[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def add(self, op: Op) -> Op:
         """Append an op; its inputs must already exist."""

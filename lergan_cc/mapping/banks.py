@@ -12,6 +12,7 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.attrs import Copy, DataParallel, Placement, PlacementSummary
@@ -21,10 +22,6 @@ from lergan_cc.mapping.matrices import bank_budget, bank_of, copies_of, matrices
 from lergan_cc.targets.hw import Hardware
 
 Entry = tuple[str, Copy]  # (op name, one placed piece)
-
-
-def _end(interval: list[int]) -> int:
-    return interval[1]
 
 
 @dataclass
@@ -65,7 +62,7 @@ class Bank:
         takes ~10^5 times from lists of hundreds of ranges)."""
         out: list[tuple[int, int]] = []
         free = self.free
-        i = bisect.bisect_right(free, lo, key=_end)
+        i = bisect.bisect_right(free, lo, key=itemgetter(1))  # ranges' ends, sorted like the ranges
         while n and i < len(free) and free[i][0] < hi:
             a, b = free[i]
             start, end = max(a, lo), min(b, hi)
