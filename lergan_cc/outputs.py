@@ -20,14 +20,13 @@ import atexit
 import contextlib
 import io
 import os
-import secrets
 import signal
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import FrameType, TracebackType
-from typing import IO, Any, TypeVar
+from typing import IO, Any, NoReturn, TypeVar
 
 from lergan_cc.errors import LerganError, hold_warnings
 
@@ -199,7 +198,8 @@ class Outputs:
                 buf.write(data.encode() if isinstance(data, str) else data)
             self._staged.append(_Staged(real, None, buf.getvalue()))
             return result
-        temp = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}{TMP_MARK}{secrets.token_hex(4)}")
+        # a random name, created O_EXCL below (os.urandom: the secrets module loads OpenSSL, ~6 ms a command)
+        temp = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}{TMP_MARK}{os.urandom(4).hex()}")
         _LIVE.add(temp)
         self._staged.append(_Staged(real, temp))
         try:
@@ -242,9 +242,14 @@ class Outputs:
                     raise LerganError(f"{s.target}: cannot write: {e.strerror}") from None
                 _LIVE.discard(s.temp)
             self.committed = True
-        for text in self._stdout:
-            sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            for text in self._stdout:
+                sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:  # a full disk or device behind stdout (``> /dev/full``)
+            raise LerganError(f"cannot write to stdout: {e.strerror or e}") from None
 
     def discard(self) -> None:
         """Remove every temporary and every directory this run made."""
@@ -376,6 +381,27 @@ def guard(prog: str, body: Callable[[], int | None]) -> int:
     for line in held:
         sys.stderr.write(line + "\n")
     return status
+
+
+def leave(prog: str, status: int) -> NoReturn:
+    """End the process with ``status`` as a command ends: stdout and stderr flushed, the ``atexit`` handlers
+    run (temporaries, ``weakref.finalize``, a coverage collector), then ``os._exit`` — without tearing the
+    interpreter down, which frees every module's objects one by one and cost a compile 0.06-0.1 s of its
+    0.7 s (the technique of Instagram's "Dismissing Python Garbage Collection"). A stdout whose reader went
+    away ends quietly with EXIT_BROKEN_PIPE, one that cannot be written with one line and status 2 (where
+    the interpreter's own exit printed a traceback-like message and status 120)."""
+    atexit._run_exitfuncs()  # first, as the interpreter's exit does: what they print is flushed below
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        status = quiet_broken_pipe()
+    except OSError as e:
+        status = _fail(prog, f"cannot write to stdout: {e.strerror or e}")
+    with contextlib.suppress(OSError, ValueError):
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    os._exit(status)
 
 
 def _fail(prog: str, message: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,47 @@ def test_the_main_jobs_program_is_ignored_by_git() -> None:
     if ignored.returncode == 128:
         pytest.skip("not a git checkout")
     assert ignored.stdout.split() == ["gan.fsm", "gan.fsm.npz", ".x.fsm.lergan-tmp-0a1b"]
+
+
+def _to_full_device(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    with open("/dev/full", "w") as full:
+        return subprocess.run([str(a) for a in args], stdout=full, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_stdout_that_cannot_be_written_is_one_line(tiny: Path) -> None:
+    """``> /dev/full``: the staged text (``--emit ir``) and what is printed at the end (lergan-sim's summary,
+    flushed as the command leaves) both end in one line and status 2, not a traceback and status 1 or 120."""
+    assert_one_line_error(_to_full_device("lerganc", tiny, "--emit", "ir"), "cannot write to stdout")
+    assert run_cli("lerganc", tiny, "--batch", "2", "-o", tiny.parent / "p.fsm").returncode == 0
+    assert_one_line_error(_to_full_device("lergan-sim", tiny.parent / "p.fsm", "--timing-only"),
+                          "lergan-sim: error: cannot write to stdout")
+
+
+LEAVE = """
+import atexit, sys
+from lergan_cc.outputs import leave
+atexit.register(lambda: print("handler ran"))
+print("before", end=" ")
+leave("t", 3)
+print("not reached")
+"""
+
+
+def test_a_command_leaves_with_its_status_after_the_exit_handlers() -> None:
+    """The commands end through ``leave`` (no interpreter tear-down): the status is kept, the ``atexit``
+    handlers run (they remove temporaries) and what they and the command printed reaches stdout."""
+    proc = subprocess.run([sys.executable, "-c", LEAVE], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "before handler ran\n", "")
+
+
+@pytest.mark.parametrize("tool", ["lerganc", "lergan-opt", "lergan-sim"])
+def test_the_commands_leave_without_tearing_down(tool: str) -> None:
+    """Each command's entry point is its ``console`` (``main`` then ``leave``); ``main``, which the tests and
+    the API's users call, returns the status and does not end the process."""
+    import importlib.metadata
+
+    entry = next(e for e in importlib.metadata.entry_points(group="console_scripts") if e.name == tool)
+    module = importlib.import_module(entry.module)
+    assert entry.attr == "console"
+    assert module.main(["no-such-input.lir" if tool == "lergan-opt" else "no-such-input.fsm"]) == 2

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
-from lergan_cc.outputs import Outputs, guard
+from lergan_cc.outputs import Outputs, guard, leave
 
 EXIT_BAD_INPUT = 2
 
@@ -79,6 +79,13 @@ def without_gc() -> Iterator[None]:
 def guarded(prog: str, body: Callable[[], int | None]) -> int:
     """Run a driver; bad input becomes one line on stderr and exit status 2."""
     return guard(prog, body)
+
+
+def as_command(prog: str, main: Callable[[], int]) -> NoReturn:
+    """A tool run as a command (its ``[project.scripts]`` entry, ``python -m``): ``main`` then
+    :func:`lergan_cc.outputs.leave` (no interpreter tear-down). ``main`` itself returns its status, for
+    callers in this process (the tests, ``lergan-bench``'s own use of the API)."""
+    leave(prog, main())
 
 
 def write_atomic(path: str, data: str | bytes) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from lergan_cc.capacity import check_fits
-from lergan_cc.cli.common import ArgumentParser, guarded
+from lergan_cc.cli.common import ArgumentParser, as_command, guarded
 from lergan_cc.cli.progress import Progress
 from lergan_cc.context import CompileContext
 from lergan_cc.errors import LerganError
@@ -91,5 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     return guarded("lergan-opt", lambda: optimize(argv))
 
 
+def console() -> NoReturn:
+    """The ``lergan-opt`` command."""
+    as_command("lergan-opt", main)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console()

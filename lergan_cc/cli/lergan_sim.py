@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from lergan_cc.cli.common import ArgumentParser, guarded
+from lergan_cc.cli.common import ArgumentParser, as_command, guarded
 from lergan_cc.cli.progress import Progress
 from lergan_cc.errors import LerganError
 from lergan_cc.limits import float_flag, int_flag
@@ -149,5 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     return guarded("lergan-sim", lambda: run(argv))
 
 
+def console() -> NoReturn:
+    """The ``lergan-sim`` command."""
+    as_command("lergan-sim", main)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from lergan_cc.cli.common import ArgumentParser, guarded, without_gc
+from lergan_cc.cli.common import ArgumentParser, as_command, guarded, without_gc
 from lergan_cc.errors import LerganError
 from lergan_cc.limits import int_flag
 from lergan_cc.options import (
@@ -161,5 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     return guarded("lerganc", lambda: run(argv))
 
 
+def console() -> NoReturn:
+    """The ``lerganc`` command."""
+    as_command("lerganc", main)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console()
