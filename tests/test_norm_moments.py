@@ -9,12 +9,15 @@ float64; what is left is float32 rounding.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lergan_cc.sim.dag import instancenorm
-from lergan_cc.sim.kernels import batchnorm
+from lergan_cc.sim.kernels import batchnorm, batchnorm_grad
+from lergan_cc.sim.periph import bn_by_rows, bn_grad_by_rows
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -71,3 +74,59 @@ def test_the_case_that_found_it() -> None:
     ones, zeros = np.ones(8, np.float32), np.zeros(8, np.float32)
     got, want = batchnorm(x, ones, zeros, ones, ones, 1e-5, True), normalised(x, (0, 2, 3), 1e-5)
     assert error(got, want) < 1e-5 < bound(x, want, (0, 2, 3))
+
+
+def _groups(batch: int, shards: int) -> list[slice]:
+    edges = np.linspace(0, batch, min(shards, batch) + 1).astype(int)
+    return [slice(a, b) for a, b in itertools.pairwise(edges)]
+
+
+@settings(max_examples=20, deadline=None)
+@given(shapes, st.integers(1, 3), st.floats(0.0, 10.0), st.floats(0.01, 1.0), st.integers(0, 2**16))
+def test_the_bn_instruction_by_rows_is_float32_accurate(shape: tuple[int, ...], shards: int, offset: float,
+                                                        spread: float, seed: int) -> None:
+    """The ``bn`` instruction on channels-last memory splits the rows between the threads (periph.bn_by_rows);
+    each group of samples (``sync=shard``) against float64, as the kernel is above."""
+    rng = np.random.default_rng(seed)
+    x = channels_last(rng, shape, offset, spread)
+    scale, bias = (rng.random(shape[1]) + 0.5).astype(np.float32), rng.standard_normal(shape[1]).astype(np.float32)
+    out = np.empty_like(x)
+    groups = _groups(shape[0], shards)
+    bn_by_rows(x, out, scale, bias, 1e-5, groups)
+    for s in groups:
+        want = normalised(x[s], (0, 2, 3), 1e-5)
+        got = (out[s] - bias.reshape(1, -1, 1, 1)) / scale.reshape(1, -1, 1, 1)
+        assert error(got, want) < 2 * bound(x[s], want, (0, 2, 3))
+
+
+@settings(max_examples=20, deadline=None)
+@given(shapes, st.integers(1, 3), st.floats(0.0, 10.0), st.floats(0.01, 1.0), st.integers(0, 2**16))
+def test_the_bn_gradient_by_rows_is_as_accurate_as_the_kernel(shape: tuple[int, ...], shards: int, offset: float,
+                                                              spread: float, seed: int) -> None:
+    """``bn_grad`` by rows (periph.bn_grad_by_rows: dbias and dscale summed in float64) against the closed-form
+    gradient in float64, no worse than the kernel's float32 sums."""
+    rng = np.random.default_rng(seed)
+    x = channels_last(rng, shape, offset, spread)
+    dy = channels_last(rng, shape, 0.0, 1.0)
+    scale = (rng.random(shape[1]) + 0.5).astype(np.float32)
+    groups = _groups(shape[0], shards)
+    dx, ds, db = np.empty_like(x), np.empty((len(groups), shape[1]), np.float32), np.empty((len(groups), shape[1]),
+                                                                                         np.float32)
+    bn_grad_by_rows(x, dy, dx, scale, 1e-5, groups, ds, db)
+    for g, s in enumerate(groups):
+        want = closed_form_bn_grad(x[s], dy[s], scale, 1e-5)
+        kernel = batchnorm_grad(x[s], dy[s], scale, 1e-5)
+        for got, old, ref in zip((dx[s], ds[g], db[g]), kernel, want, strict=True):
+            assert error(got, ref) <= 1.5 * error(old, ref) + 1e-6
+
+
+def closed_form_bn_grad(x: np.ndarray, dy: np.ndarray, scale: np.ndarray, eps: float) -> tuple[np.ndarray, ...]:
+    """dx, dscale, dbias of batch norm with batch statistics, in float64."""
+    x64, dy64, ax = x.astype(np.float64), dy.astype(np.float64), (0, 2, 3)
+    n = x.size // x.shape[1]
+    inv = 1 / np.sqrt(x64.var(axis=ax, keepdims=True) + eps)
+    xhat = (x64 - x64.mean(axis=ax, keepdims=True)) * inv
+    dbias, dscale = dy64.sum(axis=ax), (dy64 * xhat).sum(axis=ax)
+    c = (1, -1, 1, 1)  # a per-channel vector against (B, C, H, W)
+    dx = scale.reshape(c) * inv / n * (n * dy64 - dbias.reshape(c) - xhat * dscale.reshape(c))
+    return dx, dscale, dbias

@@ -83,8 +83,8 @@ def guarded(prog: str, body: Callable[[], int | None]) -> int:
 
 def as_command(prog: str, main: Callable[[], int]) -> NoReturn:
     """A tool run as a command (its ``[project.scripts]`` entry, ``python -m``): ``main`` then
-    :func:`lergan_cc.outputs.leave` (no interpreter tear-down). ``main`` itself returns its status, for
-    callers in this process (the tests, ``lergan-bench``'s own use of the API)."""
+    :func:`lergan_cc.outputs.leave` (no interpreter tear-down). ``main`` itself returns its status and leaves
+    the process running, for callers in the same process (the tests)."""
     leave(prog, main())
 
 

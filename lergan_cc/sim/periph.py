@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -125,12 +125,73 @@ def _bn(o: dict[str, Any], m: Machine) -> Step:
     def run(mm: Machine) -> None:  # channels are independent: a part of them per worker thread
         x, (scale, bias, mean, var) = mm.bufs[src], [mm.params[n] for n in names]
         out = np.empty_like(x)
-
-        def part(p: slice, s: slice) -> None:
-            out[s][_at(1, p)] = K.batchnorm(x[s][_at(1, p)], scale[p], bias[p], mean[p], var[p], eps, batch)
-        W.run_all([partial(part, p, s) for s in groups for p in _parts(x, 1)])
+        if batch and K.channel_rows(x) is not None and K.channel_rows(out) is not None:
+            bn_by_rows(x, out, scale, bias, eps, groups)
+        else:
+            def part(p: slice, s: slice) -> None:
+                out[s][_at(1, p)] = K.batchnorm(x[s][_at(1, p)], scale[p], bias[p], mean[p], var[p], eps, batch)
+            W.run_all([partial(part, p, s) for s in groups for p in _parts(x, 1)])
         mm.put(dst, out)
     return run
+
+
+def bn_by_rows(x: np.ndarray, out: np.ndarray, scale: np.ndarray, bias: np.ndarray, eps: float,
+             groups: list[slice]) -> None:
+    """Batch-statistics batch norm of channels-last ``x`` into ``out``, the threads taking parts of the
+    rows (samples x positions), not of the channels: a part of the channels is spread over all of the
+    memory, so every thread streamed all of it (DCGAN's (64, 128, 32, 32): 46 ms on two threads against
+    16 ms by rows, the same values)."""
+    xs, outs = [_rows(x[s]) for s in groups], [_rows(out[s]) for s in groups]
+    jobs = _row_jobs(xs)
+    gains = [(mean, 1.0 / np.sqrt(var + np.float32(eps)) * scale) for mean, var in _group_moments(xs, jobs)]
+    W.run_all([partial(K.normalise_rows, xs[g][p], outs[g][p], *gains[g], bias) for g, p in jobs])
+
+
+def bn_grad_by_rows(x: np.ndarray, dy: np.ndarray, dx: np.ndarray, scale: np.ndarray, eps: float, groups: list[slice],
+                  ds: np.ndarray, db: np.ndarray) -> None:
+    """:func:`kernels.batchnorm_grad` of channels-last arrays by parts of the rows (see :func:`bn_by_rows`):
+    the statistics, then x-hat into ``dx`` with dbias and dscale summed in float64 (into ``db``, ``ds``: a
+    row per group), then ``dx`` in place with the kernel's float32 operations."""
+    xs, dys, dxs = ([_rows(a[s]) for s in groups] for a in (x, dy, dx))
+    jobs = _row_jobs(xs)
+    invs = [(mean, 1.0 / np.sqrt(var + np.float32(eps))) for mean, var in _group_moments(xs, jobs)]
+
+    def xhat_sums(g: int, p: slice) -> tuple[np.ndarray, np.ndarray]:
+        K.normalise_rows(xs[g][p], dxs[g][p], *invs[g])  # x-hat, kept in dx until the last step
+        return K.row_sums(dys[g][p], dxs[g][p])
+    sums = cast(list[tuple[np.ndarray, np.ndarray]], W.run_all([partial(xhat_sums, g, p) for g, p in jobs]))
+    for g in range(len(groups)):
+        db[g], ds[g] = (np.sum(part, axis=0) for part in zip(*_of_group(jobs, sums, g), strict=True))
+
+    def grad(g: int, p: slice) -> None:
+        n, inv = xs[g].shape[0], invs[g][1]
+        dxs[g][p] *= ds[g]
+        t = dys[g][p] * n
+        t -= db[g]
+        np.subtract(t, dxs[g][p], out=dxs[g][p])
+        dxs[g][p] *= scale * inv / n
+    W.run_all([partial(grad, g, p) for g, p in jobs])
+
+
+def _row_jobs(rows: list[np.ndarray]) -> list[tuple[int, slice]]:
+    """(group, part of its rows): a part per worker thread of each group's rows."""
+    return [(g, p) for g, r in enumerate(rows) for p in W.split(r.shape[0], W.workers())]
+
+
+def _of_group(jobs: list[tuple[int, slice]], results: list[Any], group: int) -> list[Any]:
+    return [r for (g, _), r in zip(jobs, results, strict=True) if g == group]
+
+
+def _group_moments(rows: list[np.ndarray], jobs: list[tuple[int, slice]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each group's mean and variance (float32), summed in float64 by parts of the rows."""
+    sums = cast(list[tuple[np.ndarray, np.ndarray]], W.run_all([partial(K.row_sums, rows[g][p]) for g, p in jobs]))
+    return [K.moments_of_sums(_of_group(jobs, sums, g), r.shape[0], r.dtype) for g, r in enumerate(rows)]
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    rows = K.channel_rows(a)
+    assert rows is not None
+    return rows
 
 
 def _bn_grad(o: dict[str, Any], m: Machine) -> Step:
@@ -146,12 +207,14 @@ def _bn_grad(o: dict[str, Any], m: Machine) -> Step:
         dx = np.empty_like(xs)
         c = xs.shape[1]
         ds, db = np.empty((len(groups), c), dtype=np.float32), np.empty((len(groups), c), dtype=np.float32)
-
-        def part(p: slice, g: int) -> None:
-            s = groups[g]
-            dx[s][_at(1, p)], ds[g, p], db[g, p] = K.batchnorm_grad(xs[s][_at(1, p)], dys[s][_at(1, p)], gamma[p],
-                                                                    eps)
-        W.run_all([partial(part, p, g) for g in range(len(groups)) for p in _parts(xs, 1)])
+        if all(K.channel_rows(a) is not None for a in (xs, dys, dx)):
+            bn_grad_by_rows(xs, dys, dx, gamma, eps, groups, ds, db)
+        else:
+            def part(p: slice, g: int) -> None:
+                s = groups[g]
+                dx[s][_at(1, p)], ds[g, p], db[g, p] = K.batchnorm_grad(xs[s][_at(1, p)], dys[s][_at(1, p)],
+                                                                        gamma[p], eps)
+            W.run_all([partial(part, p, g) for g in range(len(groups)) for p in _parts(xs, 1)])
         mm.put(dst, dx)
         if train:
             _bn_param_grads(mm, (dscale, dbias), xs, dys, eps, groups, (ds, db))
