@@ -39,13 +39,20 @@ def _at(axis: int, part: slice) -> tuple[slice, ...]:
     return (slice(None),) * axis + (part,)
 
 
-def by_samples(fn: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
-    """``fn(*arrays)`` of an element-wise ``fn``, computed a batch part per worker thread (the result
-    in the first array's memory layout)."""
+def by_samples(fn: Callable[..., np.ndarray], *arrays: np.ndarray, whole: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+    """``fn(*arrays, *whole)`` of an element-wise ``fn``, computed a batch part per worker thread: ``arrays``
+    cut by samples, ``whole`` (a per-channel row) given whole to every part; the result in the first
+    array's memory layout. A numpy ufunc writes its part in place (a bias on DCGAN's (64, 128, 32, 32):
+    11.7 ms through a temporary and a copy, 4.5 ms in place); anything else's part is copied in."""
     out = np.empty_like(arrays[0])
+    ufunc = isinstance(fn, np.ufunc)
 
     def part(p: slice) -> None:
-        out[p] = fn(*(a[p] for a in arrays))
+        args = (*(a[p] for a in arrays), *whole)
+        if ufunc:
+            fn(*args, out=out[p])
+        else:
+            out[p] = fn(*args)
     W.run_all([partial(part, p) for p in _parts(out, 0)])
     return out
 
@@ -244,8 +251,8 @@ def _bias(o: dict[str, Any], m: Machine) -> Step:
     nd = len(m.full_shape(dst))
     if m.program.table("param")[src].shape == m.full_shape(dst):  # one bias row per sample (a Gemm's matrix C)
         return lambda mm: mm.put(dst, by_samples(np.add, mm.bufs[dst], mm.params[src]))
-    return lambda mm: mm.put(dst, by_samples(lambda x: x + mm.params[src].reshape((1, -1) + (1,) * (nd - 2)),
-                                             mm.bufs[dst]))
+    return lambda mm: mm.put(dst, by_samples(np.add, mm.bufs[dst],
+                                             whole=(mm.params[src].reshape((1, -1) + (1,) * (nd - 2)),)))
 
 
 def _bias_grad(o: dict[str, Any], m: Machine) -> Step:
