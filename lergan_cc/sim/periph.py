@@ -129,7 +129,7 @@ def _bn(o: dict[str, Any], m: Machine) -> Step:
     eps, batch = float(o["eps"]), str(o["stats"]) == "batch"
     groups = _stat_groups(o, m, src)
 
-    def run(mm: Machine) -> None:  # channels are independent: a part of them per worker thread
+    def run(mm: Machine) -> None:  # by rows on channels-last memory, else a part of the channels per thread
         x, (scale, bias, mean, var) = mm.bufs[src], [mm.params[n] for n in names]
         out = np.empty_like(x)
         if batch and K.channel_rows(x) is not None and K.channel_rows(out) is not None:
@@ -143,7 +143,7 @@ def _bn(o: dict[str, Any], m: Machine) -> Step:
 
 
 def bn_by_rows(x: np.ndarray, out: np.ndarray, scale: np.ndarray, bias: np.ndarray, eps: float,
-             groups: list[slice]) -> None:
+               groups: list[slice]) -> None:
     """Batch-statistics batch norm of channels-last ``x`` into ``out``, the threads taking parts of the
     rows (samples x positions), not of the channels: a part of the channels is spread over all of the
     memory, so every thread streamed all of it (DCGAN's (64, 128, 32, 32): 46 ms on two threads against
@@ -154,8 +154,8 @@ def bn_by_rows(x: np.ndarray, out: np.ndarray, scale: np.ndarray, bias: np.ndarr
     W.run_all([partial(K.normalise_rows, xs[g][p], outs[g][p], *gains[g], bias) for g, p in jobs])
 
 
-def bn_grad_by_rows(x: np.ndarray, dy: np.ndarray, dx: np.ndarray, scale: np.ndarray, eps: float, groups: list[slice],
-                  ds: np.ndarray, db: np.ndarray) -> None:
+def bn_grad_by_rows(x: np.ndarray, dy: np.ndarray, dx: np.ndarray, scale: np.ndarray, eps: float,
+                    groups: list[slice], ds: np.ndarray, db: np.ndarray) -> None:
     """:func:`kernels.batchnorm_grad` of channels-last arrays by parts of the rows (see :func:`bn_by_rows`):
     the statistics, then x-hat into ``dx`` with dbias and dscale summed in float64 (into ``db``, ``ds``: a
     row per group), then ``dx`` in place with the kernel's float32 operations."""
@@ -181,8 +181,10 @@ def bn_grad_by_rows(x: np.ndarray, dy: np.ndarray, dx: np.ndarray, scale: np.nda
 
 
 def _row_jobs(rows: list[np.ndarray]) -> list[tuple[int, slice]]:
-    """(group, part of its rows): a part per worker thread of each group's rows."""
-    return [(g, p) for g, r in enumerate(rows) for p in W.split(r.shape[0], W.workers())]
+    """(group, part of its rows): a part per worker thread of each group's rows (one part when they are
+    small, as :func:`_parts`)."""
+    parts = W.workers() if sum(r.nbytes for r in rows) >= F.PARALLEL_COPY_BYTES else 1
+    return [(g, p) for g, r in enumerate(rows) for p in W.split(r.shape[0], parts)]
 
 
 def _of_group(jobs: list[tuple[int, slice]], results: list[Any], group: int) -> list[Any]:
@@ -209,7 +211,7 @@ def _bn_grad(o: dict[str, Any], m: Machine) -> Step:
     train = "dscale" in o
     groups = _stat_groups(o, m, x)
 
-    def run(mm: Machine) -> None:  # channels are independent: a part of them per worker thread
+    def run(mm: Machine) -> None:  # by rows on channels-last memory, else a part of the channels per thread
         xs, dys, gamma = mm.bufs[x], mm.bufs[dy], mm.params[scale]
         dx = np.empty_like(xs)
         c = xs.shape[1]
