@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -95,13 +96,16 @@ def _timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float
             "sim": float(sim[1]) if sim else float("nan"), "cpu": cpu}
 
 
-def _walls(cmds: dict[str, list[str]], runs: int) -> dict[str, float]:
-    """Median wall of each command: one warm-up each, then ``runs`` rounds, interleaved."""
-    for cmd in cmds.values():
+def _walls(cmds: dict[str, list[str]], runs: int, before: Callable[[str], None] = lambda _: None) -> dict[str, float]:
+    """Median wall of each command: one warm-up each, then ``runs`` rounds, interleaved; ``before(name)``
+    runs untimed before each of them."""
+    for k, cmd in cmds.items():
+        before(k)
         subprocess.run(cmd, check=True, capture_output=True)
     got: dict[str, list[float]] = {k: [] for k in cmds}
     for r in range(runs):
         for k, cmd in _turns(cmds, r):
+            before(k)
             got[k].append(_timed(cmd)["wall"])
     return {k: statistics.median(v) for k, v in got.items()}
 
@@ -109,14 +113,12 @@ def _walls(cmds: dict[str, list[str]], runs: int) -> dict[str, float]:
 def _compile_new(bins: dict[str, Path], runs: int, tmp: Path) -> dict[str, float]:
     """The compile's median wall when ``-o`` names no existing file: the outputs of the run before are removed
     first, untimed (replacing a 144 MB sidecar frees its pages inside the rename: the other compile row)."""
-    got: dict[str, list[float]] = {n: [] for n in bins}
-    for r in range(runs):
-        for name, b in _turns(bins, r):
-            target = tmp / f"{name}-new.fsm"
-            for path in (target, Path(f"{target}.npz")):
-                path.unlink(missing_ok=True)
-            got[name].append(_timed([str(b / "lerganc"), str(MODEL), "-o", str(target)])["wall"])
-    return {n: statistics.median(v) for n, v in got.items()}
+    targets = {n: tmp / f"{n}-new.fsm" for n in bins}
+
+    def remove(name: str) -> None:
+        for path in (targets[name], Path(f"{targets[name]}.npz")):
+            path.unlink(missing_ok=True)
+    return _walls({n: [str(b / "lerganc"), str(MODEL), "-o", str(targets[n])] for n, b in bins.items()}, runs, remove)
 
 
 def _turns(items: dict[str, T], round_: int) -> list[tuple[str, T]]:

@@ -249,7 +249,7 @@ class Outputs:
         except BrokenPipeError:
             raise
         except OSError as e:  # a full disk or device behind stdout (``> /dev/full``)
-            raise LerganError(f"cannot write to stdout: {e.strerror or e}") from None
+            raise LerganError(_stdout_failed(e)) from None
 
     def discard(self) -> None:
         """Remove every temporary and every directory this run made."""
@@ -397,11 +397,15 @@ def leave(prog: str, status: int) -> NoReturn:
     except BrokenPipeError:
         status = quiet_broken_pipe()
     except OSError as e:
-        status = _fail(prog, f"cannot write to stdout: {e.strerror or e}")
+        status = _fail(prog, _stdout_failed(e))
     with contextlib.suppress(OSError, ValueError):
         if sys.stderr is not None:
             sys.stderr.flush()
     os._exit(status)
+
+
+def _stdout_failed(e: OSError) -> str:
+    return f"cannot write to stdout: {e.strerror or e}"
 
 
 def _fail(prog: str, message: str) -> int:
