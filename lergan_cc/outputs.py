@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import io
 import os
 import signal
@@ -61,6 +62,51 @@ def _identity(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_dev, st.st_ino)
+
+
+def _into_place(temp: str, target: str) -> None:
+    """Rename ``temp`` to ``target``. Over an existing regular file the two names are exchanged
+    (``renameat2(RENAME_EXCHANGE)``: atomic, either file whole under the target at every moment) and the
+    old file, now under the temporary's name, removed. ext4 (its ``auto_da_alloc`` heuristic) starts writing
+    out a file renamed *over* another one inside the rename: 0.05-0.12 s for a 144 MB sidecar, paid by
+    every compile that replaces its previous program, not by one to a new name. An exchange is not
+    such a rename, so both cost the same. Nothing here is fsynced either way: the files reach the disk with
+    the kernel's writeback (docs/driver.md). Where there is no exchange (not Linux, a file system
+    without it, anything but a regular file in the way): ``os.replace``."""
+    if _exchanged(temp, target):
+        with contextlib.suppress(OSError):
+            os.unlink(temp)  # now the old file
+        return
+    os.replace(temp, target)
+
+
+def _exchanged(temp: str, target: str) -> bool:
+    exchange = _renameat2()
+    try:
+        return exchange is not None and stat.S_ISREG(os.lstat(target).st_mode) and \
+            exchange(_AT_FDCWD, os.fsencode(temp), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE) == 0
+    except OSError:  # no target (any more)
+        return False
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@functools.cache
+def _renameat2() -> Callable[[int, bytes, int, bytes, int], int] | None:
+    """glibc's ``renameat2`` (Linux, glibc >= 2.28), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        call = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    call.restype = ctypes.c_int
+    return call
 
 
 def _show(flag: str, path: str) -> str:
@@ -237,7 +283,7 @@ class Outputs:
                         f.write(s.data)
                     continue
                 try:
-                    os.replace(s.temp, s.target)
+                    _into_place(s.temp, s.target)
                 except OSError as e:
                     raise LerganError(f"{s.target}: cannot write: {e.strerror}") from None
                 _LIVE.discard(s.temp)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lergan_cc import outputs
 from lergan_cc.errors import LerganError, warn
 from lergan_cc.outputs import TMP_MARK, Outputs, guard
 from tests.conftest import EXAMPLES, assert_one_line_error, run_cli
@@ -100,6 +101,48 @@ def test_staged_files_land_together_or_not_at_all(tmp_path: Path) -> None:
         out.file("-o", str(tmp_path / "a"))
         out.write(str(tmp_path / "a"), "new a")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"] and (tmp_path / "a").read_text() == "new a"
+
+
+def _replace_twice(tmp_path: Path) -> tuple[int, int]:
+    """Commit ``a`` over an existing ``a``; (the old file's inode, the staged temporary's inode)."""
+    (tmp_path / "a").write_text("old a")
+    old = (tmp_path / "a").stat().st_ino
+    with Outputs() as out:
+        out.file("-o", str(tmp_path / "a"))
+        out.write(str(tmp_path / "a"), "new a")
+        temp = next(p for p in tmp_path.iterdir() if TMP_MARK in p.name)
+        staged = temp.stat().st_ino
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"] and (tmp_path / "a").read_text() == "new a"
+    assert (tmp_path / "a").stat().st_ino == staged != old
+    return old, staged
+
+
+def test_an_output_over_an_existing_file_is_exchanged_not_renamed_over(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """ext4 writes out a file renamed over another inside the rename (auto_da_alloc): an exchange does not."""
+    if outputs._renameat2() is None:
+        pytest.skip("no renameat2 here")
+    (tmp_path / "x").write_text("x")
+    (tmp_path / "y").write_text("y")
+    if not outputs._exchanged(str(tmp_path / "x"), str(tmp_path / "y")):
+        pytest.skip("this file system has no RENAME_EXCHANGE")
+    assert (tmp_path / "x").read_text() == "y" and (tmp_path / "y").read_text() == "x"
+
+    def no_replace(src: str, dst: str) -> None:
+        raise AssertionError("os.replace over an existing regular file")
+    monkeypatch.setattr(outputs.os, "replace", no_replace)
+    (tmp_path / "probe").mkdir()
+    _replace_twice(tmp_path / "probe")
+
+
+@pytest.mark.parametrize("failure", ["missing", "unsupported"])
+def test_without_an_exchange_the_output_is_renamed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       failure: str) -> None:
+    def unsupported(*args: object) -> int:
+        return -1  # as renameat2 answers EINVAL on a file system without RENAME_EXCHANGE
+    outputs._renameat2.cache_clear()
+    monkeypatch.setattr(outputs, "_renameat2", (lambda: None) if failure == "missing" else (lambda: unsupported))
+    _replace_twice(tmp_path)
 
 
 def test_emit_analysis_refuses_another_zero_free_scheme(tiny: Path) -> None:
