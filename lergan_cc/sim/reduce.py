@@ -114,9 +114,12 @@ def _steiner(topo: Topology, kinds: frozenset[str], terminals: list[str]) -> nx.
     weighted = _weighted(topo, kinds)
     if any(t not in weighted for t in terminals):
         return None
-    part = weighted.subgraph(nx.node_connected_component(weighted, terminals[0]))
-    if any(t not in part for t in terminals):
+    component = nx.node_connected_component(weighted, terminals[0])
+    if any(t not in component for t in terminals):
         return None
+    # the whole graph when it is connected: a subgraph view of every node iterates in the graph's own order
+    # (the same tree) and filters every lookup (most of the approximation's time)
+    part = weighted if len(component) == len(weighted) else weighted.subgraph(component)
     return steiner_tree(part, sorted(terminals), weight="weight")
 
 
