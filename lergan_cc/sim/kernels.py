@@ -8,6 +8,7 @@ an ``mmv`` gathers through the affine window it is given. The gather is
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -103,35 +104,53 @@ def zpad(src: np.ndarray, out: np.ndarray, stride: list[int], before: list[int])
     return out
 
 
-def _leaky_relu(x: np.ndarray, a: float) -> np.ndarray:
-    """max(x, a x) for 0 <= a <= 1: the same numbers as where(x > 0, x, a x) in two passes, one array."""
+def _leaky_relu(x: np.ndarray, a: float, out: np.ndarray) -> np.ndarray:
+    """max(x, a x) for 0 <= a <= 1: the same numbers as where(x > 0, x, a x) in two passes."""
     if not 0.0 <= a <= 1.0:
-        return np.where(x > 0, x, x * np.float32(a))
-    out = np.multiply(x, np.float32(a))
+        np.copyto(out, np.where(x > 0, x, x * np.float32(a)))
+        return out
+    np.multiply(x, np.float32(a), out=out)
     return np.maximum(x, out, out=out)
 
 
-def _leaky_relu_grad(y: np.ndarray, dy: np.ndarray, a: float) -> np.ndarray:
-    """dy x (1 where y > 0, else a): the same numbers as where(y > 0, dy, a dy), one array."""
-    slope = np.where(y > 0, np.float32(1), np.float32(a))
-    return np.multiply(dy, slope, out=slope)
+def _leaky_relu_grad(y: np.ndarray, dy: np.ndarray, a: float, out: np.ndarray) -> np.ndarray:
+    """dy x (1 where y > 0, else a): a dy, then dy where y > 0 (dy x 1 is dy)."""
+    np.multiply(dy, np.float32(a), out=out)
+    np.copyto(out, dy, where=y > 0)
+    return out
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -x)).astype(x.dtype)
+def _sigmoid(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.copyto(out, np.exp(-np.logaddexp(0.0, -x)))
+    return out
 
 
-ACT = {
-    "relu": lambda x, a: np.maximum(x, 0),
+def _tanh_grad(y: np.ndarray, dy: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """dy (1 - y y), in that order."""
+    np.multiply(y, y, out=out)
+    np.subtract(1, out, out=out)
+    return np.multiply(dy, out, out=out)
+
+
+def _sigmoid_grad(y: np.ndarray, dy: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """(dy y) (1 - y), in that order."""
+    np.subtract(1, y, out=out)
+    return np.multiply(np.multiply(dy, y), out, out=out)
+
+
+# The activations and their gradients, each written into ``out`` (an array of the input's shape and dtype):
+# the peripherals' threads write their part of the batch in place, no temporary of the whole part.
+ACT: dict[str, Callable[[np.ndarray, float, np.ndarray], np.ndarray]] = {
+    "relu": lambda x, a, out: np.maximum(x, 0, out=out),
     "leaky_relu": _leaky_relu,
-    "tanh": lambda x, a: np.tanh(x),
-    "sigmoid": lambda x, a: _sigmoid(x),
+    "tanh": lambda x, a, out: np.tanh(x, out=out),
+    "sigmoid": lambda x, a, out: _sigmoid(x, out),
 }
-ACT_GRAD = {  # from the activation's output y
-    "relu": lambda y, dy, a: dy * (y > 0),
+ACT_GRAD: dict[str, Callable[[np.ndarray, np.ndarray, float, np.ndarray], np.ndarray]] = {  # from the output y
+    "relu": lambda y, dy, a, out: np.multiply(dy, y > 0, out=out),
     "leaky_relu": _leaky_relu_grad,
-    "tanh": lambda y, dy, a: dy * (1 - y * y),
-    "sigmoid": lambda y, dy, a: dy * y * (1 - y),
+    "tanh": lambda y, dy, a, out: _tanh_grad(y, dy, out),
+    "sigmoid": lambda y, dy, a, out: _sigmoid_grad(y, dy, out),
 }
 
 

@@ -39,17 +39,19 @@ def _at(axis: int, part: slice) -> tuple[slice, ...]:
     return (slice(None),) * axis + (part,)
 
 
-def by_samples(fn: Callable[..., np.ndarray], *arrays: np.ndarray, whole: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+def by_samples(fn: Callable[..., np.ndarray], *arrays: np.ndarray, whole: tuple[np.ndarray, ...] = (),
+               into: bool = False) -> np.ndarray:
     """``fn(*arrays, *whole)`` of an element-wise ``fn``, computed a batch part per worker thread: ``arrays``
     cut by samples, ``whole`` (a per-channel row) given whole to every part; the result in the first
-    array's memory layout. A numpy ufunc writes its part in place (a bias on DCGAN's (64, 128, 32, 32):
-    11.7 ms through a temporary and a copy, 4.5 ms in place); anything else's part is copied in."""
+    array's memory layout. A numpy ufunc, or a ``fn`` that takes ``out=`` (``into``), writes its part in
+    place (a bias on DCGAN's (64, 128, 32, 32): 11.7 ms through a temporary and a copy, 4.5 ms in place);
+    anything else's part is copied in."""
     out = np.empty_like(arrays[0])
-    ufunc = isinstance(fn, np.ufunc)
+    in_place = into or isinstance(fn, np.ufunc)
 
     def part(p: slice) -> None:
         args = (*(a[p] for a in arrays), *whole)
-        if ufunc:
+        if in_place:
             fn(*args, out=out[p])
         else:
             out[p] = fn(*args)
@@ -115,12 +117,13 @@ def _reshape(o: dict[str, Any], m: Machine) -> Step:
 
 def _act(o: dict[str, Any], m: Machine) -> Step:
     dst, src, fn, alpha = _n(o["dst"]), _n(o["src"]), K.ACT[str(o["fn"])], float(o["alpha"])
-    return lambda mm: mm.put(dst, by_samples(lambda x: fn(x, alpha), mm.bufs[src]))
+    return lambda mm: mm.put(dst, by_samples(lambda x, out: fn(x, alpha, out), mm.bufs[src], into=True))
 
 
 def _act_grad(o: dict[str, Any], m: Machine) -> Step:
     dst, y, dy, fn, alpha = _n(o["dst"]), _n(o["y"]), _n(o["dy"]), K.ACT_GRAD[str(o["fn"])], float(o["alpha"])
-    return lambda mm: mm.put(dst, by_samples(lambda a, b: fn(a, b, alpha), mm.bufs[y], mm.bufs[dy]))
+    return lambda mm: mm.put(dst, by_samples(lambda a, b, out: fn(a, b, alpha, out), mm.bufs[y], mm.bufs[dy],
+                                             into=True))
 
 
 def _bn(o: dict[str, Any], m: Machine) -> Step:
