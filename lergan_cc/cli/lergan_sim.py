@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
@@ -149,8 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     return guarded("lergan-sim", lambda: run(argv))
 
 
+HUGEPAGE_ADVICE = "NUMPY_MADVISE_HUGEPAGE"
+
+
 def console() -> NoReturn:
-    """The ``lergan-sim`` command."""
+    """The ``lergan-sim`` command. numpy advises the kernel to back every array of 4 MB or more with
+    transparent huge pages (read when numpy is imported, here after this line: nothing above imports it);
+    the simulator's instructions make fresh arrays of tens of MB, and on the project's machine (a VM) a
+    huge page's first touch cost so much that a DCGAN iteration spent 1.4-1.6 s in the kernel, 0.4-0.5 s
+    without the advice (docs/performance.md). ``NUMPY_MADVISE_HUGEPAGE=1`` in the environment keeps it."""
+    os.environ.setdefault(HUGEPAGE_ADVICE, "0")
     as_command("lergan-sim", main)
 
 
