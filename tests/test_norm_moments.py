@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from unittest import mock
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lergan_cc.sim import fast as F
@@ -114,6 +114,7 @@ def test_the_bn_instruction_by_rows_is_float32_accurate(shape: tuple[int, ...], 
 
 @settings(max_examples=20, deadline=None)
 @given(shapes, st.integers(1, 3), st.floats(0.0, 10.0), st.floats(0.01, 1.0), st.integers(0, 2**16))
+@example((28, 1, 9, 16), 3, 0.875, 0.5, 555)  # the kernel's float32 sum lucky (xhat_rounding)
 def test_the_bn_gradient_by_rows_is_as_accurate_as_the_kernel(shape: tuple[int, ...], shards: int, offset: float,
                                                               spread: float, seed: int) -> None:
     """``bn_grad`` by rows (periph.bn_grad_by_rows: dbias and dscale summed in float64) against the closed-form
@@ -130,8 +131,22 @@ def test_the_bn_gradient_by_rows_is_as_accurate_as_the_kernel(shape: tuple[int, 
     for g, s in enumerate(groups):
         want = closed_form_bn_grad(x[s], dy[s], scale, 1e-5)
         kernel = batchnorm_grad(x[s], dy[s], scale, 1e-5)
-        for got, old, ref in zip((dx[s], ds[g], db[g]), kernel, want, strict=True):
-            assert error(got, ref) <= 1.5 * error(old, ref) + 1e-6
+        floors = (0.0, xhat_rounding(x[s], dy[s], 1e-5) / float(np.abs(want[1]).max()), 0.0)
+        for got, old, ref, floor in zip((dx[s], ds[g], db[g]), kernel, want, floors, strict=True):
+            assert error(got, ref) <= 1.5 * error(old, ref) + 2 * floor + 1e-6
+
+
+def xhat_rounding(x: np.ndarray, dy: np.ndarray, eps: float) -> float:
+    """What rounding x-hat to float32 costs dscale = sum(dy x-hat), whatever the sum: the largest, over the
+    channels, of |sum dy (x-hat in float32 - x-hat)|. Both ways share that error; the kernel's float32 sum
+    adds noise that can, by chance, cancel part of it (hypothesis found such a case: one channel, its
+    dscale 0.32 out of terms of ~1, the kernel's error 5.5e-6 and the float64 sum's 2.0e-5 of it)."""
+    x64, ax = x.astype(np.float64), (0, 2, 3)
+    mean, var = x64.mean(axis=ax, keepdims=True), x64.var(axis=ax, keepdims=True)
+    exact = (x64 - mean) / np.sqrt(var + eps)
+    inv32 = np.float32(1) / np.sqrt(var.astype(np.float32) + np.float32(eps))
+    rounded = (x - mean.astype(np.float32)) * inv32
+    return float(np.abs((dy.astype(np.float64) * (rounded.astype(np.float64) - exact)).sum(axis=ax)).max())
 
 
 def closed_form_bn_grad(x: np.ndarray, dy: np.ndarray, scale: np.ndarray, eps: float) -> tuple[np.ndarray, ...]:
