@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from lergan_cc import api
 from lergan_cc.ir.graph import Graph
 from lergan_cc.options import Options
+from lergan_cc.sim import fast, workers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,3 +62,11 @@ def run_pass(name: str, g: Graph, options: Options) -> Graph:
     from lergan_cc.pipeline import Instruments, resolve, run_passes
 
     return run_passes(resolve([name], options), g, CompileContext.create(options), Instruments(log=lambda _: None))
+
+
+@contextlib.contextmanager
+def three_parts() -> Iterator[None]:
+    """The simulator's peripherals cut every array into three parts (of the batch, of the rows), however
+    small the arrays and however many cores: combining the parts is tested on any machine."""
+    with mock.patch.object(workers, "workers", lambda: 3), mock.patch.object(fast, "PARALLEL_COPY_BYTES", 0):
+        yield

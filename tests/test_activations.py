@@ -4,19 +4,16 @@ and sigmoid, on the machine's channels-last memory, with zeros of both signs amo
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
-from unittest import mock
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lergan_cc.sim import fast as F
 from lergan_cc.sim import kernels as K
-from lergan_cc.sim import workers as W
 from lergan_cc.sim.periph import by_samples
+from tests.conftest import three_parts
 
 F32 = np.float32
 EPS32 = float(np.finfo(F32).eps)
@@ -38,13 +35,6 @@ BACKWARD: dict[str, Callable[[np.ndarray, np.ndarray, float], np.ndarray]] = {
     "tanh": lambda y, dy, a: dy * (F32(1) - y * y),
     "sigmoid": lambda y, dy, a: dy * y * (F32(1) - y),
 }
-
-
-@contextlib.contextmanager
-def three_parts() -> Iterator[None]:
-    """Three parts of the batch however small the arrays and however many cores."""
-    with mock.patch.object(W, "workers", lambda: 3), mock.patch.object(F, "PARALLEL_COPY_BYTES", 0):
-        yield
 
 
 def channels_last(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

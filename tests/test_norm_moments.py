@@ -9,20 +9,16 @@ float64; what is left is float32 rounding.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-from collections.abc import Iterator
-from unittest import mock
 
 import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from lergan_cc.sim import fast as F
-from lergan_cc.sim import workers as W
 from lergan_cc.sim.dag import instancenorm
 from lergan_cc.sim.kernels import batchnorm, batchnorm_grad
 from lergan_cc.sim.periph import bn_by_rows, bn_grad_by_rows
+from tests.conftest import three_parts
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -81,13 +77,6 @@ def test_the_case_that_found_it() -> None:
     assert error(got, want) < 1e-5 < bound(x, want, (0, 2, 3))
 
 
-@contextlib.contextmanager
-def three_parts() -> Iterator[None]:
-    """Three parts of the rows however small the arrays and however many cores: the parts' sums combined."""
-    with mock.patch.object(W, "workers", lambda: 3), mock.patch.object(F, "PARALLEL_COPY_BYTES", 0):
-        yield
-
-
 def _groups(batch: int, shards: int) -> list[slice]:
     edges = np.linspace(0, batch, min(shards, batch) + 1).astype(int)
     return [slice(a, b) for a, b in itertools.pairwise(edges)]
@@ -143,7 +132,7 @@ def xhat_rounding(x: np.ndarray, dy: np.ndarray, eps: float) -> float:
     dscale 0.32 out of terms of ~1, the kernel's error 5.5e-6 and the float64 sum's 2.0e-5 of it)."""
     x64, ax = x.astype(np.float64), (0, 2, 3)
     mean, var = x64.mean(axis=ax, keepdims=True), x64.var(axis=ax, keepdims=True)
-    exact = (x64 - mean) / np.sqrt(var + eps)
+    exact = normalised(x, ax, eps)
     inv32 = np.float32(1) / np.sqrt(var.astype(np.float32) + np.float32(eps))
     rounded = (x - mean.astype(np.float32)) * inv32
     return float(np.abs((dy.astype(np.float64) * (rounded.astype(np.float64) - exact)).sum(axis=ax)).max())

@@ -21,35 +21,28 @@ ALL = frozenset(TARGET_LINKS["lergan-3d"])
 HTREE = frozenset({"htree"})  # each bank's H-tree alone: one component per bank
 
 
-def _check_tree(tree: nx.Graph, kinds: frozenset[str], terminals: list[str]) -> None:
-    assert nx.is_tree(tree) and all(t in tree for t in terminals)
+def _check_tree(kinds: frozenset[str], terminals: list[str]) -> None:
+    """The tree over ``kinds`` spans ``terminals`` with links of those kinds; for two, the shortest path."""
+    tree = _steiner(TOPO, kinds, terminals)
+    assert tree is not None and nx.is_tree(tree) and all(t in tree for t in terminals)
     assert all(TOPO.graph[a][b]["link"].kind in kinds for a, b in tree.edges)
+    if len(terminals) == 2:
+        shortest = nx.shortest_path_length(_weighted(TOPO, kinds), *terminals, weight="weight")
+        assert math.isclose(tree.size(weight="weight"), shortest, rel_tol=1e-12)  # the same links, another order
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(TILES), min_size=2, max_size=6, unique=True))
 def test_a_tree_over_connected_links_spans_the_terminals(terminals: list[str]) -> None:
-    weighted = _weighted(TOPO, ALL)
-    assert nx.is_connected(weighted)
-    tree = _steiner(TOPO, ALL, terminals)
-    assert tree is not None
-    _check_tree(tree, ALL, terminals)
-    if len(terminals) == 2:
-        assert math.isclose(tree.size(weight="weight"), nx.shortest_path_length(weighted, *terminals, weight="weight"),
-                            rel_tol=1e-12)  # the same links, summed in another order
+    assert nx.is_connected(_weighted(TOPO, ALL))
+    _check_tree(ALL, terminals)
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.sampled_from(TOPO.banks), st.data())
 def test_a_tree_over_one_component_of_the_links(bank: str, data: st.DataObject) -> None:
-    weighted = _weighted(TOPO, HTREE)
-    assert not nx.is_connected(weighted)
+    assert not nx.is_connected(_weighted(TOPO, HTREE))
     terminals = data.draw(st.lists(st.sampled_from(TOPO.tiles(bank)), min_size=2, max_size=5, unique=True))
-    tree = _steiner(TOPO, HTREE, terminals)
-    assert tree is not None
-    _check_tree(tree, HTREE, terminals)
-    if len(terminals) == 2:
-        assert math.isclose(tree.size(weight="weight"), nx.shortest_path_length(weighted, *terminals, weight="weight"),
-                            rel_tol=1e-12)  # the same links, summed in another order
+    _check_tree(HTREE, terminals)
     elsewhere = next(t for t in TILES if not t.startswith(f"{bank}."))
     assert _steiner(TOPO, HTREE, [*terminals, elsewhere]) is None
