@@ -179,7 +179,6 @@ def simulate(program: Program | str | os.PathLike[str], *, iterations: int = 1, 
     called after every state with a :class:`lergan_cc.sim.driver.StateDone` (``str(step)``: a line to show).
     ``timing_engine``: ``fast`` (default) or ``event``, the event-by-event model that defines it (the same
     report, much slower on programs with many copies)."""
-    from lergan_cc.fsm.sidecar import read_npz
     from lergan_cc.fsm.source import to_program
     from lergan_cc.sim.driver import SimOptions
     from lergan_cc.sim.driver import simulate as run
@@ -192,7 +191,12 @@ def simulate(program: Program | str | os.PathLike[str], *, iterations: int = 1, 
         program = load_program(program, tensors=not timing_only)
     where = program.path or "<program>"
     source = os.fspath(inputs) if isinstance(inputs, (str, os.PathLike)) else "inputs"
-    arrays = read_npz(source) if isinstance(inputs, (str, os.PathLike)) else dict(inputs or {})
+    if isinstance(inputs, (str, os.PathLike)):
+        from lergan_cc.fsm.sidecar import read_npz  # (only then: a timing-only run does without it)
+
+        arrays = read_npz(source)
+    else:
+        arrays = dict(inputs or {})
     _check_sim_args(iterations, timing_only, precision, arrays)
     if timing_engine not in ("fast", "event"):
         raise LerganError(f"timing_engine '{timing_engine}': expected fast or event")

@@ -29,6 +29,15 @@ def read_error(path: str, e: OSError) -> LerganError:
     return LerganError(f"{path}: cannot read: {e.strerror}")
 
 
+def read_bytes(path: str) -> bytes:
+    """The bytes of an input file, or :func:`read_error`'s one line."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise read_error(path, e) from None
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a known name is close to ``name``, else ``""``."""
     close = difflib.get_close_matches(name, list(known), n=1)

@@ -309,14 +309,6 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
         raise read_error(path, e) from None
 
 
-def read_bytes(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise read_error(path, e) from None
-
-
 _HEADER_READERS = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
 
 

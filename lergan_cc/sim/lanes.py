@@ -166,7 +166,8 @@ def occupy(lines: list[Timeline], t: float, ns: float) -> float:
 
 def fit(t: float, ns: float, lines: list[Timeline]) -> float:
     """The earliest start >= ``t`` at which no interval of ``lines`` overlaps ``[start, start + ns)``
-    (``Scheduler.slot``: a fixed point, the same whatever the order of the lines)."""
+    (``Scheduler.slot``: a fixed point, the same whatever the order of the lines, and whatever the steps
+    by which it gets there, as long as each step skips only starts that overlap an interval)."""
     moved = True
     while moved:
         moved = False
@@ -178,8 +179,11 @@ def fit(t: float, ns: float, lines: list[Timeline]) -> float:
             i = bisect_right(starts, t) - 1
             if i >= 0 and ends[i] > t:
                 t, moved = ends[i], True
-            elif i + 1 < len(starts) and starts[i + 1] < t + ns:
-                t, moved = ends[i + 1], True
+            # then on along this line's gaps too short for the task: every start they skip overlaps an interval
+            last = len(starts) - 1
+            while i < last and starts[i + 1] < t + ns:
+                i += 1
+                t, moved = ends[i], True
     return t
 
 

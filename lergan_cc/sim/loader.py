@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lergan_cc.errors import LerganError
+from lergan_cc.errors import LerganError, read_bytes
 from lergan_cc.fsm.asm import parse_fsm
 from lergan_cc.fsm.program import Program
-from lergan_cc.fsm.sidecar import read_bytes, read_npz, sidecar_digest
 from lergan_cc.fsm.source import MODEL_KEY
 from lergan_cc.limits import check_finite
 
@@ -31,6 +30,8 @@ def load_text(path: str) -> Program:
 
 
 def load_program(path: str) -> tuple[Program, dict[str, np.ndarray]]:
+    from lergan_cc.fsm.sidecar import read_npz, sidecar_digest  # (load_text, timing-only, does without them)
+
     program = load_text(path)
     sidecar = f"{path}.npz"
     if not Path(sidecar).exists():

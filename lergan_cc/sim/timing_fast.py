@@ -27,17 +27,18 @@ from typing import Any
 from lergan_cc.fsm.program import Instr, Program, State
 from lergan_cc.fsm.values import Ref
 from lergan_cc.sim import timing as event
-from lergan_cc.sim.costs import PART_WRITES, READS, WRITES, Context, Cost, refs, static_cost
+from lergan_cc.sim.costs import PART_WRITES, PERIPHERAL, READS, WRITES, Context, Cost, refs, static_cost
 from lergan_cc.sim.lanes import Lanes
 from lergan_cc.sim.layout import Unit
 from lergan_cc.sim.places import Move, Places
 from lergan_cc.sim.reduce import reduce_tasks, sync_tasks
 from lergan_cc.sim.rows import Interner, Rows, Summary
 from lergan_cc.sim.timing_bulk import batch_of, place_batch
+from lergan_cc.sim.timing_pieces import place_pieces
 from lergan_cc.sim.timing_writes import place_fanout, place_param_writes
 from lergan_cc.sim.wires import shortest, transfer
 
-BULK_MIN = 8  # units from which an mmv or a write from a buffer is placed as a batch
+BULK_MIN = 8  # units from which an mmv, a write from a buffer or a peripheral op is placed as a batch
 
 
 class Names:
@@ -220,8 +221,11 @@ class FastTiming:
                 place_batch(self, ins, batch, group)
             else:
                 op, label = self.rows.ops(ins.op), self.rows.labels(event._label(ins))
-                for unit in self.layout.units(ins):
-                    self._instr(ins, unit, group, op, label)
+                units = self.layout.units(ins)
+                if not (ins.op in PERIPHERAL and len(units) >= BULK_MIN
+                        and place_pieces(self, ins, units, group, op, label)):
+                    for unit in units:
+                        self._instr(ins, unit, group, op, label)
             if ins.op in ("bn", "bn_grad") and str(ins.operands.get("sync", "")) == "global":
                 self._tasks(sync_tasks(ins, self.ctx, self.places), group)
         self.rows.state(state.name, self.now, self.lanes.end)

@@ -1,0 +1,127 @@
+"""The units of a peripheral instruction on a sharded buffer placed as a batch, for the fast timing path:
+what ``Timing._instr`` does unit by unit, with the same result.
+
+A peripheral op (``act``, ``bias``, ``bn_grad``, ``zero``, … : ``costs.PERIPHERAL``) on a buffer cut into
+shards has one unit per shard, each at its piece's home tile, on that tile's peripherals. When no unit
+needs a move (its operands' pieces are already on its tile), no two units share a tile, and no unit
+touches a name another unit writes, the units do not see each other: a unit's start is the later of its
+data and its operands' arrival on its tile, then the first gap of its own tile's peripherals — whatever
+order they are placed in. So the batch places each unit on its own wires only (``lanes.occupy``), and
+records the names' readiness, the rows and the pieces' new places at once. Otherwise the caller places the
+units one by one (nothing has been changed: the checks come first).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lergan_cc.fsm.program import Instr
+from lergan_cc.fsm.values import Ref
+from lergan_cc.sim.costs import PART_WRITES, READS, WRITES
+from lergan_cc.sim.lanes import Lanes, occupy
+from lergan_cc.sim.layout import Unit
+
+if TYPE_CHECKING:
+    from lergan_cc.sim.timing_fast import FastTiming
+
+
+def place_pieces(tm: FastTiming, ins: Instr, units: list[Unit], group: int, op: int, label: int) -> bool:
+    """Place ``units`` of peripheral op ``ins`` as a batch; ``False`` (nothing placed) when they are coupled."""
+    places = tm.places
+    sites = [places.site(ins, u) for u in units]
+    if any(s is None or _needs_move(tm, ins, s, u) for s, u in zip(sites, units, strict=True)):
+        return False
+    reads = [tm._ids(ins, u, READS, read=True) for u in units]
+    writes = [tm._ids(ins, u, WRITES) for u in units]
+    parts = [tm._ids(ins, u, PART_WRITES) for u in units]
+    if not _independent(reads, writes, parts):
+        return False
+    costs = [tm.cost(ins, u) for u in units]  # a peripheral op carries nothing (Places.carry): its static cost
+    resources = [c.resources + ((f"{c.unit}:{s}",) if c.unit else ()) for c, s in zip(costs, sites, strict=True)]
+    split = [tm.split(r) for r in resources]
+    if any(x for _, x in split):  # crossbars: Lanes.place's other branch
+        return False
+    _place(tm, sites, reads, writes, parts, [c.ns for c in costs], [w for w, _ in split], group, op, label,
+           [tm.rows.cost_id(c) for c in costs], [tm.res_code(r) for r in resources])
+    for s, u in zip(sites, units, strict=True):
+        places.after(ins, s, u)
+    return True
+
+
+def _needs_move(tm: FastTiming, ins: Instr, site: str, unit: Unit) -> bool:
+    """Whether ``Places.before`` would move an operand piece to ``site`` (without recording anything)."""
+    places, layout = tm.places, tm.layout
+    for key in READS.get(ins.op, ()):
+        ref = ins.operands.get(key)
+        if not isinstance(ref, Ref) or ref.kind != "buf":
+            continue
+        for piece, lo, samples in places.pieces_read(ins, ref, unit):
+            if site not in places.where(ref.name, piece) and \
+                    (site, lo, samples) not in places.part.get(layout.piece_name(ref.name, piece), ()):
+                return True
+    return False
+
+
+def _independent(reads: list[list[int]], writes: list[list[int]], parts: list[list[int]]) -> bool:
+    """Whether no unit reads, writes or adds to a name another unit writes, and none reads what another adds to
+    (part-writes of the same name by several units commute: each raises its readiness to its end)."""
+    owner: dict[int, int] = {}
+    for i, ws in enumerate(writes):
+        for n in ws:
+            if owner.setdefault(n, i) != i:
+                return False
+    added: dict[int, int] = {}
+    for i, ps in enumerate(parts):
+        for n in ps:
+            if owner.get(n, i) != i:
+                return False
+            if added.setdefault(n, i) != i:
+                added[n] = -1  # several units add to it
+    for i, rs in enumerate(reads):
+        for n in rs:
+            if owner.get(n, i) != i or added.get(n, i) != i:
+                return False
+    return True
+
+
+def _place(tm: FastTiming, sites: list[str | None], reads: list[list[int]], writes: list[list[int]],
+           parts: list[list[int]], ns: list[float], wires: list[tuple[int, ...]], group: int, op: int, label: int,
+           cost_ids: list[int], res: list[int]) -> None:
+    """``Lanes.place`` of every unit on its own wires, the names' readiness after all of them."""
+    lanes, arrival = tm.lanes, tm.arrival
+    lines_of = lanes.lines_of
+    start = []
+    for site, r, w, p, d, ws in zip(sites, reads, writes, parts, ns, wires, strict=True):
+        t = max(lanes.ready(r, w, p), max((arrival.get(n, {}).get(site or "", 0.0) for n in r), default=0.0))
+        start.append(occupy(lines_of(ws), t, d) if d > 0 else t)
+    begin = np.array(start)
+    end = begin + np.array(ns)
+    ends = end.tolist()
+    _commit(lanes, reads, writes, parts, ends)
+    for w in writes:
+        for n in w:
+            arrival.pop(n, None)
+    n = len(start)
+    keys = np.arange(tm.seq, tm.seq + n)
+    tm.seq += n
+    tm.rows.add_many(key=keys, group=group, op=op, start=begin, end=end, cost=np.array(cost_ids), res=np.array(res),
+                     mat=-1, label=label)
+    if n and ends and max(ends) > lanes.end:
+        lanes.end = max(ends)
+
+
+def _commit(lanes: Lanes, reads: list[list[int]], writes: list[list[int]], parts: list[list[int]],
+            ends: list[float]) -> None:
+    """What ``Lanes.place`` records of each unit's names (reads, then writes, then part-writes, as it does)."""
+    full, pa, rd, t0 = lanes.full, lanes.parts, lanes.readers, lanes.t0
+    for rs, ws, ps, end in zip(reads, writes, parts, ends, strict=True):
+        for n in rs:
+            if end > rd.item(n):
+                rd[n] = end
+        for n in ws:
+            full[n], pa[n], rd[n] = end, t0, t0
+        for n in ps:
+            if end > pa.item(n):
+                pa[n] = end
