@@ -2,13 +2,13 @@
 what ``Timing._instr`` does unit by unit, with the same result.
 
 A peripheral op (``act``, ``bias``, ``bn_grad``, ``zero``, … : ``costs.PERIPHERAL``) on a buffer cut into
-shards has one unit per shard, each at its piece's home tile, on that tile's peripherals. When no unit
-needs a move (its operands' pieces are already on its tile), no two units share a tile, and no unit
-touches a name another unit writes, the units do not see each other: a unit's start is the later of its
-data and its operands' arrival on its tile, then the first gap of its own tile's peripherals — whatever
-order they are placed in. So the batch places each unit on its own wires only (``lanes.occupy``), and
-records the names' readiness, the rows and the pieces' new places at once. Otherwise the caller places the
-units one by one (nothing has been changed: the checks come first).
+shards has one unit per shard, at its piece's home tile, on that tile's peripherals, after the moves of the
+operand pieces that are not on that tile yet. When no unit touches a name another unit writes (and none
+reads what another adds to), a unit's data are ready when they were before the instruction, whatever the
+other units do: so the units go in order, each with its moves and then its task on its own tile's wires
+(``lanes.occupy``), and what they change in the names' readiness, their rows and the pieces' new places are
+recorded after the last one. Otherwise, or when a unit would hold crossbars, the caller places the units one
+by one (nothing has been changed: those checks come first).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lergan_cc.fsm.program import Instr
-from lergan_cc.fsm.values import Ref
 from lergan_cc.sim.costs import PART_WRITES, READS, WRITES
 from lergan_cc.sim.lanes import Lanes, occupy
 from lergan_cc.sim.layout import Unit
@@ -29,9 +28,8 @@ if TYPE_CHECKING:
 
 def place_pieces(tm: FastTiming, ins: Instr, units: list[Unit], group: int, op: int, label: int) -> bool:
     """Place ``units`` of peripheral op ``ins`` as a batch; ``False`` (nothing placed) when they are coupled."""
-    places = tm.places
-    sites = [places.site(ins, u) for u in units]
-    if any(s is None or _needs_move(tm, ins, s, u) for s, u in zip(sites, units, strict=True)):
+    sites = [tm.places.site(ins, u) for u in units]
+    if None in sites:
         return False
     reads = [tm._ids(ins, u, READS, read=True) for u in units]
     writes = [tm._ids(ins, u, WRITES) for u in units]
@@ -43,25 +41,9 @@ def place_pieces(tm: FastTiming, ins: Instr, units: list[Unit], group: int, op: 
     split = [tm.split(r) for r in resources]
     if any(x for _, x in split):  # crossbars: Lanes.place's other branch
         return False
-    _place(tm, sites, reads, writes, parts, [c.ns for c in costs], [w for w, _ in split], group, op, label,
-           [tm.rows.cost_id(c) for c in costs], [tm.res_code(r) for r in resources])
-    for s, u in zip(sites, units, strict=True):
-        places.after(ins, s, u)
+    _place(tm, ins, units, sites, reads, writes, parts, [c.ns for c in costs], [w for w, _ in split], group, op,
+           label, [tm.rows.cost_id(c) for c in costs], [tm.res_code(r) for r in resources])
     return True
-
-
-def _needs_move(tm: FastTiming, ins: Instr, site: str, unit: Unit) -> bool:
-    """Whether ``Places.before`` would move an operand piece to ``site`` (without recording anything)."""
-    places, layout = tm.places, tm.layout
-    for key in READS.get(ins.op, ()):
-        ref = ins.operands.get(key)
-        if not isinstance(ref, Ref) or ref.kind != "buf":
-            continue
-        for piece, lo, samples in places.pieces_read(ins, ref, unit):
-            if site not in places.where(ref.name, piece) and \
-                    (site, lo, samples) not in places.part.get(layout.piece_name(ref.name, piece), ()):
-                return True
-    return False
 
 
 def _independent(reads: list[list[int]], writes: list[list[int]], parts: list[list[int]]) -> bool:
@@ -86,15 +68,22 @@ def _independent(reads: list[list[int]], writes: list[list[int]], parts: list[li
     return True
 
 
-def _place(tm: FastTiming, sites: list[str | None], reads: list[list[int]], writes: list[list[int]],
-           parts: list[list[int]], ns: list[float], wires: list[tuple[int, ...]], group: int, op: int, label: int,
-           cost_ids: list[int], res: list[int]) -> None:
-    """``Lanes.place`` of every unit on its own wires, the names' readiness after all of them."""
-    lanes, arrival = tm.lanes, tm.arrival
+
+
+def _place(tm: FastTiming, ins: Instr, units: list[Unit], sites: list[str | None], reads: list[list[int]],
+           writes: list[list[int]], parts: list[list[int]], ns: list[float], wires: list[tuple[int, ...]], group: int,
+           op: int, label: int, cost_ids: list[int], res: list[int]) -> None:
+    """Each unit's moves (``Places.before``, placed as ``Timing._instr`` places them), then ``Lanes.place`` of its
+    task on its own wires; the names' readiness and the pieces' places after all of them."""
+    lanes, arrival, places = tm.lanes, tm.arrival, tm.places
     lines_of = lanes.lines_of
-    start = []
-    for site, r, w, p, d, ws in zip(sites, reads, writes, parts, ns, wires, strict=True):
-        t = max(lanes.ready(r, w, p), max((arrival.get(n, {}).get(site or "", 0.0) for n in r), default=0.0))
+    start, keys = [], []
+    for unit, site, r, w, p, d, ws in zip(units, sites, reads, writes, parts, ns, wires, strict=True):
+        after = max((arrival.get(n, {}).get(site or "", 0.0) for n in r), default=0.0)
+        for mv in places.before(ins, site, unit):
+            after = max(after, tm.place_move(mv, tm._next(), group, True, 0.0))
+        keys.append(tm._next())
+        t = max(after, lanes.ready(r, w, p))
         start.append(occupy(lines_of(ws), t, d) if d > 0 else t)
     begin = np.array(start)
     end = begin + np.array(ns)
@@ -103,13 +92,12 @@ def _place(tm: FastTiming, sites: list[str | None], reads: list[list[int]], writ
     for w in writes:
         for n in w:
             arrival.pop(n, None)
-    n = len(start)
-    keys = np.arange(tm.seq, tm.seq + n)
-    tm.seq += n
-    tm.rows.add_many(key=keys, group=group, op=op, start=begin, end=end, cost=np.array(cost_ids), res=np.array(res),
-                     mat=-1, label=label)
-    if n and ends and max(ends) > lanes.end:
+    tm.rows.add_many(key=np.array(keys), group=group, op=op, start=begin, end=end, cost=np.array(cost_ids),
+                     res=np.array(res), mat=-1, label=label)
+    if ends and max(ends) > lanes.end:
         lanes.end = max(ends)
+    for site, unit in zip(sites, units, strict=True):
+        places.after(ins, site, unit)
 
 
 def _commit(lanes: Lanes, reads: list[list[int]], writes: list[list[int]], parts: list[list[int]],
