@@ -111,6 +111,8 @@ class Context:
         self.word_bits = hw.htree_width(hw.htree_depth)  # one BArray access / leaf-link word: 128 bits
         self.value_bits = hw.precision.input_bits
         self.layout = Layout(program, hw.crossbars_per_tile)
+        self.mmv = hw.mmv  # (derived properties of the hardware, computed anew on every read: read once here)
+        self.weight_columns = hw.weight_columns_per_crossbar
 
     def elements(self, ref: Ref, samples: int | None = None) -> int:
         """Values of a buffer over ``samples`` (default the batch; a gradient buffer has no batch axis), or
@@ -130,7 +132,7 @@ class Context:
     def crossbars(self, mat: Decl) -> int:
         g, rows, cols = mat.shape
         hw = self.hw
-        return g * -(-rows // hw.crossbar.rows) * -(-cols // hw.weight_columns_per_crossbar)
+        return g * -(-rows // hw.crossbar.rows) * -(-cols // self.weight_columns)
 
     def bank_of(self, ref: Ref) -> str:
         d = self.buffers.get(ref.name)
@@ -159,7 +161,7 @@ def _mmv(ins: Instr, ctx: Context, unit: Unit) -> Cost:
     xbars = ctx.crossbars(mat)
     per_sample = mmv_rounds(ins, ctx, unit.part.ranges if unit.part is not None else None)
     total = per_sample * unit.count
-    m = hw.mmv
+    m = ctx.mmv
     energy = {part: total * xbars * getattr(m, f"{part}_pj") for part in MMV_PARTS}
     row_slices = -(-rows // hw.crossbar.rows)
     energy["alu"] = total * g * cols * (row_slices - 1) * hw.interconnect.adder_pj_per_add
