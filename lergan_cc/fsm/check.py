@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import fields
 from functools import cache, partial
-from typing import Any, get_type_hints
+from typing import Any, NoReturn, get_type_hints
 
 import numpy as np
 
@@ -167,7 +167,7 @@ def hw_keys() -> tuple[str, ...]:
 
 
 def check_program(p: Program, path: str) -> None:
-    def fail(line: int, column: int, msg: str) -> None:
+    def fail(line: int, column: int, msg: str) -> NoReturn:
         raise SourceError(path, line, column, msg)
 
     if p.kind not in ("net", "gan"):
@@ -190,6 +190,7 @@ def check_program(p: Program, path: str) -> None:
     ctx = _Ctx(p)
     seen: set[tuple[str, str]] = set()
     used = _Crossbars()
+    placed: dict[str, Copies] = {}  # each matrix's copies, read once
     for d in p.decls:
         if (d.kind, d.name) in seen:
             fail(d.line, d.column, f"{d.kind} '{d.name}' declared twice")
@@ -202,14 +203,18 @@ def check_program(p: Program, path: str) -> None:
         if "bank" in d.attrs and (msg := _bank(d.attrs["bank"], ctx)):
             fail(d.line, d.column, msg)
         if d.kind == "matrix":
-            _check_placement(d.attrs, ctx, partial(fail, d.line, d.column))
-            used.claim(d, copies_of(d.attrs))
+            try:
+                copies = placed[d.name] = copies_of(d.attrs)
+            except ValueError as e:
+                fail(d.line, d.column, f"matrix copies: {e}")
+            _check_placement(copies, ctx, partial(fail, d.line, d.column))
+            used.claim(d, copies)
         elif "tile" in d.attrs and (msg := _tile(d.attrs["tile"], ctx)):
             fail(d.line, d.column, msg)
     if (clash := used.clash()) is not None:
         fail(clash[0].line, clash[0].column, clash[1])
     for d in p.decls:
-        if d.kind == "buffer" and (msg := _check_sharding(d, p)):
+        if d.kind == "buffer" and (msg := _check_sharding(d, p, placed)):
             fail(d.line, d.column, msg)
     states = {s.name for s in p.states}
     if len(states) != len(p.states):
@@ -264,13 +269,8 @@ def _dim(v: Any) -> bool:
     return type(v) is int and 1 <= v <= MAX_DIM
 
 
-def _check_placement(attrs: dict[str, Any], ctx: _Ctx, fail: Callable[[str], None]) -> None:
+def _check_placement(copies: Copies, ctx: _Ctx, fail: Callable[[str], None]) -> None:
     """Every copy in an existing bank, its crossbars inside the bank (a copy may run on into the next tile)."""
-    try:
-        copies = copies_of(attrs)
-    except ValueError as e:
-        fail(f"matrix copies: {e}")
-        return
     room = int(ctx.hw["crossbars_per_tile"]) * int(ctx.hw["tiles_per_bank"])
     if not copies.split and all(_bank(Sym(b), ctx) is None for b in {b for b, _ in copies.places}) and \
             min(o for _, o in copies.places) >= 0 and max(o for _, o in copies.places) + copies.crossbars <= room:
@@ -323,7 +323,7 @@ class _Crossbars:
         return None
 
 
-def _check_sharding(d: Any, p: Program) -> str | None:
+def _check_sharding(d: Any, p: Program, placed: dict[str, Copies]) -> str | None:
     """A sharded buffer's home names a matrix or buffer with as many pieces, without a cycle of homes."""
     try:
         pieces = sharding_of(d.attrs).pieces
@@ -338,10 +338,9 @@ def _check_sharding(d: Any, p: Program) -> str | None:
                 return f"buffer {d.name}: {pieces} pieces, its home %{home.name} has {sharding_of(target.attrs).pieces}"
             home = sharding_of(target.attrs).home
         if home is not None:
-            mat = p.table("matrix").get(home.name)
-            if mat is None:
+            if home.name not in placed:
                 return f"buffer {d.name}: home ${home.name} is undeclared"
-            shards = copies_of(mat.attrs).shards
+            shards = placed[home.name].shards
             if shards != pieces:
                 return f"buffer {d.name}: {pieces} pieces, its home ${home.name} has {shards} shards"
         batch = p.attrs.get("batch")
