@@ -89,6 +89,11 @@ class Lanes:
                 self.log_e.append(end)
                 if end > self.xlast.item(x):
                     self.xlast[x] = end
+        self.record(reads, writes, parts, end)
+        return start, end
+
+    def record(self, reads: list[int], writes: list[int], parts: list[int], end: float) -> None:
+        """What a task ending at ``end`` does to its names' readiness (reads, then writes, then part-writes)."""
         rd, pa = self.readers, self.parts
         for n in reads:
             if end > rd.item(n):
@@ -100,7 +105,6 @@ class Lanes:
                 pa[n] = end
         if end > self.end:
             self.end = end
-        return start, end
 
     def xline(self, x: int) -> Timeline:
         """Crossbar ``x``'s busy intervals, replayed from the log."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from lergan_cc.fsm.program import Instr
 from lergan_cc.sim.costs import PART_WRITES, READS, WRITES
-from lergan_cc.sim.lanes import Lanes, occupy
+from lergan_cc.sim.lanes import occupy
 from lergan_cc.sim.layout import Unit
 
 if TYPE_CHECKING:
@@ -68,8 +68,6 @@ def _independent(reads: list[list[int]], writes: list[list[int]], parts: list[li
     return True
 
 
-
-
 def _place(tm: FastTiming, ins: Instr, units: list[Unit], sites: list[str | None], reads: list[list[int]],
            writes: list[list[int]], parts: list[list[int]], ns: list[float], wires: list[tuple[int, ...]], group: int,
            op: int, label: int, cost_ids: list[int], res: list[int]) -> None:
@@ -79,7 +77,7 @@ def _place(tm: FastTiming, ins: Instr, units: list[Unit], sites: list[str | None
     lines_of = lanes.lines_of
     start, keys = [], []
     for unit, site, r, w, p, d, ws in zip(units, sites, reads, writes, parts, ns, wires, strict=True):
-        after = max((arrival.get(n, {}).get(site or "", 0.0) for n in r), default=0.0)
+        after = max((tm._arrived(n, site) for n in r), default=0.0)
         for mv in places.before(ins, site, unit):
             after = max(after, tm.place_move(mv, tm._next(), group, True, 0.0))
         keys.append(tm._next())
@@ -87,29 +85,12 @@ def _place(tm: FastTiming, ins: Instr, units: list[Unit], sites: list[str | None
         start.append(occupy(lines_of(ws), t, d) if d > 0 else t)
     begin = np.array(start)
     end = begin + np.array(ns)
-    ends = end.tolist()
-    _commit(lanes, reads, writes, parts, ends)
-    for w in writes:
+    for r, w, p, e in zip(reads, writes, parts, end.tolist(), strict=True):
+        lanes.record(r, w, p, e)
         for n in w:
             arrival.pop(n, None)
     tm.rows.add_many(key=np.array(keys), group=group, op=op, start=begin, end=end, cost=np.array(cost_ids),
                      res=np.array(res), mat=-1, label=label)
-    if ends and max(ends) > lanes.end:
-        lanes.end = max(ends)
     for site, unit in zip(sites, units, strict=True):
         places.after(ins, site, unit)
 
-
-def _commit(lanes: Lanes, reads: list[list[int]], writes: list[list[int]], parts: list[list[int]],
-            ends: list[float]) -> None:
-    """What ``Lanes.place`` records of each unit's names (reads, then writes, then part-writes, as it does)."""
-    full, pa, rd, t0 = lanes.full, lanes.parts, lanes.readers, lanes.t0
-    for rs, ws, ps, end in zip(reads, writes, parts, ends, strict=True):
-        for n in rs:
-            if end > rd.item(n):
-                rd[n] = end
-        for n in ws:
-            full[n], pa[n], rd[n] = end, t0, t0
-        for n in ps:
-            if end > pa.item(n):
-                pa[n] = end
