@@ -4,12 +4,11 @@ and help that says every flag's default."""
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, NoReturn
 
+from lergan_cc.collector import process_ends_after_run
 from lergan_cc.outputs import Outputs, guard, leave
 
 EXIT_BAD_INPUT = 2
@@ -63,19 +62,6 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-@contextlib.contextmanager
-def without_gc() -> Iterator[None]:
-    """The cyclic garbage collector off for a short command (``lerganc``): a compile makes next to no
-    reference cycles, and the collector's passes over the imported modules' objects cost it 30-40 ms."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def guarded(prog: str, body: Callable[[], int | None]) -> int:
     """Run a driver; bad input becomes one line on stderr and exit status 2."""
     return guard(prog, body)
@@ -85,6 +71,7 @@ def as_command(prog: str, main: Callable[[], int]) -> NoReturn:
     """A tool run as a command (its ``[project.scripts]`` entry, ``python -m``): ``main`` then
     :func:`lergan_cc.outputs.leave` (no interpreter tear-down). ``main`` itself returns its status and leaves
     the process running, for callers in the same process (the tests)."""
+    process_ends_after_run()
     leave(prog, main())
 
 

@@ -9,6 +9,7 @@ from typing import NoReturn
 from lergan_cc.capacity import check_fits
 from lergan_cc.cli.common import ArgumentParser, as_command, guarded
 from lergan_cc.cli.progress import Progress
+from lergan_cc.collector import without_gc
 from lergan_cc.context import CompileContext
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.parser import parse_ir, parse_ir_file
@@ -89,7 +90,11 @@ def _split(text: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return guarded("lergan-opt", lambda: optimize(argv))
+    def run() -> int:
+        with without_gc():  # passes make next to no cyclic garbage (lergan_cc.collector)
+            return optimize(argv)
+
+    return guarded("lergan-opt", run)
 
 
 def console() -> NoReturn:

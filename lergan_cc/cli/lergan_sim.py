@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from lergan_cc.cli.common import ArgumentParser, as_command, guarded
 from lergan_cc.cli.progress import Progress
+from lergan_cc.collector import without_gc
 from lergan_cc.errors import LerganError
 from lergan_cc.limits import float_flag, int_flag
 from lergan_cc.outputs import Outputs
@@ -96,9 +97,12 @@ def run(argv: list[str] | None = None) -> int:
 
             for path in onnx_paths(args.write_onnx).values():
                 out.file("--write-onnx", path)
-        if not args.timing_only:
+        if args.timing_only:
+            with without_gc():  # reading, checking, timing and reporting make no cyclic garbage
+                _simulate(args, out)
+        else:
             _keep_freed_memory()
-        _simulate(args, out)
+            _simulate(args, out)
     return 0
 
 
