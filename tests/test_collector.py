@@ -1,4 +1,4 @@
-"""The cyclic garbage collector paused for compiles and timing-only runs (lergan_cc/collector.py): back in
+"""The cyclic garbage collector paused for compiles and timing-only runs (lergan_cc/cli/collector.py): back in
 its previous state for a caller in the same process, left off in a command's own process (which ends
 right after), never paused for the functional simulation; and the property that makes the pause safe —
 the timing model makes no cyclic garbage while it runs, however many iterations."""
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from lergan_cc import api, collector
-from lergan_cc.collector import without_gc
+from lergan_cc import api
+from lergan_cc.cli import collector
+from lergan_cc.cli.collector import without_gc
 from lergan_cc.sim import driver
 
 TINY = 'gan {\n  generator "10f-(16t-8t)(4k2s)-t1"\n  discriminator "(1c-8c-16c)(4k2s)-f1"\n  item 8x8\n}\n'

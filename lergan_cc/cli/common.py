@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from lergan_cc.collector import process_ends_after_run
+from lergan_cc.cli.collector import process_ends_after_run
 from lergan_cc.outputs import Outputs, guard, leave
 
 EXIT_BAD_INPUT = 2

@@ -7,9 +7,9 @@ import sys
 from typing import NoReturn
 
 from lergan_cc.capacity import check_fits
+from lergan_cc.cli.collector import without_gc
 from lergan_cc.cli.common import ArgumentParser, as_command, guarded
 from lergan_cc.cli.progress import Progress
-from lergan_cc.collector import without_gc
 from lergan_cc.context import CompileContext
 from lergan_cc.errors import LerganError
 from lergan_cc.ir.parser import parse_ir, parse_ir_file
@@ -91,7 +91,7 @@ def _split(text: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     def run() -> int:
-        with without_gc():  # passes make next to no cyclic garbage (lergan_cc.collector)
+        with without_gc():  # passes make next to no cyclic garbage (lergan_cc.cli.collector)
             return optimize(argv)
 
     return guarded("lergan-opt", run)

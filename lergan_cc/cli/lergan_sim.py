@@ -11,9 +11,9 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
+from lergan_cc.cli.collector import without_gc
 from lergan_cc.cli.common import ArgumentParser, as_command, guarded
 from lergan_cc.cli.progress import Progress
-from lergan_cc.collector import without_gc
 from lergan_cc.errors import LerganError
 from lergan_cc.limits import float_flag, int_flag
 from lergan_cc.outputs import Outputs

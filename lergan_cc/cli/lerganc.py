@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
+from lergan_cc.cli.collector import without_gc
 from lergan_cc.cli.common import ArgumentParser, as_command, guarded
-from lergan_cc.collector import without_gc
 from lergan_cc.errors import LerganError
 from lergan_cc.limits import int_flag
 from lergan_cc.options import (
