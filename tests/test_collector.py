@@ -48,21 +48,21 @@ def test_the_collector_comes_back_as_it_was() -> None:
         raise RuntimeError
     assert gc.isenabled()
     gc.disable()
-    try:
-        with without_gc():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
+    assert _off_after_a_paused_block()
 
 
 def test_in_a_process_that_ends_after_the_run_the_collector_stays_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(collector, "_process_ends_after", False)
     collector.process_ends_after_run()
+    assert _off_after_a_paused_block()
+
+
+def _off_after_a_paused_block() -> bool:
+    """Whether the collector is off after an empty ``without_gc`` block (it is turned back on after)."""
     try:
         with without_gc():
             pass
-        assert not gc.isenabled()
+        return not gc.isenabled()
     finally:
         gc.enable()
 
