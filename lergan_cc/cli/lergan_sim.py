@@ -98,7 +98,7 @@ def run(argv: list[str] | None = None) -> int:
             for path in onnx_paths(args.write_onnx).values():
                 out.file("--write-onnx", path)
         if args.timing_only:
-            with without_gc():  # reading, checking, timing and reporting make no cyclic garbage
+            with without_gc():  # reading, checking, timing and reporting make next to no cyclic garbage
                 _simulate(args, out)
         else:
             _keep_freed_memory()
