@@ -155,7 +155,7 @@ def segment_sums(segment: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, n
         totals[more] += vals[starts[more] + k]
     for i in np.flatnonzero(lengths > SHORT):
         totals[i] = running_sum(vals[starts[i]:starts[i] + lengths[i]])
-    _, first = np.unique(segment, return_index=True)  # segment ids ascending, as seg[starts]
+    first = order[starts]  # each segment's first row (the sort is stable), segment ids ascending
     appearance = np.argsort(first, kind="stable")
     return seg[starts][appearance], totals[appearance]
 
