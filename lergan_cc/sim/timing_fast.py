@@ -262,14 +262,20 @@ class FastTiming:
                  self.move_label(mv.label))
         return end
 
+    def operands_at(self, ins: Instr, site: str | None, unit: Unit, reads: list[int], group: int) -> float:
+        """When a unit's operands (``reads``) are at its ``site``: their arrival there, or the end of the moves
+        that bring them (``Places.before``, placed now)."""
+        after = max((self._arrived(n, site) for n in reads), default=0.0)
+        for mv in self.places.before(ins, site, unit):
+            after = max(after, self.place_move(mv, self._next(), group, True, 0.0))
+        return after
+
     def _instr(self, ins: Instr, unit: Unit, group: int, op: int, label: int) -> None:
         """``Timing._instr`` for one unit."""
         places, lanes, rows = self.places, self.lanes, self.rows
         site = places.site(ins, unit)
         reads = self._ids(ins, unit, READS, read=True)
-        after = max((self._arrived(n, site) for n in reads), default=0.0)
-        for mv in places.before(ins, site, unit):
-            after = max(after, self.place_move(mv, self._next(), group, True, 0.0))
+        after = self.operands_at(ins, site, unit, reads, group)
         if ins.op in ("setmode", "setswitch"):
             cost = self._config_instr(ins)
         else:

@@ -77,9 +77,7 @@ def _place(tm: FastTiming, ins: Instr, units: list[Unit], sites: list[str | None
     lines_of = lanes.lines_of
     start, keys = [], []
     for unit, site, r, w, p, d, ws in zip(units, sites, reads, writes, parts, ns, wires, strict=True):
-        after = max((tm._arrived(n, site) for n in r), default=0.0)
-        for mv in places.before(ins, site, unit):
-            after = max(after, tm.place_move(mv, tm._next(), group, True, 0.0))
+        after = tm.operands_at(ins, site, unit, r, group)
         keys.append(tm._next())
         t = max(after, lanes.ready(r, w, p))
         start.append(occupy(lines_of(ws), t, d) if d > 0 else t)
@@ -92,5 +90,6 @@ def _place(tm: FastTiming, ins: Instr, units: list[Unit], sites: list[str | None
     tm.rows.add_many(key=np.array(keys), group=group, op=op, start=begin, end=end, cost=np.array(cost_ids),
                      res=np.array(res), mat=-1, label=label)
     for site, unit in zip(sites, units, strict=True):
-        places.after(ins, site, unit)
+        moved = places.after(ins, site, unit)  # the results' new places
+        assert not moved, "only an mmv's result moves after it"
 
